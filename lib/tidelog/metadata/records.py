@@ -1,0 +1,536 @@
+"""Metadata records: the entries of the ``__cluster_metadata`` log, and their JSON encoding.
+
+Each record is a frozen dataclass modelled on one of Apache Kafka's KRaft metadata records
+(our own definitions, with snake_case fields). On disk a record is the value of one record in
+an ordinary v2 record batch, encoded as one JSON object (orjson)::
+
+    {"type": "partition", "version": 0, "topic_id": "<22-char base64url>", "partition": 0,
+     "replicas": [1], "isr": [1], "leader": 1, "leader_epoch": 0, "partition_epoch": 0}
+
+Invariants and compatibility rules:
+
+* ``type`` names the record class (:data:`RECORD_TYPES`), ``version`` is at most the class's
+  ``VERSION``. A change that older readers cannot ignore bumps ``VERSION``; adding an optional
+  field (one with a default) does not, because readers ignore keys they do not know.
+* Every field is checked on construction (``__post_init__``) and on decoding: type, integer
+  range (int8/16/32/64 as in Kafka), UUID form, and the record's own consistency rules (for
+  example the ISR is a subset of the replicas). Python code therefore cannot build a record
+  that would fail to decode.
+* Lists are tuples and UUIDs are :class:`uuid.UUID`, so records are hashable values.
+
+Malformed input (bad JSON, unknown type, newer version, missing or mistyped field) raises
+:class:`MetadataError` naming the record type and field; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import orjson
+
+from tidelog.metadata.errors import MetadataError
+from tidelog.metadata.uuids import uuid_from_str, uuid_to_str
+
+# ---------------------------------------------------------------------------------------------
+# Field kinds: how one field is checked, and converted between JSON and Python values.
+
+
+class _Kind:
+    """One field's type. ``load`` converts a JSON value, ``check`` validates a Python value."""
+
+    nullable = False
+
+    def load(self, value: object, where: str) -> Any:
+        if value is None and self.nullable:
+            return None
+        return self._load(value, where)
+
+    def dump(self, value: Any) -> object:
+        return value
+
+    def check(self, value: object, where: str) -> None:
+        if value is None and self.nullable:
+            return
+        self._check(value, where)
+
+    def _load(self, value: object, where: str) -> Any:
+        self._check(value, where)
+        return value
+
+    def _check(self, value: object, where: str) -> None:
+        raise NotImplementedError
+
+
+class _Int(_Kind):
+    def __init__(self, bits: int, minimum: int | None = None) -> None:
+        self.bits = bits
+        self.low = -(1 << (bits - 1)) if minimum is None else minimum
+        self.high = (1 << (bits - 1)) - 1
+
+    def _check(self, value: object, where: str) -> None:
+        # bool is an int subclass in Python; JSON true is not a number.
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise MetadataError(f"{where} must be an integer, not {type(value).__name__}")
+        if not self.low <= value <= self.high:
+            raise MetadataError(f"{where} = {value} is outside [{self.low}, {self.high}]")
+
+
+class _Bool(_Kind):
+    def _check(self, value: object, where: str) -> None:
+        if not isinstance(value, bool):
+            raise MetadataError(f"{where} must be a boolean, not {type(value).__name__}")
+
+
+class _Str(_Kind):
+    def __init__(self, *, nullable: bool = False, non_empty: bool = False) -> None:
+        self.nullable = nullable
+        self.non_empty = non_empty
+
+    def _check(self, value: object, where: str) -> None:
+        if not isinstance(value, str):
+            raise MetadataError(f"{where} must be a string, not {type(value).__name__}")
+        if self.non_empty and not value:
+            raise MetadataError(f"{where} must not be empty")
+
+
+class _Uuid(_Kind):
+    def _load(self, value: object, where: str) -> uuid.UUID:
+        if not isinstance(value, str):
+            raise MetadataError(f"{where} must be a UUID string, not {type(value).__name__}")
+        try:
+            return uuid_from_str(value)
+        except MetadataError as exc:
+            raise MetadataError(f"{where}: {exc}") from None
+
+    def dump(self, value: Any) -> object:
+        return uuid_to_str(value)
+
+    def _check(self, value: object, where: str) -> None:
+        if not isinstance(value, uuid.UUID):
+            raise MetadataError(f"{where} must be a uuid.UUID, not {type(value).__name__}")
+
+
+class _IntList(_Kind):
+    """A list of int32 broker ids: non-negative and distinct."""
+
+    def __init__(self, *, nullable: bool = False) -> None:
+        self.nullable = nullable
+        self.item = _Int(32, minimum=0)
+
+    def _load(self, value: object, where: str) -> tuple[int, ...]:
+        if not isinstance(value, list):
+            raise MetadataError(f"{where} must be a list, not {type(value).__name__}")
+        result = tuple(value)
+        self._check(result, where)
+        return result
+
+    def dump(self, value: Any) -> object:
+        return None if value is None else list(value)
+
+    def _check(self, value: object, where: str) -> None:
+        if not isinstance(value, tuple):
+            raise MetadataError(f"{where} must be a tuple, not {type(value).__name__}")
+        for i, item in enumerate(value):
+            self.item.check(item, f"{where}[{i}]")
+        if len(set(value)) != len(value):
+            raise MetadataError(f"{where} has duplicate entries: {list(value)}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One listener of a broker, as clients reach it."""
+
+    name: str
+    host: str
+    port: int
+    security_protocol: int = 0  # PLAINTEXT, Kafka's id 0
+
+    def check(self, where: str) -> None:
+        _Str(non_empty=True).check(self.name, f"{where}.name")
+        _Str(non_empty=True).check(self.host, f"{where}.host")
+        _Int(32, minimum=0).check(self.port, f"{where}.port")
+        if self.port > 0xFFFF:
+            raise MetadataError(f"{where}.port = {self.port} is not a TCP port")
+        _Int(16, minimum=0).check(self.security_protocol, f"{where}.security_protocol")
+
+
+class _Endpoints(_Kind):
+    _FIELDS = ("name", "host", "port", "security_protocol")
+
+    def _load(self, value: object, where: str) -> tuple[Endpoint, ...]:
+        if not isinstance(value, list):
+            raise MetadataError(f"{where} must be a list, not {type(value).__name__}")
+        result = []
+        for i, item in enumerate(value):
+            at = f"{where}[{i}]"
+            if not isinstance(item, dict):
+                raise MetadataError(f"{at} must be an object, not {type(item).__name__}")
+            for key in ("name", "host", "port"):
+                if key not in item:
+                    raise MetadataError(f"{at} lacks {key!r}")
+            endpoint = Endpoint(
+                item["name"], item["host"], item["port"], item.get("security_protocol", 0)
+            )
+            endpoint.check(at)
+            result.append(endpoint)
+        loaded = tuple(result)
+        self._check(loaded, where)
+        return loaded
+
+    def dump(self, value: Any) -> object:
+        return [{k: getattr(e, k) for k in self._FIELDS} for e in value]
+
+    def _check(self, value: object, where: str) -> None:
+        if not isinstance(value, tuple):
+            raise MetadataError(f"{where} must be a tuple, not {type(value).__name__}")
+        for i, item in enumerate(value):
+            if not isinstance(item, Endpoint):
+                raise MetadataError(f"{where}[{i}] must be an Endpoint")
+            item.check(f"{where}[{i}]")
+        names = [e.name for e in value]
+        if len(set(names)) != len(names):
+            raise MetadataError(f"{where} has duplicate listener names: {names}")
+
+
+INT8, INT16, INT32, INT64 = _Int(8), _Int(16), _Int(32), _Int(64)
+BROKER_ID = _Int(32, minimum=0)
+PARTITION_ID = _Int(32, minimum=0)
+EPOCH = _Int(32, minimum=-1)
+STRING = _Str()
+NAME = _Str(non_empty=True)
+NULLABLE_STRING = _Str(nullable=True)
+UUID = _Uuid()
+BOOL = _Bool()
+BROKER_IDS = _IntList()
+NULLABLE_BROKER_IDS = _IntList(nullable=True)
+ENDPOINTS = _Endpoints()
+
+# ---------------------------------------------------------------------------------------------
+# Records.
+
+#: Kafka's ConfigResource types that metadata records may carry.
+RESOURCE_TOPIC = 2
+RESOURCE_BROKER = 4
+
+#: PartitionChangeRecord.leader values with a special meaning (as in Kafka).
+NO_LEADER = -1
+NO_LEADER_CHANGE = -2
+
+
+class MetadataRecord:
+    """Base of every record type. Subclasses are frozen dataclasses that declare:
+
+    ``TYPE`` (the JSON tag), ``VERSION`` (the newest version this code writes and reads) and
+    ``SCHEMA`` (field name -> kind, in declaration order).
+    """
+
+    __slots__ = ()
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 0
+    SCHEMA: ClassVar[Mapping[str, _Kind]]
+
+    def __post_init__(self) -> None:
+        for name, kind in self.SCHEMA.items():
+            kind.check(getattr(self, name), f"{self.TYPE}.{name}")
+        self.validate()
+
+    def validate(self) -> None:
+        """Consistency rules across fields; raise MetadataError. Default: none."""
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"type": self.TYPE, "version": self.VERSION}
+        for name, kind in self.SCHEMA.items():
+            out[name] = kind.dump(getattr(self, name))
+        return out
+
+
+def _fields_of(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClusterIdRecord(MetadataRecord):
+    """Names the cluster; written once, first, when the metadata log is formatted."""
+
+    TYPE = "cluster_id"
+    SCHEMA = {"cluster_id": NAME}
+    cluster_id: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TopicRecord(MetadataRecord):
+    """A topic exists with this name and id (its partitions follow in the same batch)."""
+
+    TYPE = "topic"
+    SCHEMA = {"name": NAME, "topic_id": UUID}
+    name: str
+    topic_id: uuid.UUID
+
+
+def _check_assignment(
+    where: str, replicas: tuple[int, ...], isr: tuple[int, ...], leader: int
+) -> None:
+    if not replicas:
+        raise MetadataError(f"{where}: replicas must not be empty")
+    if not set(isr) <= set(replicas):
+        raise MetadataError(
+            f"{where}: isr {list(isr)} is not a subset of replicas {list(replicas)}"
+        )
+    if leader != NO_LEADER and leader not in isr:
+        raise MetadataError(f"{where}: leader {leader} is not in the isr {list(isr)}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PartitionRecord(MetadataRecord):
+    """A partition's full state: replicas (preferred order), ISR, leader and epochs."""
+
+    TYPE = "partition"
+    SCHEMA = {
+        "topic_id": UUID,
+        "partition": PARTITION_ID,
+        "replicas": BROKER_IDS,
+        "isr": BROKER_IDS,
+        "leader": EPOCH,  # -1 or a broker id
+        "leader_epoch": EPOCH,
+        "partition_epoch": EPOCH,
+        "removing_replicas": BROKER_IDS,
+        "adding_replicas": BROKER_IDS,
+    }
+    topic_id: uuid.UUID
+    partition: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    leader: int = NO_LEADER
+    leader_epoch: int = 0
+    partition_epoch: int = 0
+    removing_replicas: tuple[int, ...] = ()
+    adding_replicas: tuple[int, ...] = ()
+
+    def validate(self) -> None:
+        _check_assignment(f"partition {self.partition}", self.replicas, self.isr, self.leader)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PartitionChangeRecord(MetadataRecord):
+    """A change to an existing partition; a field left at None (leader: -2) is unchanged.
+
+    Applying it bumps the partition epoch, and the leader epoch when the leader changes.
+    """
+
+    TYPE = "partition_change"
+    SCHEMA = {
+        "topic_id": UUID,
+        "partition": PARTITION_ID,
+        "isr": NULLABLE_BROKER_IDS,
+        "leader": _Int(32, minimum=NO_LEADER_CHANGE),
+        "replicas": NULLABLE_BROKER_IDS,
+        "removing_replicas": NULLABLE_BROKER_IDS,
+        "adding_replicas": NULLABLE_BROKER_IDS,
+    }
+    topic_id: uuid.UUID
+    partition: int
+    isr: tuple[int, ...] | None = None
+    leader: int = NO_LEADER_CHANGE
+    replicas: tuple[int, ...] | None = None
+    removing_replicas: tuple[int, ...] | None = None
+    adding_replicas: tuple[int, ...] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RemoveTopicRecord(MetadataRecord):
+    """The topic, its partitions and its config overrides are gone."""
+
+    TYPE = "remove_topic"
+    SCHEMA = {"topic_id": UUID}
+    topic_id: uuid.UUID
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConfigRecord(MetadataRecord):
+    """Set (or, with ``value`` None, delete) one config of a topic or broker.
+
+    ``resource_type`` is Kafka's: 2 topic, 4 broker. A broker resource name of ``""`` is the
+    cluster-wide default, otherwise it is the broker id as text.
+    """
+
+    TYPE = "config"
+    SCHEMA = {
+        "resource_type": INT8,
+        "resource_name": STRING,
+        "name": NAME,
+        "value": NULLABLE_STRING,
+    }
+    resource_type: int
+    resource_name: str
+    name: str
+    value: str | None
+
+    def validate(self) -> None:
+        if self.resource_type == RESOURCE_TOPIC:
+            if not self.resource_name:
+                raise MetadataError("config: a topic config needs the topic's name")
+        elif self.resource_type == RESOURCE_BROKER:
+            if self.resource_name and not (
+                self.resource_name.isascii() and self.resource_name.isdigit()
+            ):
+                raise MetadataError(
+                    f"config: broker resource name {self.resource_name!r} is neither '' nor an id"
+                )
+        else:
+            raise MetadataError(
+                f"config: resource_type {self.resource_type} is neither 2 (topic) nor 4 (broker)"
+            )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RegisterBrokerRecord(MetadataRecord):
+    """A broker (re)registers: its listeners, rack and incarnation (one per process start)."""
+
+    TYPE = "register_broker"
+    SCHEMA = {
+        "broker_id": BROKER_ID,
+        "incarnation_id": UUID,
+        "broker_epoch": INT64,
+        "endpoints": ENDPOINTS,
+        "rack": NULLABLE_STRING,
+        "fenced": BOOL,
+    }
+    broker_id: int
+    incarnation_id: uuid.UUID
+    broker_epoch: int = 0
+    endpoints: tuple[Endpoint, ...] = ()
+    rack: str | None = None
+    fenced: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UnregisterBrokerRecord(MetadataRecord):
+    """The broker is removed from the cluster."""
+
+    TYPE = "unregister_broker"
+    SCHEMA = {"broker_id": BROKER_ID, "broker_epoch": INT64}
+    broker_id: int
+    broker_epoch: int = -1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProducerIdsRecord(MetadataRecord):
+    """A block of producer ids was handed to ``broker_id``; ids below ``next_producer_id`` are
+    taken for good (the next block starts there)."""
+
+    TYPE = "producer_ids"
+    SCHEMA = {
+        "broker_id": BROKER_ID,
+        "next_producer_id": _Int(64, minimum=0),
+        "broker_epoch": INT64,
+    }
+    broker_id: int
+    next_producer_id: int
+    broker_epoch: int = -1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FeatureLevelRecord(MetadataRecord):
+    """The finalized level of a feature (``metadata.version``, ...); level 0 removes it."""
+
+    TYPE = "feature_level"
+    SCHEMA = {"name": NAME, "feature_level": _Int(16, minimum=0)}
+    name: str
+    feature_level: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NoOpRecord(MetadataRecord):
+    """Carries nothing; a leader writes one to commit an empty batch (Raft's no-op entry)."""
+
+    TYPE = "no_op"
+    SCHEMA: ClassVar[Mapping[str, _Kind]] = {}
+
+
+RECORD_TYPES: Mapping[str, type[MetadataRecord]] = {
+    cls.TYPE: cls
+    for cls in (
+        ClusterIdRecord,
+        TopicRecord,
+        PartitionRecord,
+        PartitionChangeRecord,
+        RemoveTopicRecord,
+        ConfigRecord,
+        RegisterBrokerRecord,
+        UnregisterBrokerRecord,
+        ProducerIdsRecord,
+        FeatureLevelRecord,
+        NoOpRecord,
+    )
+}
+
+# Which fields each type may omit (those with defaults); computed once, not per record.
+_REQUIRED: dict[str, frozenset[str]] = {
+    tag: frozenset(
+        f.name
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
+    for tag, cls in RECORD_TYPES.items()
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding.
+
+
+def encode_record(record: MetadataRecord) -> bytes:
+    """The JSON bytes of ``record`` (the value stored in the metadata log)."""
+    return orjson.dumps(record.to_json())
+
+
+def record_from_json(obj: object) -> MetadataRecord:
+    """Build a record from an already-parsed JSON value; raise MetadataError if malformed."""
+    if not isinstance(obj, dict):
+        raise MetadataError(f"a metadata record must be a JSON object, not {type(obj).__name__}")
+    tag = obj.get("type")
+    if not isinstance(tag, str):
+        raise MetadataError("metadata record has no string 'type'")
+    cls = RECORD_TYPES.get(tag)
+    if cls is None:
+        raise MetadataError(f"unknown metadata record type {tag!r}")
+    version = obj.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise MetadataError(f"{tag}: 'version' must be a non-negative integer, not {version!r}")
+    if version > cls.VERSION:
+        raise MetadataError(
+            f"{tag}: version {version} is newer than the {cls.VERSION} this tidelog reads"
+        )
+    missing = _REQUIRED[tag] - obj.keys()
+    if missing:
+        raise MetadataError(f"{tag}: missing field(s) {', '.join(sorted(missing))}")
+    kwargs: dict[str, Any] = {}
+    for name, kind in cls.SCHEMA.items():
+        if name in obj:
+            kwargs[name] = kind.load(obj[name], f"{tag}.{name}")
+    # Keys we do not know are optional fields of a newer writer: ignored on purpose.
+    record: MetadataRecord = cls(**kwargs)
+    return record
+
+
+def decode_record(data: bytes | bytearray | memoryview | str) -> MetadataRecord:
+    """Parse JSON bytes into a record; raise MetadataError on anything malformed."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise MetadataError(f"metadata record is not valid JSON: {exc}") from None
+    return record_from_json(obj)
+
+
+def _self_check() -> None:
+    # A record class whose SCHEMA and dataclass fields disagree is a programming error; catch
+    # it at import rather than at the first record of that type.
+    for cls in RECORD_TYPES.values():
+        if set(cls.SCHEMA) != _fields_of(cls):
+            raise AssertionError(f"{cls.__name__}: SCHEMA does not match its fields")
+
+
+_self_check()
