@@ -270,7 +270,7 @@ class TopicRecord(MetadataRecord):
     topic_id: uuid.UUID
 
 
-def _check_assignment(
+def check_assignment(
     where: str, replicas: tuple[int, ...], isr: tuple[int, ...], leader: int
 ) -> None:
     if not replicas:
@@ -310,7 +310,7 @@ class PartitionRecord(MetadataRecord):
     adding_replicas: tuple[int, ...] = ()
 
     def validate(self) -> None:
-        _check_assignment(f"partition {self.partition}", self.replicas, self.isr, self.leader)
+        check_assignment(f"partition {self.partition}", self.replicas, self.isr, self.leader)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
