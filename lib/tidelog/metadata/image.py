@@ -65,6 +65,11 @@ def _frozen(d: dict[K, V]) -> Mapping[K, V]:
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
 
+def _empty() -> Any:
+    # A dataclass field default may not be unhashable; every image shares one empty view.
+    return dataclasses.field(default_factory=lambda: _EMPTY)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class PartitionImage:
     """One partition's replicas (preferred order), ISR, leader and epochs."""
@@ -109,12 +114,12 @@ class MetadataImage:
     """The cluster state after some prefix of the metadata log. Compare images with ``==``."""
 
     cluster_id: str | None = None
-    topics_by_id: Mapping[uuid.UUID, TopicImage] = _EMPTY
-    topic_ids_by_name: Mapping[str, uuid.UUID] = _EMPTY
+    topics_by_id: Mapping[uuid.UUID, TopicImage] = _empty()
+    topic_ids_by_name: Mapping[str, uuid.UUID] = _empty()
     #: (resource_type, resource_name) -> {config name: value}; only overrides, never defaults.
-    configs: Mapping[tuple[int, str], Mapping[str, str]] = _EMPTY
-    brokers: Mapping[int, BrokerImage] = _EMPTY
-    features: Mapping[str, int] = _EMPTY
+    configs: Mapping[tuple[int, str], Mapping[str, str]] = _empty()
+    brokers: Mapping[int, BrokerImage] = _empty()
+    features: Mapping[str, int] = _empty()
     #: The first producer id not yet handed out (the next block starts here).
     next_producer_id: int = 0
 
