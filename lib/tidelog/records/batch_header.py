@@ -1,4 +1,5 @@
-"""The 61-byte header of a Kafka record batch v2 (magic 2), read and checked without touching records.
+"""The 61-byte header of a Kafka record batch v2 (magic 2), read and checked without touching
+records.
 
 Format (all big-endian), exactly as Apache Kafka's DefaultRecordBatch::
 
@@ -270,7 +271,8 @@ def set_partition_leader_epoch(buf: bytearray | memoryview, pos: int, epoch: int
 
 def set_log_append_time(buf: bytearray | memoryview, pos: int, timestamp_ms: int) -> None:
     """Mark the batch at ``pos`` as LogAppendTime with ``timestamp_ms`` as its max timestamp, and
-    recompute the CRC, as Kafka's broker does for topics with message.timestamp.type=LogAppendTime."""
+    recompute the CRC, as Kafka's broker does for topics with
+    message.timestamp.type=LogAppendTime."""
     (attributes,) = _INT16.unpack_from(buf, pos + ATTRIBUTES_POS)
     _INT16.pack_into(buf, pos + ATTRIBUTES_POS, attributes | TIMESTAMP_TYPE_BIT)
     _INT64.pack_into(buf, pos + MAX_TIMESTAMP_POS, timestamp_ms)
