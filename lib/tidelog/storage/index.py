@@ -1,0 +1,431 @@
+"""Kafka's sparse offset and time indexes of a segment, memory-mapped.
+
+Format (big-endian, fixed-size entries, no header), byte-compatible with Apache Kafka:
+
+* ``.index``: 8-byte entries ``int32 relativeOffset, int32 position``: the batch whose last
+  offset is ``baseOffset + relativeOffset`` starts at byte ``position`` of the ``.log`` file.
+* ``.timeindex``: 12-byte entries ``int64 timestamp, int32 relativeOffset``: every batch before
+  the one holding ``baseOffset + relativeOffset`` has a max timestamp below ``timestamp``.
+
+Invariants: relative offsets strictly increase (offset index) or never decrease (time index),
+positions and timestamps strictly increase, and no valid entry is all zero bytes (position 0 is
+never indexed and timestamps are positive). The index of the active segment is preallocated to
+``segment.index.bytes`` (rounded down to a whole entry) and trimmed to its entries on roll or
+close, as Kafka does; a reader treats the all-zero tail of a preallocated file as empty, which
+is found by binary search.
+
+Lookups binary-search the mapped bytes with a precompiled ``struct.Struct``; entries are never
+loaded into Python lists. Mappings are opened on first use through a shared
+:class:`~tidelog.storage.handles.HandleCache` and may be closed by it at any time between
+operations. Crash behaviour: the index is a cache of the log; after an unclean shutdown the
+indexes of unflushed segments are rebuilt from the log, and a file whose size is not a multiple
+of its entry size raises :class:`CorruptIndexError` and gets rebuilt.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import ClassVar
+
+from tidelog.storage.errors import CorruptIndexError, StorageError
+from tidelog.storage.handles import HandleCache
+
+OFFSET_ENTRY = struct.Struct(">ii")
+TIME_ENTRY = struct.Struct(">qi")
+_INT32_MAX = (1 << 31) - 1
+NO_TIMESTAMP = -1
+
+
+class _EmptyMap(bytearray):
+    """Stands in for the mapping of an empty file (mmap cannot map zero bytes)."""
+
+    def close(self) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+_Map = mmap.mmap | _EmptyMap
+
+
+def _check_size(path: Path, size: int, entry_size: int) -> None:
+    if size % entry_size:
+        raise CorruptIndexError(
+            f"index file {path} has {size} bytes, not a multiple of its {entry_size}-byte "
+            "entries",
+            size - size % entry_size,
+        )
+
+
+class _Index:
+    ENTRY: ClassVar[struct.Struct]
+    ENTRY_SIZE: ClassVar[int]
+
+    def __init__(
+        self,
+        path: Path,
+        base_offset: int,
+        max_index_size: int = 10485760,
+        *,
+        cache: HandleCache | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.base_offset = base_offset
+        self.max_entries = max(0, max_index_size) // self.ENTRY_SIZE
+        self._cache = cache if cache is not None else HandleCache(4)
+        self._key = str(self.path)
+        self._entries: int | None = None
+        self._writable = False
+        self._zero = bytes(self.ENTRY_SIZE)
+
+    # -- mapping -----------------------------------------------------------------------------
+
+    def _open_map(self) -> _Map:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            full = self.max_entries * self.ENTRY_SIZE
+            if self._writable and size != full and size <= full:
+                # Preallocate the active segment's index as Kafka does (a sparse file).
+                os.ftruncate(fd, full)
+                size = full
+            _check_size(self.path, size, self.ENTRY_SIZE)
+            mm: _Map = _EmptyMap() if size == 0 else mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+        if self._entries is None:
+            self._entries = self._count_entries(mm)
+        return mm
+
+    def _count_entries(self, mm: _Map) -> int:
+        """Entries before the all-zero tail: a binary search, valid entries are never zero."""
+        if isinstance(mm, _EmptyMap):
+            return 0
+        es = self.ENTRY_SIZE
+        lo, hi = 0, len(mm) // es
+        zero = self._zero
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if mm[mid * es : mid * es + es] == zero:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def _pin(self) -> AbstractContextManager[_Map]:
+        return self._cache.pin(self._key, self._open_map)
+
+    @property
+    def entries(self) -> int:
+        if self._entries is None:
+            with self._pin():
+                pass
+        assert self._entries is not None
+        return self._entries
+
+    @property
+    def is_full(self) -> bool:
+        return self.entries >= self.max_entries
+
+    @property
+    def size_in_bytes(self) -> int:
+        return self.entries * self.ENTRY_SIZE
+
+    def sanity_check(self) -> None:
+        """Raise CorruptIndexError unless the file exists with a whole number of entries."""
+        try:
+            size = os.stat(self.path).st_size
+        except FileNotFoundError:
+            raise CorruptIndexError(f"index file {self.path} is missing") from None
+        _check_size(self.path, size, self.ENTRY_SIZE)
+
+    def make_writable(self) -> None:
+        """Preallocate the file to the maximum size (for the active segment)."""
+        if not self._writable:
+            self._writable = True
+            self._cache.discard(self._key)
+
+    def trim(self) -> None:
+        """Cut the file to its entries (the segment stops being active, or closes)."""
+        entries = self.entries
+        self._writable = False
+        self._cache.discard(self._key)
+        try:
+            if os.stat(self.path).st_size != entries * self.ENTRY_SIZE:
+                os.truncate(self.path, entries * self.ENTRY_SIZE)
+        except FileNotFoundError:
+            pass
+
+    def truncate_to_entries(self, n: int) -> None:
+        """Keep the first ``n`` entries; zero the rest so the file stays self-describing."""
+        entries = self.entries
+        if n >= entries:
+            return
+        es = self.ENTRY_SIZE
+        with self._pin() as mm:
+            mm[n * es : entries * es] = bytes((entries - n) * es)
+        self._entries = n
+
+    def reset(self) -> None:
+        self.truncate_to_entries(0)
+
+    def flush(self) -> None:
+        if self._entries is None and self._key not in self._cache:
+            return
+        with self._pin() as mm:
+            mm.flush()
+
+    def close(self) -> None:
+        self._cache.discard(self._key)
+
+    def delete(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+    def rename(self, path: Path) -> None:
+        self.close()
+        os.replace(self.path, path)
+        self.path = Path(path)
+        self._key = str(self.path)
+
+    def _relative(self, offset: int) -> int:
+        rel = offset - self.base_offset
+        if rel < 0 or rel > _INT32_MAX:
+            raise StorageError(
+                f"offset {offset} does not fit the index of segment {self.base_offset}"
+            )
+        return rel
+
+    def _writable_full_check(self) -> None:
+        if not self._writable:
+            raise StorageError(f"index {self.path} is not open for appending")
+
+
+class OffsetIndex(_Index):
+    """Sparse map from offsets to byte positions of one segment's ``.log`` file."""
+
+    ENTRY = OFFSET_ENTRY
+    ENTRY_SIZE = OFFSET_ENTRY.size
+
+    def entry(self, i: int) -> tuple[int, int]:
+        """The ``i``-th entry as (absolute offset, position)."""
+        with self._pin() as mm:
+            rel, pos = OFFSET_ENTRY.unpack_from(mm, i * 8)
+        return self.base_offset + rel, pos
+
+    def last_entry(self) -> tuple[int, int]:
+        """The last entry, or (base offset, 0) when there is none."""
+        n = self.entries
+        return self.entry(n - 1) if n else (self.base_offset, 0)
+
+    def append(self, offset: int, position: int) -> None:
+        self._writable_full_check()
+        rel = self._relative(offset)
+        n = self.entries
+        if n >= self.max_entries:
+            raise StorageError(f"offset index {self.path} is full ({n} entries)")
+        with self._pin() as mm:
+            if n:
+                last_rel, last_pos = OFFSET_ENTRY.unpack_from(mm, (n - 1) * 8)
+                if rel <= last_rel or position <= last_pos:
+                    raise StorageError(
+                        f"offset index {self.path}: entry ({offset}, {position}) does not follow "
+                        f"({self.base_offset + last_rel}, {last_pos})"
+                    )
+            OFFSET_ENTRY.pack_into(mm, n * 8, rel, position)
+        self._entries = n + 1
+
+    def lookup(self, offset: int) -> tuple[int, int]:
+        """Largest entry whose offset is <= ``offset``, or (base offset, 0)."""
+        n = self.entries
+        rel = offset - self.base_offset
+        if n == 0 or rel < 0:
+            return self.base_offset, 0
+        unpack = OFFSET_ENTRY.unpack_from
+        with self._pin() as mm:
+            lo, hi = 0, n  # first entry with relative offset > rel
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if unpack(mm, mid * 8)[0] <= rel:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo == 0:
+                return self.base_offset, 0
+            r, pos = unpack(mm, (lo - 1) * 8)
+        return self.base_offset + r, pos
+
+    def lookup_position(self, position: int) -> tuple[int, int]:
+        """Largest entry whose position is <= ``position``, or (base offset, 0)."""
+        n = self.entries
+        if n == 0:
+            return self.base_offset, 0
+        unpack = OFFSET_ENTRY.unpack_from
+        with self._pin() as mm:
+            lo, hi = 0, n
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if unpack(mm, mid * 8)[1] <= position:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo == 0:
+                return self.base_offset, 0
+            r, pos = unpack(mm, (lo - 1) * 8)
+        return self.base_offset + r, pos
+
+    def truncate_to_position(self, position: int) -> None:
+        """Drop the entries pointing at ``position`` or beyond (the log is cut there)."""
+        n = self.entries
+        if n == 0:
+            return
+        unpack = OFFSET_ENTRY.unpack_from
+        with self._pin() as mm:
+            lo, hi = 0, n
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if unpack(mm, mid * 8)[1] < position:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        self.truncate_to_entries(lo)
+
+
+class TimeIndex(_Index):
+    """Sparse map from timestamps to offsets of one segment."""
+
+    ENTRY = TIME_ENTRY
+    ENTRY_SIZE = TIME_ENTRY.size
+
+    def __init__(
+        self,
+        path: Path,
+        base_offset: int,
+        max_index_size: int = 10485760,
+        *,
+        cache: HandleCache | None = None,
+    ) -> None:
+        super().__init__(path, base_offset, max_index_size, cache=cache)
+        self._last: tuple[int, int] | None = None
+
+    def entry(self, i: int) -> tuple[int, int]:
+        """The ``i``-th entry as (timestamp, absolute offset)."""
+        with self._pin() as mm:
+            ts, rel = TIME_ENTRY.unpack_from(mm, i * 12)
+        return ts, self.base_offset + rel
+
+    def last_entry(self) -> tuple[int, int]:
+        """The last entry, or (-1, base offset) when there is none."""
+        if self._last is None:
+            n = self.entries
+            self._last = self.entry(n - 1) if n else (NO_TIMESTAMP, self.base_offset)
+        return self._last
+
+    def maybe_append(self, timestamp: int, offset: int, *, skip_full_check: bool = False) -> bool:
+        """Add (timestamp, offset) if the timestamp is larger than the last entry's.
+
+        With ``skip_full_check`` the entry may use the last slot kept free for the final entry
+        a segment gets when it stops being active. Returns whether an entry was added.
+        """
+        self._writable_full_check()
+        last_ts, last_offset = self.last_entry()
+        n = self.entries
+        if timestamp <= last_ts or timestamp <= 0:
+            return False
+        if offset < last_offset:
+            raise StorageError(
+                f"time index {self.path}: offset {offset} is below the last entry's {last_offset}"
+            )
+        limit = self.max_entries if skip_full_check else self.max_entries - 1
+        if n >= limit:
+            if skip_full_check:
+                return False
+            raise StorageError(f"time index {self.path} is full ({n} entries)")
+        rel = self._relative(offset)
+        with self._pin() as mm:
+            TIME_ENTRY.pack_into(mm, n * 12, timestamp, rel)
+        self._entries = n + 1
+        self._last = (timestamp, offset)
+        return True
+
+    @property
+    def is_full(self) -> bool:
+        # One slot stays free for the final entry written when the segment rolls.
+        return self.entries >= self.max_entries - 1
+
+    def lookup(self, timestamp: int) -> tuple[int, int]:
+        """Largest entry whose timestamp is <= ``timestamp``, or (-1, base offset)."""
+        n = self.entries
+        if n == 0:
+            return NO_TIMESTAMP, self.base_offset
+        unpack = TIME_ENTRY.unpack_from
+        with self._pin() as mm:
+            lo, hi = 0, n
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if unpack(mm, mid * 12)[0] <= timestamp:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo == 0:
+                return NO_TIMESTAMP, self.base_offset
+            ts, rel = unpack(mm, (lo - 1) * 12)
+        return ts, self.base_offset + rel
+
+    def truncate_to_offset(self, offset: int) -> None:
+        """Drop the entries for ``offset`` and beyond."""
+        n = self.entries
+        rel = offset - self.base_offset
+        unpack = TIME_ENTRY.unpack_from
+        if n:
+            with self._pin() as mm:
+                lo, hi = 0, n
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if unpack(mm, mid * 12)[1] < rel:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+            self.truncate_to_entries(lo)
+        self._last = None
+
+    def truncate_to_entries(self, n: int) -> None:
+        super().truncate_to_entries(n)
+        self._last = None
+
+
+def _read_entries(path: Path, entry: struct.Struct) -> Iterator[tuple[int, int]]:
+    data = Path(path).read_bytes()
+    _check_size(Path(path), len(data), entry.size)
+    zero = bytes(entry.size)
+    view = memoryview(data)
+    for i, fields in enumerate(entry.iter_unpack(view)):
+        if view[i * entry.size : (i + 1) * entry.size] == zero:
+            return  # the preallocated tail
+        yield fields
+
+
+def read_offset_index(path: Path, base_offset: int) -> Iterator[tuple[int, int]]:
+    """Yield (absolute offset, position) of each entry of an ``.index`` file.
+
+    Stops at a preallocated zero tail; raises CorruptIndexError (before yielding anything) when
+    the file size is not a multiple of 8.
+    """
+    for rel, pos in _read_entries(path, OFFSET_ENTRY):
+        yield base_offset + rel, pos
+
+
+def read_time_index(path: Path, base_offset: int) -> Iterator[tuple[int, int]]:
+    """Yield (timestamp, absolute offset) of each entry of a ``.timeindex`` file.
+
+    Stops at a preallocated zero tail; raises CorruptIndexError (before yielding anything) when
+    the file size is not a multiple of 12.
+    """
+    for ts, rel in _read_entries(path, TIME_ENTRY):
+        yield ts, base_offset + rel
