@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from enum import IntEnum
 
-from tidelog.errors import TidelogError
 from tidelog.metadata.errors import ControllerError
 from tidelog.metadata.image import MetadataImage
 from tidelog.metadata.records import (
@@ -35,6 +34,7 @@ from tidelog.metadata.records import (
     RemoveTopicRecord,
     TopicRecord,
 )
+from tidelog.metadata.topic_configs import validate_topic_configs
 from tidelog.metadata.uuids import random_uuid, uuid_to_str
 
 MAX_TOPIC_NAME_LENGTH = 249
@@ -108,16 +108,6 @@ def validate_topic_name(name: str) -> None:
 
 def _collision_key(name: str) -> str:
     return name.replace(".", "_")
-
-
-def _check_topic_configs(configs: Mapping[str, str]) -> None:
-    """Refuse configs that the storage layer cannot turn into a LogConfig."""
-    from tidelog.storage.config import LogConfig
-
-    try:
-        LogConfig.from_properties(dict(configs))
-    except TidelogError as exc:
-        raise ControllerError("INVALID_CONFIG", str(exc)) from None
 
 
 def assign_replicas(
@@ -209,7 +199,7 @@ def create_topic(
         if value is None:  # CreateTopics allows null values; Kafka refuses them too.
             raise ControllerError("INVALID_CONFIG", f"config {config_name!r} has a null value")
     given = {k: v for k, v in configs.items() if v is not None}
-    _check_topic_configs(given)
+    validate_topic_configs(given)
 
     if topic_id is None:
         topic_id = random_uuid()
@@ -345,7 +335,7 @@ def alter_configs(
         after[change.name] = ",".join(existing)
 
     if resource_type == RESOURCE_TOPIC:
-        _check_topic_configs(after)
+        validate_topic_configs(after)
 
     records: list[MetadataRecord] = []
     for config_name in sorted(set(current) | set(after)):

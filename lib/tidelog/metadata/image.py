@@ -27,7 +27,7 @@ import dataclasses
 import uuid
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from tidelog.metadata.errors import MetadataError
 from tidelog.metadata.records import (
@@ -50,9 +50,7 @@ from tidelog.metadata.records import (
     check_assignment,
 )
 from tidelog.metadata.uuids import uuid_to_str
-
-if TYPE_CHECKING:
-    from tidelog.storage.config import LogConfig
+from tidelog.storage.config import LogConfig
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -157,8 +155,6 @@ class MetadataImage:
     def log_config(self, topic: str, defaults: LogConfig | None = None) -> LogConfig:
         """The effective LogConfig of ``topic``: its overrides on top of ``defaults`` (the
         broker's topic defaults; Kafka's built-in defaults when None)."""
-        from tidelog.storage.config import LogConfig
-
         return LogConfig.from_properties(dict(self.topic_configs(topic)), base=defaults)
 
 
