@@ -1,0 +1,98 @@
+"""API keys, their schemas, and the one table of versions tidelog supports.
+
+``SUPPORTED_VERSIONS`` is the single source of truth for (min, max) per API: the request
+decoder rejects anything outside it, and ApiVersions answers from it. Floors are Apache Kafka
+4.0's after KIP-896 (e.g. Produce 3, Fetch 4, ListOffsets 1, CreateTopics 2); tops are the
+highest versions the clients in the test matrix use (see /work/shared/kafka-clients.md),
+or Kafka 4.0's top for APIs no client in the matrix pins.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from tidelog.protocol.data import Struct
+from tidelog.protocol.messages import ALL
+from tidelog.protocol.schema import ApiSchema
+
+
+class ApiKey(IntEnum):
+    PRODUCE = 0
+    FETCH = 1
+    LIST_OFFSETS = 2
+    METADATA = 3
+    OFFSET_COMMIT = 8
+    OFFSET_FETCH = 9
+    FIND_COORDINATOR = 10
+    JOIN_GROUP = 11
+    HEARTBEAT = 12
+    LEAVE_GROUP = 13
+    SYNC_GROUP = 14
+    DESCRIBE_GROUPS = 15
+    LIST_GROUPS = 16
+    API_VERSIONS = 18
+    CREATE_TOPICS = 19
+    DELETE_TOPICS = 20
+    INIT_PRODUCER_ID = 22
+    OFFSET_FOR_LEADER_EPOCH = 23
+    DESCRIBE_CONFIGS = 32
+    CREATE_PARTITIONS = 37
+    DELETE_GROUPS = 42
+    INCREMENTAL_ALTER_CONFIGS = 44
+    OFFSET_DELETE = 47
+    DESCRIBE_CLUSTER = 60
+
+
+SUPPORTED_VERSIONS: dict[ApiKey, tuple[int, int]] = {
+    ApiKey.PRODUCE: (3, 10),
+    ApiKey.FETCH: (4, 16),
+    ApiKey.LIST_OFFSETS: (1, 11),
+    ApiKey.METADATA: (0, 13),
+    ApiKey.OFFSET_COMMIT: (2, 9),
+    ApiKey.OFFSET_FETCH: (1, 9),
+    ApiKey.FIND_COORDINATOR: (0, 6),
+    ApiKey.JOIN_GROUP: (0, 7),
+    ApiKey.HEARTBEAT: (0, 4),
+    ApiKey.LEAVE_GROUP: (0, 5),
+    ApiKey.SYNC_GROUP: (0, 5),
+    ApiKey.DESCRIBE_GROUPS: (0, 6),
+    ApiKey.LIST_GROUPS: (0, 5),
+    ApiKey.API_VERSIONS: (0, 4),
+    ApiKey.CREATE_TOPICS: (2, 7),
+    ApiKey.DELETE_TOPICS: (1, 6),
+    ApiKey.INIT_PRODUCER_ID: (0, 4),
+    ApiKey.OFFSET_FOR_LEADER_EPOCH: (2, 4),
+    ApiKey.DESCRIBE_CONFIGS: (1, 4),
+    ApiKey.CREATE_PARTITIONS: (0, 3),
+    ApiKey.DELETE_GROUPS: (0, 2),
+    ApiKey.INCREMENTAL_ALTER_CONFIGS: (0, 1),
+    ApiKey.OFFSET_DELETE: (0, 0),
+    ApiKey.DESCRIBE_CLUSTER: (0, 2),
+}
+
+SCHEMAS: dict[int, ApiSchema] = {schema.key: schema for schema in ALL}
+
+assert set(SCHEMAS) == set(SUPPORTED_VERSIONS), "every supported API needs a schema"
+
+
+def schema_for(api_key: int) -> ApiSchema | None:
+    return SCHEMAS.get(api_key)
+
+
+def version_range(api_key: int) -> tuple[int, int] | None:
+    """The supported (min, max) of an API, or None for an API tidelog does not serve."""
+    try:
+        return SUPPORTED_VERSIONS[ApiKey(api_key)]
+    except ValueError:
+        return None
+
+
+def api_versions_entries(
+    table: dict[ApiKey, tuple[int, int]] | None = None,
+) -> list[Struct]:
+    """The ``api_keys`` array of an ApiVersions response (sorted by key)."""
+    source = SUPPORTED_VERSIONS if table is None else table
+    return [
+        Struct(api_key=int(key), min_version=lo, max_version=hi)
+        for key, (lo, hi) in sorted(source.items())
+    ]

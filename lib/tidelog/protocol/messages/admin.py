@@ -1,0 +1,150 @@
+"""Schemas: CreateTopics (19), DeleteTopics (20), CreatePartitions (37), DescribeConfigs (32),
+IncrementalAlterConfigs (44)."""
+
+from tidelog.protocol.schema import api, f
+
+CREATE_TOPICS = api(
+    19, "CreateTopics", flexible="5+",
+    request=[
+        f("topics", [
+            f("name", "string"),
+            f("num_partitions", "int32"),
+            f("replication_factor", "int16"),
+            f("assignments", [
+                f("partition_index", "int32"),
+                f("broker_ids", "[]int32"),
+            ]),
+            f("configs", [
+                f("name", "string"),
+                f("value", "string", nullable="0+"),
+            ]),
+        ]),
+        f("timeout_ms", "int32", default=60000),
+        f("validate_only", "bool", "1+"),
+    ],
+    response=[
+        f("throttle_time_ms", "int32", "2+"),
+        f("topics", [
+            f("name", "string"),
+            f("topic_id", "uuid", "7+"),
+            f("error_code", "int16"),
+            f("error_message", "string", "1+", nullable="0+"),
+            f("topic_config_error_code", "int16", "5+", tag=0),
+            f("num_partitions", "int32", "5+", default=-1),
+            f("replication_factor", "int16", "5+", default=-1),
+            f("configs", [
+                f("name", "string"),
+                f("value", "string", nullable="0+"),
+                f("read_only", "bool"),
+                f("config_source", "int8", default=-1),
+                f("is_sensitive", "bool"),
+            ], "5+", nullable="5+"),
+        ]),
+    ],
+)
+
+DELETE_TOPICS = api(
+    20, "DeleteTopics", flexible="4+",
+    request=[
+        f("topics", [
+            f("name", "string", nullable="6+", default=None),
+            f("topic_id", "uuid"),
+        ], "6+"),
+        f("topic_names", "[]string", "0-5"),
+        f("timeout_ms", "int32"),
+    ],
+    response=[
+        f("throttle_time_ms", "int32", "1+"),
+        f("responses", [
+            f("name", "string", nullable="6+"),
+            f("topic_id", "uuid", "6+"),
+            f("error_code", "int16"),
+            f("error_message", "string", "5+", nullable="5+", default=None),
+        ]),
+    ],
+)
+
+CREATE_PARTITIONS = api(
+    37, "CreatePartitions", flexible="2+",
+    request=[
+        f("topics", [
+            f("name", "string"),
+            f("count", "int32"),
+            f("assignments", [f("broker_ids", "[]int32")], nullable="0+"),
+        ]),
+        f("timeout_ms", "int32"),
+        f("validate_only", "bool"),
+    ],
+    response=[
+        f("throttle_time_ms", "int32"),
+        f("results", [
+            f("name", "string"),
+            f("error_code", "int16"),
+            f("error_message", "string", nullable="0+", default=None),
+        ]),
+    ],
+)
+
+DESCRIBE_CONFIGS = api(
+    32, "DescribeConfigs", flexible="4+",
+    request=[
+        f("resources", [
+            f("resource_type", "int8"),
+            f("resource_name", "string"),
+            f("configuration_keys", "[]string", nullable="0+"),
+        ]),
+        f("include_synonyms", "bool", "1+"),
+        f("include_documentation", "bool", "3+"),
+    ],
+    response=[
+        f("throttle_time_ms", "int32"),
+        f("results", [
+            f("error_code", "int16"),
+            f("error_message", "string", nullable="0+"),
+            f("resource_type", "int8"),
+            f("resource_name", "string"),
+            f("configs", [
+                f("name", "string"),
+                f("value", "string", nullable="0+"),
+                f("read_only", "bool"),
+                f("config_source", "int8", "1+", default=-1),
+                f("is_sensitive", "bool"),
+                f("synonyms", [
+                    f("name", "string"),
+                    f("value", "string", nullable="0+"),
+                    f("source", "int8"),
+                ], "1+"),
+                f("config_type", "int8", "3+"),
+                f("documentation", "string", "3+", nullable="0+"),
+            ]),
+        ]),
+    ],
+)
+
+INCREMENTAL_ALTER_CONFIGS = api(
+    44, "IncrementalAlterConfigs", flexible="1+",
+    request=[
+        f("resources", [
+            f("resource_type", "int8"),
+            f("resource_name", "string"),
+            f("configs", [
+                f("name", "string"),
+                f("config_operation", "int8"),
+                f("value", "string", nullable="0+"),
+            ]),
+        ]),
+        f("validate_only", "bool"),
+    ],
+    response=[
+        f("throttle_time_ms", "int32"),
+        f("responses", [
+            f("error_code", "int16"),
+            f("error_message", "string", nullable="0+"),
+            f("resource_type", "int8"),
+            f("resource_name", "string"),
+        ]),
+    ],
+)
+
+APIS = (CREATE_TOPICS, DELETE_TOPICS, CREATE_PARTITIONS, DESCRIBE_CONFIGS,
+        INCREMENTAL_ALTER_CONFIGS)
