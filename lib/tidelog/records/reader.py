@@ -45,7 +45,7 @@ from tidelog.records.compression import DEFAULT_MAX_DECOMPRESSED_SIZE, decompres
 from tidelog.records.crc import BytesLike
 from tidelog.records.errors import CorruptRecordError
 from tidelog.records.record import Header, Record
-from tidelog.records.varint import ZIGZAG1, decode_varint, decode_varlong
+from tidelog.records.varint import UNZIGZAG, decode_varint, decode_varlong
 
 _SEQUENCE_MODULUS = 1 << 31
 _new_tuple = tuple.__new__
@@ -169,18 +169,22 @@ def _decode_records(
         header.max_timestamp if header.timestamp_type == TimestampType.LOG_APPEND_TIME else None
     )
     base_seq = header.base_sequence
-    z1 = ZIGZAG1
+    zz = UNZIGZAG
     new = _new_tuple
+    record_type = Record
     rec_start = pos
-    # The varint fast paths (one byte, < 0x80) are inlined: they are nearly every length and
-    # delta of small records, and a function call per field would halve the speed.
+    # The one- and two-byte varint cases are inlined: they are nearly every length and delta of
+    # records under 8 KiB, and a function call per field would halve the speed.
     try:
         for index in range(header.records_count):
             rec_start = pos
             b = data[pos]
             if b < 0x80:
-                length = z1[b]
+                length = zz[b]
                 pos += 1
+            elif (b2 := data[pos + 1]) < 0x80:
+                length = zz[(b & 0x7F) | (b2 << 7)]
+                pos += 2
             else:
                 length, pos = decode_varint(data, pos)
             rec_end = pos + length
@@ -191,14 +195,20 @@ def _decode_records(
             pos += 1  # record attributes: unused by Kafka
             b = data[pos]
             if b < 0x80:
-                ts_delta = z1[b]
+                ts_delta = zz[b]
                 pos += 1
+            elif (b2 := data[pos + 1]) < 0x80:
+                ts_delta = zz[(b & 0x7F) | (b2 << 7)]
+                pos += 2
             else:
                 ts_delta, pos = decode_varlong(data, pos)
             b = data[pos]
             if b < 0x80:
-                offset_delta = z1[b]
+                offset_delta = zz[b]
                 pos += 1
+            elif (b2 := data[pos + 1]) < 0x80:
+                offset_delta = zz[(b & 0x7F) | (b2 << 7)]
+                pos += 2
             else:
                 offset_delta, pos = decode_varint(data, pos)
             if offset_delta < 0 or offset_delta > last_delta:
@@ -207,8 +217,11 @@ def _decode_records(
                 )
             b = data[pos]
             if b < 0x80:
-                klen = z1[b]
+                klen = zz[b]
                 pos += 1
+            elif (b2 := data[pos + 1]) < 0x80:
+                klen = zz[(b & 0x7F) | (b2 << 7)]
+                pos += 2
             else:
                 klen, pos = decode_varint(data, pos)
             if klen >= 0:
@@ -222,8 +235,11 @@ def _decode_records(
                 raise ValueError(f"record {index} has key length {klen}")
             b = data[pos]
             if b < 0x80:
-                vlen = z1[b]
+                vlen = zz[b]
                 pos += 1
+            elif (b2 := data[pos + 1]) < 0x80:
+                vlen = zz[(b & 0x7F) | (b2 << 7)]
+                pos += 2
             else:
                 vlen, pos = decode_varint(data, pos)
             if vlen >= 0:
@@ -246,7 +262,7 @@ def _decode_records(
                     f"{pos - rec_end + length}"
                 )
             yield new(
-                Record,
+                record_type,
                 (
                     base_offset + offset_delta,
                     base_ts + ts_delta if log_append_ts is None else log_append_ts,

@@ -49,8 +49,10 @@ def _encode_unsigned(u: int) -> bytes:
 #: ``UVARINT[u]`` is the varint encoding of the unsigned value ``u`` (u < TABLE_SIZE).
 UVARINT: list[bytes] = [_encode_unsigned(u) for u in range(TABLE_SIZE)]
 
-#: ``ZIGZAG1[b]`` is the signed value of the one-byte varint ``b`` (b < 0x80).
-ZIGZAG1: tuple[int, ...] = tuple((b >> 1) ^ -(b & 1) for b in range(0x80))
+#: ``UNZIGZAG[u]`` is the signed value of the unsigned zigzag value ``u`` (u < TABLE_SIZE): the
+#: value of a one-byte varint ``b`` is ``UNZIGZAG[b]``, of a two-byte one ``b1 b2`` is
+#: ``UNZIGZAG[(b1 & 0x7f) | (b2 << 7)]``. The reader inlines these two cases.
+UNZIGZAG: tuple[int, ...] = tuple((u >> 1) ^ -(u & 1) for u in range(TABLE_SIZE))
 
 
 def zigzag32(value: int) -> int:
@@ -128,17 +130,23 @@ def _decode(buf: BytesLike, pos: int, max_bytes: int, bits: int, kind: str) -> t
 
 def decode_varint(buf: BytesLike, pos: int = 0) -> tuple[int, int]:
     """Decode a Kafka ``Varint`` at ``pos``; returns ``(value, position after it)``."""
-    if pos < len(buf):
+    if pos + 1 < len(buf):
         b = buf[pos]
         if b < 0x80:
-            return ZIGZAG1[b], pos + 1
+            return UNZIGZAG[b], pos + 1
+        b2 = buf[pos + 1]
+        if b2 < 0x80:
+            return UNZIGZAG[(b & 0x7F) | (b2 << 7)], pos + 2
     return _decode(buf, pos, 5, 32, "varint")
 
 
 def decode_varlong(buf: BytesLike, pos: int = 0) -> tuple[int, int]:
     """Decode a Kafka ``Varlong`` at ``pos``; returns ``(value, position after it)``."""
-    if pos < len(buf):
+    if pos + 1 < len(buf):
         b = buf[pos]
         if b < 0x80:
-            return ZIGZAG1[b], pos + 1
+            return UNZIGZAG[b], pos + 1
+        b2 = buf[pos + 1]
+        if b2 < 0x80:
+            return UNZIGZAG[(b & 0x7F) | (b2 << 7)], pos + 2
     return _decode(buf, pos, 10, 64, "varlong")
