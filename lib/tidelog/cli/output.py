@@ -1,0 +1,126 @@
+"""The stdout writer every program uses for its data.
+
+Format: bytes, text lines (UTF-8, ``\\n``-terminated) or JSON lines (one orjson document per
+line). Writes are collected in a buffer and handed to the stream in chunks of at least
+``buffer_size`` bytes, so a dump of millions of lines costs few system calls; ``autoflush``
+makes every record visible at once (tails and interactive use).
+
+Crash behaviour: when the reader of stdout goes away (``| head``, a closed socket), the next
+flush raises :class:`StdoutClosed` after pointing file descriptor 1 at /dev/null, so Python's
+own flush at exit cannot print "Exception ignored ... BrokenPipeError". The runner catches
+StdoutClosed and ends the program quietly with the status it had so far.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any, BinaryIO
+
+import orjson
+
+DEFAULT_BUFFER_SIZE = 64 * 1024
+
+
+class StdoutClosed(Exception):
+    """The reader of stdout went away; nothing more can be written. Not an error."""
+
+
+class Output:
+    """Buffered writer of data to stdout (or any binary stream)."""
+
+    def __init__(
+        self,
+        stream: BinaryIO | None = None,
+        *,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        autoflush: bool = False,
+    ) -> None:
+        self._stream: BinaryIO = stream if stream is not None else sys.stdout.buffer
+        self._parts: list[bytes] = []
+        self._pending = 0
+        self._buffer_size = buffer_size
+        self._autoflush = autoflush
+        self._closed = False
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether a person reads this stream: human tables and colours only then."""
+        try:
+            return self._stream.isatty()
+        except (ValueError, OSError):
+            return False
+
+    @property
+    def closed(self) -> bool:
+        """True once the reader went away."""
+        return self._closed
+
+    def write(self, data: bytes) -> None:
+        """Queue raw bytes."""
+        if self._closed:
+            raise StdoutClosed
+        self._parts.append(data)
+        self._pending += len(data)
+        if self._autoflush or self._pending >= self._buffer_size:
+            self.flush()
+
+    def line(self, text: str) -> None:
+        """Queue one text line; a trailing newline is added. Unencodable code points (file
+        names with undecodable bytes) are written back as the bytes they came from."""
+        self.write(text.encode("utf-8", "surrogateescape") + b"\n")
+
+    def lines(self, texts: list[str]) -> None:
+        """Queue several text lines with one buffer append."""
+        if texts:
+            self.write(("\n".join(texts) + "\n").encode("utf-8", "surrogateescape"))
+
+    def json(self, document: Any) -> None:
+        """Queue one JSON document on its own line (JSON lines)."""
+        self.write(orjson.dumps(document, option=orjson.OPT_APPEND_NEWLINE))
+
+    def flush(self) -> None:
+        """Hand everything queued to the stream; raise StdoutClosed if its reader is gone."""
+        if self._closed:
+            raise StdoutClosed
+        if not self._parts:
+            self._flush_stream()
+            return
+        data = b"".join(self._parts)
+        self._parts.clear()
+        self._pending = 0
+        try:
+            self._stream.write(data)
+        except (BrokenPipeError, ValueError) as exc:
+            self._on_closed()
+            raise StdoutClosed from exc
+        self._flush_stream()
+
+    def flush_quietly(self) -> None:
+        """Flush, ignoring a closed stdout (used before writing a diagnostic on stderr)."""
+        with contextlib.suppress(StdoutClosed):
+            self.flush()
+
+    def _flush_stream(self) -> None:
+        try:
+            self._stream.flush()
+        except (BrokenPipeError, ValueError) as exc:
+            self._on_closed()
+            raise StdoutClosed from exc
+
+    def _on_closed(self) -> None:
+        self._closed = True
+        self._parts.clear()
+        self._pending = 0
+        # Why: the interpreter flushes sys.stdout at exit; with the pipe gone that flush would
+        # print a BrokenPipeError warning on stderr. Point fd 1 at /dev/null instead (the
+        # recipe of the Python docs for SIGPIPE).
+        try:
+            if self._stream.fileno() != sys.stdout.fileno():
+                return
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
