@@ -145,6 +145,10 @@ class _Index:
             raise CorruptIndexError(f"index file {self.path} is missing") from None
         _check_size(self.path, size, self.ENTRY_SIZE)
 
+    @property
+    def writable(self) -> bool:
+        return self._writable
+
     def make_writable(self) -> None:
         """Preallocate the file to the maximum size (for the active segment)."""
         if not self._writable:
@@ -174,6 +178,17 @@ class _Index:
 
     def reset(self) -> None:
         self.truncate_to_entries(0)
+
+    def recreate(self) -> None:
+        """Replace the file with an empty one (the index is about to be rebuilt)."""
+        self._cache.discard(self._key)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        os.close(fd)
+        self._entries = 0
+        self._on_reset()
+
+    def _on_reset(self) -> None:
+        pass
 
     def flush(self) -> None:
         if self._entries is None and self._key not in self._cache:
@@ -397,6 +412,9 @@ class TimeIndex(_Index):
 
     def truncate_to_entries(self, n: int) -> None:
         super().truncate_to_entries(n)
+        self._last = None
+
+    def _on_reset(self) -> None:
         self._last = None
 
 

@@ -1,0 +1,778 @@
+"""One partition's log: a directory of segments with append, read, roll, retention,
+truncation, flushing and crash recovery, byte-compatible with Apache Kafka's layout.
+
+Directory layout (``<topic>-<partition>/``): segments ``<20-digit base offset>.log`` /
+``.index`` / ``.timeindex`` (see :mod:`tidelog.storage.segment`), ``leader-epoch-checkpoint``
+and, written by the LogManager, ``partition.metadata``.
+
+Invariants: segments are sorted by base offset and only the last (active) one is appended to;
+the log start offset lies in [first segment's base offset, log end offset (LEO)]; the recovery
+point (everything below it is fsynced) is <= LEO; offsets of batches strictly increase.
+
+Hot path: :meth:`PartitionLog.append` checks each batch header and CRC over a memoryview,
+rewrites baseOffset and partitionLeaderEpoch in place (outside the CRC) and writes each
+segment's share with one ``os.pwrite``; records are never decoded. :meth:`PartitionLog.read`
+returns a :class:`~tidelog.storage.region.FileRegion` to ``sendfile``.
+
+Crash behaviour: writes are not fsynced until :meth:`flush` (the explicit flush policy: the
+broker calls it, via :meth:`flush_async` for group commit, when acks or flush.messages /
+flush.ms say so). Opening without ``clean_shutdown`` re-validates every batch from the segment
+holding the recovery point on, cuts a torn or corrupt tail together with any later segments and
+rebuilds their indexes (:attr:`recovery_report`). With ``clean_shutdown`` only index sizes are
+checked, and the log is loaded lazily on first use. Deleted segments are unlinked at once:
+regions already handed out keep their own descriptors, so no delay is needed
+(``file.delete.delay.ms`` is not used here).
+
+Thread safety: every method takes the log's lock; only :meth:`flush` fsyncs outside it, so
+flushes can run on a worker thread while appends continue.
+"""
+
+from __future__ import annotations
+
+import bisect
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+from tidelog.records.batch_header import (
+    BatchHeader,
+    set_base_offset,
+    set_log_append_time,
+    set_partition_leader_epoch,
+    validate_batch,
+)
+from tidelog.records.errors import CorruptRecordError
+from tidelog.storage.checkpoint import EpochEntry, fsync_dir
+from tidelog.storage.config import LogConfig
+from tidelog.storage.epoch_cache import LeaderEpochCache
+from tidelog.storage.errors import (
+    CorruptIndexError,
+    InvalidBatchError,
+    OffsetOutOfRangeError,
+    RecordTooLargeError,
+    StorageError,
+)
+from tidelog.storage.files import (
+    LEFTOVER_SUFFIXES,
+    LOG_SUFFIX,
+    SEGMENT_SUFFIXES,
+    parse_segment_file_name,
+)
+from tidelog.storage.handles import HandleCache
+from tidelog.storage.region import FileRegion
+from tidelog.storage.segment import INT32_MAX, TIMESTAMP_TYPE_BIT, LogSegment
+from tidelog.storage.topic_partition import TopicPartition, parse_partition_dir_name
+
+log = logging.getLogger("tidelog.storage.log")
+
+LEADER_EPOCH_CHECKPOINT = "leader-epoch-checkpoint"
+
+_executor_lock = threading.Lock()
+_default_executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _shared_executor() -> concurrent.futures.ThreadPoolExecutor:
+    global _default_executor
+    with _executor_lock:
+        if _default_executor is None:
+            _default_executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=2, thread_name_prefix="tidelog-flush"
+            )
+        return _default_executor
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class AppendInfo(NamedTuple):
+    first_offset: int
+    last_offset: int
+    max_timestamp: int
+    offset_of_max_timestamp: int
+    log_append_time_ms: int
+    log_start_offset: int
+    batch_count: int
+    bytes: int
+
+
+class RecoveryReport(NamedTuple):
+    clean_shutdown: bool = True
+    bytes_truncated: int = 0
+    segments_recovered: int = 0
+    segments_deleted: int = 0
+    indexes_rebuilt: int = 0
+
+
+class PartitionLog:
+    """One partition's log. Build it with :meth:`open`."""
+
+    def __init__(
+        self,
+        path: Path,
+        config: LogConfig,
+        *,
+        recovery_point: int,
+        log_start_offset: int | None,
+        clean_shutdown: bool,
+        clock_ms: Callable[[], int] | None,
+        handle_cache: HandleCache | None,
+        executor: concurrent.futures.Executor | None,
+    ) -> None:
+        self._dir = Path(path)
+        self.config = config
+        self._clock = clock_ms or _wall_clock_ms
+        self._cache = handle_cache if handle_cache is not None else HandleCache(64)
+        self._executor = executor
+        self._lock = threading.RLock()
+        self._segments: list[LogSegment] = []
+        self._bases: list[int] = []
+        self._recovery_point = max(0, recovery_point)
+        self._given_start = log_start_offset
+        self._log_start_offset = log_start_offset if log_start_offset is not None else 0
+        self._leo = 0
+        self._hw: int | None = None
+        self._clean_shutdown = clean_shutdown
+        self._loaded = False
+        self._closed = False
+        self._dir_dirty = False
+        self._epochs = LeaderEpochCache(self._dir / LEADER_EPOCH_CHECKPOINT)
+        self._last_flush_ms = self._clock()
+        self._flush_state = threading.Lock()
+        self._flush_running: concurrent.futures.Future[int] | None = None
+        self._flush_pending: concurrent.futures.Future[int] | None = None
+        self.recovery_report = RecoveryReport(clean_shutdown=clean_shutdown)
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        config: LogConfig,
+        *,
+        recovery_point: int = 0,
+        log_start_offset: int | None = None,
+        clean_shutdown: bool = False,
+        clock_ms: Callable[[], int] | None = None,
+        handle_cache: HandleCache | None = None,
+        executor: concurrent.futures.Executor | None = None,
+    ) -> PartitionLog:
+        """Open (or create) the log in ``path``. Unclean opens recover now; clean ones load
+        lazily on first use. ``clock_ms`` (default: wall clock) drives segment.ms,
+        retention.ms, LogAppendTime and flush.ms."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        plog = cls(
+            path,
+            config,
+            recovery_point=recovery_point,
+            log_start_offset=log_start_offset,
+            clean_shutdown=clean_shutdown,
+            clock_ms=clock_ms,
+            handle_cache=handle_cache,
+            executor=executor,
+        )
+        if not clean_shutdown:
+            plog._ensure_loaded()
+        return plog
+
+    # -- loading and recovery ----------------------------------------------------------------
+
+    def _ensure_loaded(self) -> None:
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded:
+                return
+            if self._closed:
+                raise StorageError(f"log {self._dir} is closed")
+            self._load()
+            self._loaded = True
+
+    def _load(self) -> None:
+        bases: dict[int, set[str]] = {}
+        for entry in os.scandir(self._dir):
+            name = entry.name
+            if any(name.endswith(s) for s in LEFTOVER_SUFFIXES) and entry.is_file():
+                log.info("%s: removing leftover file %s", self._dir, name)
+                os.unlink(entry.path)
+                continue
+            parsed = parse_segment_file_name(name)
+            if parsed is not None and entry.is_file():
+                bases.setdefault(parsed[0], set()).add(parsed[1])
+        self._epochs = LeaderEpochCache.load(self._dir / LEADER_EPOCH_CHECKPOINT)
+        needs_rebuild: set[int] = set()
+        for base, suffixes in sorted(bases.items()):
+            if LOG_SUFFIX not in suffixes:
+                # Index files without their log: stale, remove them.
+                for suffix in suffixes:
+                    (self._dir / (f"{base:020d}" + suffix)).unlink(missing_ok=True)
+                continue
+            seg = LogSegment.load(self._dir, base, self.config, self._cache)
+            self._segments.append(seg)
+            if set(SEGMENT_SUFFIXES) - suffixes:
+                needs_rebuild.add(base)
+            else:
+                try:
+                    seg.offset_index.sanity_check()
+                    seg.time_index.sanity_check()
+                except CorruptIndexError as exc:
+                    log.warning("%s: %s; rebuilding it", self._dir, exc)
+                    needs_rebuild.add(base)
+        if not self._segments:
+            start = self._given_start if self._given_start is not None else 0
+            self._segments.append(LogSegment.create(self._dir, start, self.config, self._cache))
+            self._dir_dirty = True
+        self._bases = [s.base_offset for s in self._segments]
+        self._recover(needs_rebuild)
+        active = self._segments[-1]
+        try:
+            active.make_active()
+        except CorruptRecordError as exc:
+            # A "clean" log whose tail does not parse: recover the active segment after all.
+            log.warning("%s: %s; recovering the active segment", self._dir, exc)
+            cut = active.recover(self._epochs)
+            self._note_recovery(cut, 1, 0, 1)
+            active.make_active()
+        assert active.next_offset is not None
+        self._leo = active.next_offset
+        first = self._segments[0].base_offset
+        given = self._given_start if self._given_start is not None else first
+        self._log_start_offset = min(max(given, first), self._leo)
+        self._epochs.truncate_from_end(self._leo, persist=False)
+        self._epochs.truncate_from_start(self._log_start_offset, persist=False)
+        self._epochs.save()
+        if self.recovery_report.clean_shutdown:
+            self._recovery_point = self._leo
+        else:
+            self._recovery_point = min(self._recovery_point, self._leo)
+
+    def _recover(self, needs_rebuild: set[int]) -> None:
+        clean = self._clean_shutdown
+        start = 0 if clean else max(0, bisect.bisect_right(self._bases, self._recovery_point) - 1)
+        for i, seg in enumerate(self._segments):
+            if clean and seg.base_offset not in needs_rebuild:
+                continue
+            if not clean and i < start and seg.base_offset not in needs_rebuild:
+                continue
+            cut = seg.recover(self._epochs)
+            if i < len(self._segments) - 1:
+                if cut:
+                    later = self._segments[i + 1 :]
+                    for dead in later:
+                        cut += dead.size
+                        log.warning("%s: deleting %s after a corrupt tail", self._dir, dead)
+                        dead.delete()
+                    del self._segments[i + 1 :]
+                    self._bases = [s.base_offset for s in self._segments]
+                    self._note_recovery(cut, 1, len(later), 2)
+                    seg.on_become_inactive()
+                    break
+                seg.on_become_inactive()
+            self._note_recovery(cut, 1, 0, 2)
+
+    def _note_recovery(self, cut: int, recovered: int, deleted: int, indexes: int) -> None:
+        r = self.recovery_report
+        self.recovery_report = r._replace(
+            bytes_truncated=r.bytes_truncated + cut,
+            segments_recovered=r.segments_recovered + recovered,
+            segments_deleted=r.segments_deleted + deleted,
+            indexes_rebuilt=r.indexes_rebuilt + indexes,
+        )
+
+    # -- properties --------------------------------------------------------------------------
+
+    @property
+    def dir(self) -> Path:
+        return self._dir
+
+    @property
+    def topic_partition(self) -> TopicPartition | None:
+        return parse_partition_dir_name(self._dir.name)
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._loaded
+
+    @property
+    def log_start_offset(self) -> int:
+        if not self._loaded and self._given_start is not None:
+            return self._given_start
+        self._ensure_loaded()
+        return self._log_start_offset
+
+    @property
+    def log_end_offset(self) -> int:
+        self._ensure_loaded()
+        return self._leo
+
+    @property
+    def recovery_point(self) -> int:
+        return self._recovery_point
+
+    @property
+    def high_watermark(self) -> int:
+        """The high watermark; until set it is the log end offset (a single-replica log)."""
+        self._ensure_loaded()
+        with self._lock:
+            hw = self._leo if self._hw is None else self._hw
+            return max(self._log_start_offset, min(hw, self._leo))
+
+    @high_watermark.setter
+    def high_watermark(self, value: int) -> None:
+        self._ensure_loaded()
+        with self._lock:
+            self._hw = max(self._log_start_offset, min(value, self._leo))
+
+    @property
+    def size_in_bytes(self) -> int:
+        self._ensure_loaded()
+        return sum(s.size for s in self._segments)
+
+    @property
+    def segment_count(self) -> int:
+        self._ensure_loaded()
+        return len(self._segments)
+
+    @property
+    def segment_base_offsets(self) -> list[int]:
+        self._ensure_loaded()
+        return list(self._bases)
+
+    @property
+    def leader_epoch_entries(self) -> list[EpochEntry]:
+        self._ensure_loaded()
+        return self._epochs.entries
+
+    @property
+    def latest_epoch(self) -> int:
+        self._ensure_loaded()
+        return self._epochs.latest_epoch
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        """Kafka's OffsetForLeaderEpoch: (largest epoch <= ``epoch``, where it ends)."""
+        self._ensure_loaded()
+        with self._lock:
+            return self._epochs.end_offset_for_epoch(epoch, self._leo)
+
+    def update_config(self, config: LogConfig) -> None:
+        """Take new settings; they apply to later appends, rolls and retention runs."""
+        with self._lock:
+            self.config = config
+
+    # -- append ------------------------------------------------------------------------------
+
+    def append(
+        self, buf: bytearray | memoryview, *, leader_epoch: int, assign_offsets: bool = True
+    ) -> AppendInfo:
+        """Append the v2 batches in ``buf`` (modified in place: offsets, epoch, time).
+
+        Everything is validated before anything is written: a bad batch raises
+        CorruptRecordError or InvalidBatchError and leaves the log and ``buf`` unchanged.
+        """
+        self._ensure_loaded()
+        view = memoryview(buf)
+        try:
+            if view.readonly:
+                raise InvalidBatchError("append needs a writable buffer (bytearray)")
+            if view.ndim != 1 or view.itemsize != 1 or not view.c_contiguous:
+                raise InvalidBatchError("append needs a contiguous byte buffer")
+            with self._lock:
+                if self._closed:
+                    raise StorageError(f"log {self._dir} is closed")
+                return self._append_locked(view, leader_epoch, assign_offsets)
+        finally:
+            view.release()
+
+    def _validate(
+        self, view: memoryview, assign_offsets: bool
+    ) -> list[tuple[int, BatchHeader]]:
+        total = len(view)
+        if total == 0:
+            raise InvalidBatchError("no record batches to append")
+        limit = self.config.max_message_bytes
+        batches: list[tuple[int, BatchHeader]] = []
+        pos = 0
+        next_offset = self._leo
+        while pos < total:
+            header = validate_batch(view, pos)
+            if header.size > limit:
+                raise RecordTooLargeError(
+                    f"record batch at byte {pos} has {header.size} bytes, more than "
+                    f"max.message.bytes {limit}"
+                )
+            if assign_offsets:
+                if header.records_count == 0:
+                    raise InvalidBatchError(f"record batch at byte {pos} has no records")
+                header = header._replace(base_offset=next_offset)
+            else:
+                if not batches and header.base_offset != self._leo:
+                    raise InvalidBatchError(
+                        f"follower append starts at offset {header.base_offset}, "
+                        f"the log ends at {self._leo}"
+                    )
+                if header.base_offset < next_offset:
+                    raise InvalidBatchError(
+                        f"record batch at byte {pos} has base offset {header.base_offset}, "
+                        f"below the expected {next_offset}"
+                    )
+            next_offset = header.next_offset
+            batches.append((pos, header))
+            pos += header.size
+        return batches
+
+    def _append_locked(
+        self, view: memoryview, leader_epoch: int, assign_offsets: bool
+    ) -> AppendInfo:
+        batches = self._validate(view, assign_offsets)
+        now = self._clock()
+        append_time = -1
+        if assign_offsets:
+            if self.config.log_append_time:
+                append_time = now
+            for i, (pos, header) in enumerate(batches):
+                set_base_offset(view, pos, header.base_offset)
+                set_partition_leader_epoch(view, pos, leader_epoch)
+                if append_time >= 0:
+                    set_log_append_time(view, pos, append_time)
+                    header = header._replace(
+                        max_timestamp=append_time,
+                        attributes=header.attributes | TIMESTAMP_TYPE_BIT,
+                    )
+                batches[i] = (pos, header._replace(partition_leader_epoch=leader_epoch))
+        max_ts, offset_of_max = -1, batches[0][1].last_offset
+        for _, header in batches:
+            if header.max_timestamp > max_ts:
+                max_ts, offset_of_max = header.max_timestamp, header.last_offset
+        i = 0
+        while i < len(batches):
+            seg = self._segments[-1]
+            first = batches[i][1]
+            if self._should_roll(seg, first, now):
+                seg = self._roll_locked(first.base_offset)
+            j = i + 1
+            run_end = seg.size + first.size
+            while j < len(batches):
+                header = batches[j][1]
+                if (
+                    run_end + header.size > self.config.segment_bytes
+                    or header.last_offset - seg.base_offset > INT32_MAX
+                ):
+                    break
+                run_end += header.size
+                j += 1
+            seg.append(view, batches[i:j], now)
+            assert seg.next_offset is not None
+            self._leo = seg.next_offset
+            i = j
+        if assign_offsets:
+            self._epochs.assign(leader_epoch, batches[0][1].base_offset)
+        else:
+            changed = False
+            for _, header in batches:
+                changed |= self._epochs.assign(
+                    header.partition_leader_epoch, header.base_offset, persist=False
+                )
+            if changed:
+                self._epochs.save()
+        last = batches[-1][1]
+        return AppendInfo(
+            first_offset=batches[0][1].base_offset,
+            last_offset=last.last_offset,
+            max_timestamp=max_ts,
+            offset_of_max_timestamp=offset_of_max,
+            log_append_time_ms=append_time,
+            log_start_offset=self._log_start_offset,
+            batch_count=len(batches),
+            bytes=len(view),
+        )
+
+    def _should_roll(self, seg: LogSegment, header: BatchHeader, now: int) -> bool:
+        if header.last_offset - seg.base_offset > INT32_MAX or header.base_offset < seg.base_offset:
+            return True
+        if seg.size == 0:
+            return False
+        if seg.size + header.size > self.config.segment_bytes:
+            return True
+        rolling = seg.rolling_ms()
+        if rolling is not None and now - rolling > self.config.segment_ms:
+            return True
+        return seg.offset_index.is_full or seg.time_index.is_full
+
+    # -- roll --------------------------------------------------------------------------------
+
+    def roll(self) -> None:
+        """Start a new active segment at the log end offset (no-op if the active one is empty)."""
+        self._ensure_loaded()
+        with self._lock:
+            if self._segments[-1].size > 0:
+                self._roll_locked(self._leo)
+
+    def _roll_locked(self, base_offset: int) -> LogSegment:
+        old = self._segments[-1]
+        if old.size == 0:
+            # An empty active segment is replaced rather than kept as an empty inactive one.
+            old.delete()
+            self._segments.pop()
+            self._bases.pop()
+        else:
+            old.on_become_inactive()
+        seg = LogSegment.create(self._dir, base_offset, self.config, self._cache)
+        seg.make_active()
+        self._segments.append(seg)
+        self._bases.append(base_offset)
+        self._dir_dirty = True
+        log.debug("%s: rolled a new segment at offset %d", self._dir, base_offset)
+        return seg
+
+    # -- read --------------------------------------------------------------------------------
+
+    def read(
+        self,
+        offset: int,
+        max_bytes: int,
+        *,
+        max_offset: int | None = None,
+        min_one_batch: bool = True,
+    ) -> FileRegion:
+        """The file region from the batch holding ``offset``, on batch boundaries, within
+        ``max_bytes`` (at least one batch with ``min_one_batch``), below ``max_offset``."""
+        self._ensure_loaded()
+        with self._lock:
+            if offset < self._log_start_offset or offset > self._leo:
+                raise OffsetOutOfRangeError(
+                    f"offset {offset} is outside [{self._log_start_offset}, {self._leo}] of "
+                    f"{self._dir.name}",
+                    offset,
+                    self._log_start_offset,
+                    self._leo,
+                )
+            if offset == self._leo or (max_offset is not None and offset >= max_offset):
+                return FileRegion.empty(offset)
+            i = max(0, bisect.bisect_right(self._bases, offset) - 1)
+            for seg in self._segments[i:]:
+                region = seg.read_region(
+                    max(offset, seg.base_offset), max(0, max_bytes), max_offset, min_one_batch
+                )
+                if region is not None:
+                    return region
+            return FileRegion.empty(offset)
+
+    def offset_for_timestamp(self, timestamp_ms: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first batch whose max timestamp is >= ``timestamp_ms``
+        (Kafka's ListOffsets by time, at batch granularity: the offset is the batch's base
+        offset, or the log start offset if that is inside it); None if there is none."""
+        self._ensure_loaded()
+        with self._lock:
+            for seg in self._segments:
+                if seg.size == 0 or seg.max_timestamp < timestamp_ms:
+                    continue
+                if seg.next_offset is not None and seg.next_offset <= self._log_start_offset:
+                    continue
+                found = seg.find_timestamp(timestamp_ms, self._log_start_offset)
+                if found is not None:
+                    return found
+            return None
+
+    # -- retention and log start offset -------------------------------------------------------
+
+    def delete_old_segments(self) -> int:
+        """Delete inactive segments past retention.ms / retention.bytes, or wholly below the
+        log start offset; never the active one nor any above the high watermark."""
+        self._ensure_loaded()
+        with self._lock:
+            now = self._clock()
+            cfg = self.config
+            upper = self.high_watermark
+            total = sum(s.size for s in self._segments)
+            doomed = 0
+            for i, seg in enumerate(self._segments[:-1]):
+                next_base = self._segments[i + 1].base_offset
+                if next_base > upper:
+                    break
+                below_start = next_base <= self._log_start_offset
+                expired = cfg.retention_ms >= 0 and now - seg.largest_timestamp > cfg.retention_ms
+                oversize = cfg.retention_bytes >= 0 and total - seg.size >= cfg.retention_bytes
+                if not (below_start or expired or oversize):
+                    break
+                total -= seg.size
+                doomed += 1
+            if doomed:
+                self._delete_first_segments(doomed)
+            return doomed
+
+    def _delete_first_segments(self, n: int) -> None:
+        for seg in self._segments[:n]:
+            log.info("%s: deleting segment %d", self._dir, seg.base_offset)
+            seg.delete()
+        del self._segments[:n]
+        del self._bases[:n]
+        self._dir_dirty = True
+        self._log_start_offset = max(self._log_start_offset, self._segments[0].base_offset)
+        self._epochs.truncate_from_start(self._log_start_offset)
+
+    def advance_log_start_offset(self, offset: int) -> None:
+        """Move the log start offset up (DeleteRecords); delete wholly covered segments."""
+        self._ensure_loaded()
+        with self._lock:
+            if offset > self._leo:
+                raise OffsetOutOfRangeError(
+                    f"cannot start the log at {offset}, beyond its end {self._leo}",
+                    offset,
+                    self._log_start_offset,
+                    self._leo,
+                )
+            if offset <= self._log_start_offset:
+                return
+            self._log_start_offset = offset
+            n = 0
+            while n < len(self._segments) - 1 and self._segments[n + 1].base_offset <= offset:
+                n += 1
+            if n:
+                self._delete_first_segments(n)
+            else:
+                self._epochs.truncate_from_start(offset)
+
+    # -- truncation (followers) --------------------------------------------------------------
+
+    def truncate_to(self, offset: int) -> None:
+        """Drop every batch holding ``offset`` or later (a batch straddling it goes whole)."""
+        self._ensure_loaded()
+        with self._lock:
+            if offset < 0:
+                raise StorageError(f"cannot truncate to negative offset {offset}")
+            if offset >= self._leo:
+                return
+            if offset < self._log_start_offset:
+                self.truncate_fully_and_start_at(offset)
+                return
+            while len(self._segments) > 1 and self._segments[-1].base_offset > offset:
+                self._segments.pop().delete()
+                self._bases.pop()
+                self._dir_dirty = True
+            active = self._segments[-1]
+            self._leo = active.truncate_to(offset)
+            active.make_active()
+            self._after_truncation()
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Delete every segment and start an empty log at ``offset``."""
+        self._ensure_loaded()
+        if offset < 0:
+            raise StorageError(f"cannot start a log at negative offset {offset}")
+        with self._lock:
+            for seg in self._segments:
+                seg.delete()
+            seg = LogSegment.create(self._dir, offset, self.config, self._cache)
+            seg.make_active()
+            self._segments = [seg]
+            self._bases = [offset]
+            self._dir_dirty = True
+            self._leo = offset
+            self._log_start_offset = offset
+            self._epochs.clear()
+            self._after_truncation()
+
+    def _after_truncation(self) -> None:
+        self._epochs.truncate_from_end(self._leo)
+        self._recovery_point = min(self._recovery_point, self._leo)
+        if self._hw is not None:
+            self._hw = min(self._hw, self._leo)
+
+    # -- flushing ----------------------------------------------------------------------------
+
+    def flush(self, up_to_offset: int | None = None) -> int:
+        """fdatasync the segments holding [recovery point, ``up_to_offset``) and their indexes,
+        then advance the recovery point; returns it. Blocking: call from a worker thread."""
+        self._ensure_loaded()
+        with self._lock:
+            target = self._leo if up_to_offset is None else min(up_to_offset, self._leo)
+            dir_dirty, self._dir_dirty = self._dir_dirty, False
+            if target <= self._recovery_point and not dir_dirty:
+                return self._recovery_point
+            segs = []
+            for i, seg in enumerate(self._segments):
+                end = self._bases[i + 1] if i + 1 < len(self._bases) else None
+                if seg.base_offset < target and (end is None or end > self._recovery_point):
+                    segs.append(seg)
+        for seg in segs:
+            seg.flush()
+        if dir_dirty:
+            fsync_dir(self._dir)
+        with self._lock:
+            self._recovery_point = max(self._recovery_point, min(target, self._leo))
+            self._last_flush_ms = self._clock()
+            return self._recovery_point
+
+    def flush_async(self) -> concurrent.futures.Future[int]:
+        """Flush on a worker thread with group commit: callers arriving while a flush runs
+        share the next one. Resolves to the recovery point after the flush."""
+        with self._flush_state:
+            if self._flush_pending is not None:
+                return self._flush_pending
+            future: concurrent.futures.Future[int] = concurrent.futures.Future()
+            if self._flush_running is None:
+                self._flush_running = future
+                self._submit_flush(future)
+            else:
+                self._flush_pending = future
+            return future
+
+    def _submit_flush(self, future: concurrent.futures.Future[int]) -> None:
+        executor = self._executor or _shared_executor()
+        executor.submit(self._run_flush, future)
+
+    def _run_flush(self, future: concurrent.futures.Future[int]) -> None:
+        try:
+            future.set_result(self.flush())
+        except BaseException as exc:  # the waiter gets the failure, whatever it is
+            future.set_exception(exc)
+        with self._flush_state:
+            nxt, self._flush_pending = self._flush_pending, None
+            self._flush_running = nxt
+        if nxt is not None:
+            self._submit_flush(nxt)
+
+    def needs_flush(self) -> bool:
+        """Whether flush.messages or flush.ms say a flush is due."""
+        if not self._loaded:
+            return False
+        with self._lock:
+            unflushed = self._leo - self._recovery_point
+            if unflushed <= 0:
+                return False
+            if unflushed >= self.config.flush_messages:
+                return True
+            return self._clock() - self._last_flush_ms >= self.config.flush_ms
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush, write the final time index entry, trim the indexes, release handles."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._loaded:
+                self._segments[-1].on_become_inactive()
+                self.flush()
+                self._epochs.save()
+            for seg in self._segments:
+                seg.close()
+            self._closed = True
+
+    def release_handles(self) -> None:
+        """Close every open descriptor and mapping of this log (they reopen on demand)."""
+        with self._lock:
+            for seg in self._segments:
+                seg.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __repr__(self) -> str:
+        return f"PartitionLog({self._dir})"
