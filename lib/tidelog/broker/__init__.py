@@ -1,0 +1,1 @@
+"""The server inside ``logd``: configuration now; listener, handlers and controller to come."""

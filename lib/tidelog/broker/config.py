@@ -1,0 +1,531 @@
+"""The broker's settings (``logd``): defaults, TOML file, ``TIDELOG_*`` variables, flags.
+
+Every setting has one name used everywhere: the TOML key, the attribute of
+:class:`BrokerConfig`, the environment variable ``TIDELOG_`` + NAME in capitals and the flag
+``--name-with-dashes``. Sources apply in increasing precedence::
+
+    defaults  <  config file (--config or TIDELOG_CONFIG)  <  TIDELOG_* variables  <  flags
+
+TOML layout: a setting may be written at the top level or in its section (``[network]``,
+``[topics]``, ``[log]``, ``[groups]``); sections only group related keys for readers. The
+topic config defaults of the ``[log]`` section map onto storage's
+:class:`~tidelog.storage.config.LogConfig` (:meth:`BrokerConfig.log_config`) and onto Kafka's
+topic config names (:data:`TOPIC_DEFAULTS`). ``man 5 tidelog.toml`` documents every key.
+
+Errors: anything wrong raises :class:`ConfigError` naming where the value came from
+(``FILE:LINE``, the variable, or the flag), what is wrong, and for an unknown name the closest
+known one. An unknown ``TIDELOG_*`` variable is an error only when it looks like a typo of a
+setting (other tidelog programs read variables such as ``TIDELOG_BOOTSTRAP``). No I/O beyond
+reading the config file; nothing is created on disk here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tidelog.errors import TidelogError
+from tidelog.storage.config import LogConfig
+
+ENV_PREFIX = "TIDELOG_"
+CONFIG_ENV = "TIDELOG_CONFIG"
+
+
+class ConfigError(TidelogError):
+    """A setting that cannot be used; the message names its source."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Value types. A parser takes the raw value (a TOML value, or a string from the environment or
+# a flag) and returns the typed value or raises ValueError with the reason.
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostPort:
+    """A ``HOST:PORT`` address; IPv6 hosts are written in brackets: ``[::1]:9092``."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
+    def is_wildcard(self) -> bool:
+        return self.host in ("0.0.0.0", "::")
+
+
+_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^\s:\[\]]+)):(?P<port>\d{1,5})$")
+
+
+def parse_host_port(text: str) -> HostPort:
+    match = _HOST_PORT.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    port = int(match["port"])
+    if port > 65535:
+        raise ValueError(f"port {port} is above 65535")
+    return HostPort(match["v6"] or match["host"], port)
+
+
+def _int(low: int, high: int = (1 << 63) - 1) -> Callable[[object], int]:
+    def parse(raw: object) -> int:
+        if isinstance(raw, bool):
+            raise ValueError(f"expected an integer, got {str(raw).lower()}")
+        if isinstance(raw, str):
+            try:
+                raw = int(raw.strip(), 10)
+            except ValueError:
+                raise ValueError(f"{raw!r} is not an integer") from None
+        if not isinstance(raw, int):
+            raise ValueError(f"expected an integer, got {type(raw).__name__}")
+        if not low <= raw <= high:
+            raise ValueError(f"{raw} is outside [{low}, {high}]")
+        return raw
+
+    return parse
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise ValueError(f"{raw!r} is not a boolean (true/false, yes/no, on/off, 1/0)")
+
+
+def _str(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(f"expected a string, got {type(raw).__name__}")
+    return raw
+
+
+def _choice(*choices: str) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        text = _str(raw)
+        if text not in choices:
+            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _address(raw: object) -> HostPort:
+    if isinstance(raw, HostPort):
+        return raw
+    return parse_host_port(_str(raw))
+
+
+def _optional_address(raw: object) -> HostPort | None:
+    if raw is None or raw == "":
+        return None
+    return _address(raw)
+
+
+def _path(raw: object) -> Path:
+    if isinstance(raw, Path):
+        return raw
+    text = _str(raw)
+    if not text:
+        raise ValueError("the path is empty")
+    return Path(text).expanduser()
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """``$XDG_DATA_HOME/tidelog``, or ``~/.local/share/tidelog`` when that is unset."""
+    xdg = env.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path("~/.local/share").expanduser()
+    return base / "tidelog"
+
+
+# ---------------------------------------------------------------------------------------------
+# The settings table.
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    section: str  # "" for top level
+    parse: Callable[[object], Any]
+    default: Any
+    doc: str
+    #: The Kafka topic config this broker default stands for, if any.
+    topic_config: str | None = None
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+_I32 = (1 << 31) - 1
+_I64 = (1 << 63) - 1
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("node_id", "", _int(0, _I32), 1, "this broker's id in the cluster"),
+    Setting("data_dir", "", _path, None, "where logs and the metadata log are kept"),
+    Setting(
+        "log_level", "", _choice("debug", "info", "warning", "error", "critical"), "info",
+        "the least severe event logged on stderr",
+    ),
+    Setting("listen", "network", _address, HostPort("127.0.0.1", 9092), "address to listen on"),
+    Setting(
+        "advertised_listen", "network", _optional_address, None,
+        "address clients are told to connect to (default: the listen address)",
+    ),
+    Setting(
+        "max_request_size", "network", _int(1024, _I32), 104857600,
+        "largest request frame accepted, in bytes",
+    ),
+    Setting("max_connections", "network", _int(1, _I32), 1000, "open client connections"),
+    Setting(
+        "max_inflight_per_connection", "network", _int(1, 1 << 16), 16,
+        "requests read ahead from one connection before its answers are sent",
+    ),
+    Setting("auto_create_topics", "topics", _bool, True, "create topics on first use"),
+    Setting("num_partitions", "topics", _int(1, 100_000), 1, "partitions of a new topic"),
+    Setting(
+        "default_replication_factor", "topics", _int(1, 32767), 1, "replicas of a new topic"
+    ),
+    Setting(
+        "log_segment_bytes", "log", _int(14, _I32), 1073741824, "size at which a segment rolls",
+        "segment.bytes",
+    ),
+    Setting(
+        "log_segment_ms", "log", _int(1, _I64), 604800000, "age at which a segment rolls",
+        "segment.ms",
+    ),
+    Setting(
+        "log_retention_ms", "log", _int(-1, _I64), 604800000,
+        "age after which segments are deleted; -1 keeps them forever", "retention.ms",
+    ),
+    Setting(
+        "log_retention_bytes", "log", _int(-1, _I64), -1,
+        "partition size above which old segments are deleted; -1 for no limit",
+        "retention.bytes",
+    ),
+    Setting(
+        "log_cleanup_policy", "log",
+        _choice("delete", "compact", "delete,compact", "compact,delete"), "delete",
+        "what retention does with old segments", "cleanup.policy",
+    ),
+    Setting(
+        "message_max_bytes", "log", _int(0, _I32), 1048588, "largest record batch accepted",
+        "max.message.bytes",
+    ),
+    Setting(
+        "log_message_timestamp_type", "log", _choice("CreateTime", "LogAppendTime"),
+        "CreateTime", "whose clock stamps records", "message.timestamp.type",
+    ),
+    Setting(
+        "min_insync_replicas", "log", _int(1, _I32), 1,
+        "in-sync replicas an acks=all write needs", "min.insync.replicas",
+    ),
+    Setting(
+        "log_index_size_max_bytes", "log", _int(4, _I32), 10485760,
+        "size of a segment's offset index file", "segment.index.bytes",
+    ),
+    Setting(
+        "log_index_interval_bytes", "log", _int(0, _I32), 4096,
+        "bytes between offset index entries", "index.interval.bytes",
+    ),
+    Setting(
+        "log_flush", "log", _choice("always", "interval", "never"), "always",
+        "when appended data is fdatasync'ed (see FLUSH POLICY)",
+    ),
+    Setting(
+        "log_flush_interval_ms", "log", _int(1, _I64), 1000,
+        "period of the background flush when log_flush = interval",
+    ),
+    Setting(
+        "group_initial_rebalance_delay_ms", "groups", _int(0, _I32), 3000,
+        "wait for more members before the first rebalance of an empty group",
+    ),
+    Setting(
+        "group_min_session_timeout_ms", "groups", _int(1, _I32), 6000,
+        "smallest session timeout a consumer may ask for",
+    ),
+    Setting(
+        "group_max_session_timeout_ms", "groups", _int(1, _I32), 1800000,
+        "largest session timeout a consumer may ask for",
+    ),
+    Setting(
+        "offsets_topic_num_partitions", "groups", _int(1, 100_000), 50,
+        "partitions of __consumer_offsets (fixed once it exists)",
+    ),
+    Setting(
+        "offsets_topic_replication_factor", "groups", _int(1, 32767), 1,
+        "replicas of __consumer_offsets",
+    ),
+    Setting(
+        "offsets_retention_minutes", "groups", _int(1, _I32), 10080,
+        "how long committed offsets of an empty group are kept",
+    ),
+)  # fmt: skip
+
+SETTINGS_BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
+SECTIONS: tuple[str, ...] = ("network", "topics", "log", "groups")
+
+#: Kafka topic config name -> broker setting name, for the broker-level topic defaults.
+TOPIC_DEFAULTS: Mapping[str, str] = {
+    s.topic_config: s.name for s in SETTINGS if s.topic_config is not None
+}
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The configuration.
+
+
+@dataclasses.dataclass(frozen=True)
+class BrokerConfig:
+    """Every broker setting, resolved. Build with :meth:`load`; see the module docstring."""
+
+    node_id: int = 1
+    data_dir: Path = dataclasses.field(default_factory=lambda: default_data_dir(os.environ))
+    log_level: str = "info"
+    listen: HostPort = HostPort("127.0.0.1", 9092)
+    advertised_listen: HostPort | None = None
+    max_request_size: int = 104857600
+    max_connections: int = 1000
+    max_inflight_per_connection: int = 16
+    auto_create_topics: bool = True
+    num_partitions: int = 1
+    default_replication_factor: int = 1
+    log_segment_bytes: int = 1073741824
+    log_segment_ms: int = 604800000
+    log_retention_ms: int = 604800000
+    log_retention_bytes: int = -1
+    log_cleanup_policy: str = "delete"
+    message_max_bytes: int = 1048588
+    log_message_timestamp_type: str = "CreateTime"
+    min_insync_replicas: int = 1
+    log_index_size_max_bytes: int = 10485760
+    log_index_interval_bytes: int = 4096
+    log_flush: str = "always"
+    log_flush_interval_ms: int = 1000
+    group_initial_rebalance_delay_ms: int = 3000
+    group_min_session_timeout_ms: int = 6000
+    group_max_session_timeout_ms: int = 1800000
+    offsets_topic_num_partitions: int = 50
+    offsets_topic_replication_factor: int = 1
+    offsets_retention_minutes: int = 10080
+    #: Where each setting's value came from ("default", "FILE:LINE", "TIDELOG_X", "--flag").
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
+
+    @property
+    def advertised(self) -> HostPort:
+        """The address clients are told: ``advertised_listen``, else ``listen``."""
+        return self.advertised_listen if self.advertised_listen is not None else self.listen
+
+    @property
+    def metadata_log_dir(self) -> Path:
+        return self.data_dir / "__cluster_metadata-0"
+
+    def topic_defaults(self) -> dict[str, str]:
+        """The broker's topic config defaults under Kafka's topic config names."""
+        return {topic: str(getattr(self, name)) for topic, name in TOPIC_DEFAULTS.items()}
+
+    def log_config(self) -> LogConfig:
+        """The LogConfig a topic without overrides gets on this broker."""
+        return LogConfig.from_properties(self.topic_defaults())
+
+    @classmethod
+    def load(
+        cls,
+        config_path: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        overrides: Mapping[str, object] | None = None,
+    ) -> BrokerConfig:
+        """Resolve every setting from defaults, the file, ``env`` and ``overrides``.
+
+        ``config_path`` None falls back to ``$TIDELOG_CONFIG``, and to no file when that is
+        unset. ``env`` defaults to ``os.environ``. ``overrides`` maps setting names to flag
+        values; None values mean "flag not given". Raises ConfigError.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {s.name: "default" for s in SETTINGS}
+        if config_path is None and env.get(CONFIG_ENV):
+            config_path = env[CONFIG_ENV]
+        if config_path is not None:
+            _read_file(Path(config_path), values, sources)
+        _read_env(env, values, sources)
+        _read_overrides(overrides or {}, values, sources)
+        if "data_dir" not in values:
+            values["data_dir"] = default_data_dir(env)
+        config = cls(**values, sources=sources)
+        config._check()
+        return config
+
+    def _check(self) -> None:
+        """Rules across settings, with the source of the value at fault."""
+        src = self.sources.get
+        if self.advertised_listen is None and self.listen.is_wildcard:
+            raise ConfigError(
+                f"{src('listen')}: listen = {self.listen} is a wildcard address, which clients "
+                "cannot connect to: set advertised_listen too"
+            )
+        if self.advertised_listen is not None:
+            if self.advertised_listen.is_wildcard:
+                raise ConfigError(
+                    f"{src('advertised_listen')}: advertised_listen = {self.advertised_listen} "
+                    "is a wildcard address, which clients cannot connect to"
+                )
+            if self.advertised_listen.port == 0:
+                raise ConfigError(
+                    f"{src('advertised_listen')}: advertised_listen needs a real port, not 0"
+                )
+        if self.group_min_session_timeout_ms > self.group_max_session_timeout_ms:
+            raise ConfigError(
+                f"{src('group_min_session_timeout_ms')}: group_min_session_timeout_ms "
+                f"({self.group_min_session_timeout_ms}) exceeds group_max_session_timeout_ms "
+                f"({self.group_max_session_timeout_ms}, {src('group_max_session_timeout_ms')})"
+            )
+        if self.message_max_bytes > self.max_request_size:
+            raise ConfigError(
+                f"{src('message_max_bytes')}: message_max_bytes ({self.message_max_bytes}) "
+                f"exceeds max_request_size ({self.max_request_size}); no such batch could arrive"
+            )
+        try:
+            self.log_config()
+        except TidelogError as exc:
+            raise ConfigError(f"topic defaults: {exc}") from None
+
+
+def _apply(
+    setting: Setting, raw: object, where: str, values: dict[str, Any], sources: dict[str, str]
+) -> None:
+    try:
+        values[setting.name] = setting.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: bad value for {setting.name}: {exc}") from None
+    sources[setting.name] = where
+
+
+def _line_of(text: str, section: str, key: str) -> int | None:
+    """The line where ``key`` is assigned within ``section`` ("" = top level), if found."""
+    current = ""
+    pattern = re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
+    for number, line in enumerate(text.splitlines(), 1):
+        header = re.match(r"^\s*\[\s*([^\]]*?)\s*\]", line)
+        if header:
+            current = header.group(1).strip("\"'")
+        elif current == section and pattern.match(line):
+            return number
+    return None
+
+
+def _read_file(path: Path, values: dict[str, Any], sources: dict[str, str]) -> None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the config file is not UTF-8 text") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+    def where(section: str, key: str) -> str:
+        line = _line_of(text, section, key)
+        return f"{path}:{line}" if line else f"{path}"
+
+    seen: dict[str, str] = {}
+    names = list(SETTINGS_BY_NAME)
+    for key, value in document.items():
+        if isinstance(value, dict):
+            if key not in SECTIONS:
+                raise ConfigError(
+                    f"{path}: unknown section [{key}]"
+                    f"{_suggest(key, list(SECTIONS))}; sections are {', '.join(SECTIONS)}"
+                )
+            for sub, sub_value in value.items():
+                _file_key(sub, sub_value, key, where(key, sub), seen, values, sources, names)
+        else:
+            _file_key(key, value, "", where("", key), seen, values, sources, names)
+
+
+def _file_key(
+    key: str,
+    value: object,
+    section: str,
+    at: str,
+    seen: dict[str, str],
+    values: dict[str, Any],
+    sources: dict[str, str],
+    names: list[str],
+) -> None:
+    setting = SETTINGS_BY_NAME.get(key)
+    if setting is None:
+        place = f"[{section}] " if section else ""
+        raise ConfigError(f"{at}: unknown setting {place}{key}{_suggest(key, names)}")
+    if section and setting.section != section:
+        home = f"[{setting.section}]" if setting.section else "the top level"
+        raise ConfigError(f"{at}: {key} belongs in {home}, not [{section}]")
+    if key in seen:
+        raise ConfigError(f"{at}: {key} is set twice (also at {seen[key]})")
+    if isinstance(value, dict | list):
+        raise ConfigError(f"{at}: {key} must be a single value, not a {type(value).__name__}")
+    seen[key] = at
+    _apply(setting, value, at, values, sources)
+
+
+def _read_env(env: Mapping[str, str], values: dict[str, Any], sources: dict[str, str]) -> None:
+    env_names = {s.env: s for s in SETTINGS}
+    for var in sorted(env):
+        if not var.startswith(ENV_PREFIX) or var == CONFIG_ENV:
+            continue
+        setting = env_names.get(var)
+        if setting is None:
+            # Other programs' variables are fine; a near miss of ours is a typo.
+            close = difflib.get_close_matches(var, list(env_names), n=1, cutoff=0.85)
+            if close:
+                raise ConfigError(f"{var}: unknown setting (did you mean {close[0]}?)")
+            continue
+        _apply(setting, env[var], var, values, sources)
+
+
+def _read_overrides(
+    overrides: Mapping[str, object], values: dict[str, Any], sources: dict[str, str]
+) -> None:
+    for name, raw in overrides.items():
+        setting = SETTINGS_BY_NAME.get(name)
+        if setting is None:
+            flag = "--" + name.replace("_", "-")
+            flags = [s.flag for s in SETTINGS]
+            raise ConfigError(f"{flag}: unknown setting{_suggest(flag, flags)}")
+        if raw is None:
+            continue
+        _apply(setting, raw, setting.flag, values, sources)
+
+
+def _self_check() -> None:
+    # The settings table and the dataclass must agree, or a documented default would lie.
+    fields = {f.name: f for f in dataclasses.fields(BrokerConfig) if f.name != "sources"}
+    if set(fields) != set(SETTINGS_BY_NAME):
+        raise AssertionError("BrokerConfig fields and SETTINGS differ")
+    for setting in SETTINGS:
+        if setting.name != "data_dir" and fields[setting.name].default != setting.default:
+            raise AssertionError(f"default of {setting.name} differs from SETTINGS")
+
+
+_self_check()
