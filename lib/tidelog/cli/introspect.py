@@ -88,8 +88,10 @@ def _kind(param: Any) -> tuple[str, tuple[str, ...]]:
             return "choice", tuple(str(getattr(c, "value", c)) for c in choices)
         if getattr(descriptor, "is_path", False):
             info = getattr(descriptor, "parameter_info", None)
-            if info is not None and getattr(info, "dir_okay", True) and not getattr(
-                info, "file_okay", True
+            if (
+                info is not None
+                and getattr(info, "dir_okay", True)
+                and not getattr(info, "file_okay", True)
             ):
                 return "dir", ()
             return "file", ()

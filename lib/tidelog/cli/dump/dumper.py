@@ -40,6 +40,14 @@ def _dumper_for(kind: FileKind) -> Dumper | None:
 def dump_file(prog: Program, shown: str, opts: DumpOptions) -> None:
     """Dump the file the user named ``shown``."""
     path = Path(shown)
+    # Fail the same way for every kind when the file cannot be read at all (missing, a
+    # directory, no permission), before any output about it.
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        _cannot_read(prog, shown, exc)
+        return
     detected = detect(path)
     dumper = _dumper_for(detected.kind)
     if dumper is None:
@@ -52,18 +60,18 @@ def dump_file(prog: Program, shown: str, opts: DumpOptions) -> None:
         return
     prog.diag.debug(f"{shown}: dumping as {detected.kind.value}")
     try:
-        # Fail the same way for every kind when the file cannot be read at all (missing,
-        # a directory, no permission) before any output about it.
-        with open(path, "rb"):
-            pass
         dumper(prog, path, shown, detected, opts)
     except OSError as exc:
         if isinstance(exc, BrokenPipeError):
             raise
-        if exc.filename is None:
-            exc.filename = shown
-        prog.diag.error(describe(exc))
-        prog.fail(ExitCode.ERROR)
+        _cannot_read(prog, shown, exc)
+
+
+def _cannot_read(prog: Program, shown: str, exc: OSError) -> None:
+    if exc.filename is None:
+        exc.filename = shown
+    prog.diag.error(describe(exc))
+    prog.fail(ExitCode.ERROR)
 
 
 def dump_files(prog: Program, files: Sequence[str], opts: DumpOptions) -> None:
