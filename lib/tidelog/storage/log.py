@@ -324,9 +324,25 @@ class PartitionLog:
 
     @high_watermark.setter
     def high_watermark(self, value: int) -> None:
-        self._ensure_loaded()
         with self._lock:
+            if not self._loaded:
+                self._hw = value  # clamped when read, once the log is loaded
+                return
             self._hw = max(self._log_start_offset, min(value, self._leo))
+
+    def checkpoint_values(self) -> tuple[int, int | None, int | None]:
+        """(recovery point, log start offset, high watermark) for the log dir's checkpoints,
+        without loading a lazily opened log. The log start offset is None when it is the first
+        segment's base offset (Kafka leaves those out), the high watermark None if unknown."""
+        with self._lock:
+            if not self._loaded:
+                return self._recovery_point, self._given_start, self._hw
+            start = self._log_start_offset
+            return (
+                self._recovery_point,
+                start if start > self._bases[0] else None,
+                self.high_watermark,
+            )
 
     @property
     def size_in_bytes(self) -> int:
@@ -751,12 +767,14 @@ class PartitionLog:
 
     # -- lifetime ----------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Flush, write the final time index entry, trim the indexes, release handles."""
+    def close(self, *, flush: bool = True) -> None:
+        """Flush, write the final time index entry, trim the indexes, release handles.
+
+        ``flush=False`` only releases handles (the log is about to be deleted)."""
         with self._lock:
             if self._closed:
                 return
-            if self._loaded:
+            if self._loaded and flush:
                 self._segments[-1].on_become_inactive()
                 self.flush()
                 self._epochs.save()
