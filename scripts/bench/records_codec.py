@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
-
 from tidelog.records import Compression, NewRecord, build_batch, decode_batch
 
 VALUE_SIZE = 100

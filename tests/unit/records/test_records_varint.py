@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tidelog.records.errors import CorruptRecordError
 from tidelog.records.varint import (
     TABLE_SIZE,
