@@ -8,6 +8,7 @@ the options are parsed, so ``--help`` stays fast.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,7 +27,7 @@ app = make_app(
 @app.command()
 def dump(
     files: Annotated[
-        list[str],
+        list[Path],
         typer.Argument(
             metavar="FILE",
             help="Files to dump: .log, .index, .timeindex, *.checkpoint, *offset-checkpoint, "
@@ -89,7 +90,7 @@ def dump(
             max_bytes=max_bytes,
             json=json,
         )
-        dump_files(prog, files, opts)
+        dump_files(prog, [str(file) for file in files], opts)
 
     run_program(NAME, body, quiet=quiet, verbose=verbose)
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import importlib
 import tomllib
-from pathlib import Path
+import typing
+from pathlib import Path, PurePath
 from typing import Any, NamedTuple
 
 import typer
@@ -80,13 +81,22 @@ def _one_line(text: str | None) -> str:
     return " ".join(paragraph.split())
 
 
+def _is_path(annotation: Any) -> bool:
+    """Whether ``annotation`` is a Path, or a list/tuple/optional of Paths."""
+    if isinstance(annotation, type):
+        return issubclass(annotation, PurePath)
+    return any(_is_path(arg) for arg in typing.get_args(annotation))
+
+
 def _kind(param: Any) -> tuple[str, tuple[str, ...]]:
     descriptor = getattr(param, "type_descriptor", None)
     if descriptor is not None:
         choices = getattr(descriptor, "choices", None)
         if choices:
             return "choice", tuple(str(getattr(c, "value", c)) for c in choices)
-        if getattr(descriptor, "is_path", False):
+        if getattr(descriptor, "is_path", False) or _is_path(
+            getattr(descriptor, "annotation", None)
+        ):
             info = getattr(descriptor, "parameter_info", None)
             if (
                 info is not None
