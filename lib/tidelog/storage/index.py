@@ -151,9 +151,19 @@ class _Index:
 
     def make_writable(self) -> None:
         """Preallocate the file to the maximum size (for the active segment)."""
-        if not self._writable:
-            self._writable = True
-            self._cache.discard(self._key)
+        if self._writable:
+            return
+        entries = self.entries  # counted before the file grows
+        self._writable = True
+        self._cache.discard(self._key)
+        full = self.max_entries * self.ENTRY_SIZE
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            if os.fstat(fd).st_size < full:
+                os.ftruncate(fd, full)
+        finally:
+            os.close(fd)
+        self._entries = entries
 
     def trim(self) -> None:
         """Cut the file to its entries (the segment stops being active, or closes)."""
