@@ -44,7 +44,7 @@ def _plain(records: list[Record]) -> list[tuple[object, ...]]:
     return [(r.key, r.value, r.headers) for r in records]
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(record_st, min_size=1, max_size=12),
     st.sampled_from(CODECS),
@@ -285,7 +285,7 @@ def test_hand_made_sections_that_are_valid() -> None:
     assert list(decode_batch(_raw_batch(b"", 0, last_delta=3)).records()) == []
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=64), st.integers(0, 4), st.sampled_from([0, 1, 4]))
 def test_arbitrary_sections_raise_only_corrupt(section: bytes, count: int, codec: int) -> None:
     batch = decode_batch(_raw_batch(section, count, codec))

@@ -110,7 +110,7 @@ def test_flips_without_crc_check_raise_only_corrupt(codec: int) -> None:
             _decode_all(bytes(damaged), verify_crc=False)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=200), st.booleans())
 def test_random_bytes_raise_only_corrupt(raw: bytes, verify_crc: bool) -> None:
     with contextlib.suppress(CorruptRecordError):
@@ -119,7 +119,7 @@ def test_random_bytes_raise_only_corrupt(raw: bytes, verify_crc: bool) -> None:
         _decode_all(raw, verify_crc=verify_crc)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.sampled_from(range(5)), st.data())
 def test_random_overwrite_raise_only_corrupt(codec: int, data: st.DataObject) -> None:
     buf = bytearray(BATCHES[codec])

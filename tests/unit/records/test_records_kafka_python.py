@@ -112,7 +112,7 @@ record_st = st.builds(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(record_st, min_size=1, max_size=8), st.sampled_from(CODECS))
 def test_random_records_both_ways(records: list[NewRecord], codec: int) -> None:
     theirs = _theirs_build(records, codec)

@@ -156,7 +156,7 @@ def test_tables_agree_with_the_definition() -> None:
         assert UVARINT[u] == encode_varlong(value)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.integers(-(2**31), 2**31 - 1), st.binary(max_size=3))
 def test_varint_round_trip(value: int, tail: bytes) -> None:
     raw = encode_varint(value)
@@ -165,7 +165,7 @@ def test_varint_round_trip(value: int, tail: bytes) -> None:
     assert decode_varlong(raw + tail) == (value, len(raw))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.integers(-(2**63), 2**63 - 1), st.binary(max_size=3))
 def test_varlong_round_trip(value: int, tail: bytes) -> None:
     raw = encode_varlong(value)
@@ -173,7 +173,7 @@ def test_varlong_round_trip(value: int, tail: bytes) -> None:
     assert decode_varlong(b"\x00" + raw + tail, 1) == (value, len(raw) + 1)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=12))
 def test_decode_garbage_raises_only_corrupt(raw: bytes) -> None:
     for decode in (decode_varint, decode_varlong):
