@@ -31,6 +31,8 @@ class LeaderEpochCache:
     def __init__(self, path: Path, entries: list[EpochEntry] | None = None) -> None:
         self.path = Path(path)
         self._entries: list[EpochEntry] = list(entries or [])
+        #: What the file holds, so an unchanged cache is not rewritten (and fsynced).
+        self._saved: list[EpochEntry] | None = list(self._entries) if entries is not None else None
 
     @classmethod
     def load(cls, path: Path) -> LeaderEpochCache:
@@ -39,10 +41,10 @@ class LeaderEpochCache:
         try:
             entries = read_leader_epoch_checkpoint(path)
         except FileNotFoundError:
-            entries = []
+            return cls(path)
         except CheckpointError as exc:
             log.warning("ignoring malformed leader epoch checkpoint: %s", exc)
-            entries = []
+            return cls(path)
         return cls(path, entries)
 
     @property
@@ -54,7 +56,10 @@ class LeaderEpochCache:
         return self._entries[-1].epoch if self._entries else UNDEFINED_EPOCH
 
     def _save(self) -> None:
+        if self._saved == self._entries:
+            return
         write_leader_epoch_checkpoint(self.path, self._entries)
+        self._saved = list(self._entries)
 
     def assign(self, epoch: int, start_offset: int, *, persist: bool = True) -> bool:
         """Record that ``epoch`` starts at ``start_offset`` if it is newer than the latest.
