@@ -16,11 +16,38 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO, cast
 
 import orjson
 
 DEFAULT_BUFFER_SIZE = 64 * 1024
+
+
+class _TextSink:
+    """Bytes in, text out: for a sys.stdout without a binary buffer (a StringIO in tests, an
+    embedding host). Only what Output calls is provided."""
+
+    def __init__(self, text: TextIO) -> None:
+        self._text = text
+
+    def write(self, data: bytes) -> int:
+        return self._text.write(data.decode("utf-8", "surrogateescape"))
+
+    def flush(self) -> None:
+        self._text.flush()
+
+    def isatty(self) -> bool:
+        return self._text.isatty()
+
+    def fileno(self) -> int:
+        return self._text.fileno()
+
+
+def _stdout_bytes() -> BinaryIO:
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is not None:
+        return cast(BinaryIO, buffer)
+    return cast(BinaryIO, _TextSink(sys.stdout))
 
 
 class StdoutClosed(Exception):
@@ -37,7 +64,7 @@ class Output:
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         autoflush: bool = False,
     ) -> None:
-        self._stream: BinaryIO = stream if stream is not None else sys.stdout.buffer
+        self._stream: BinaryIO = stream if stream is not None else _stdout_bytes()
         self._parts: list[bytes] = []
         self._pending = 0
         self._buffer_size = buffer_size
