@@ -410,7 +410,6 @@ _HANDLERS: dict[type[MetadataRecord], Any] = {
 
 __all__ = [
     "EMPTY_IMAGE",
-    "NO_LEADER",
     "BrokerImage",
     "MetadataDelta",
     "MetadataImage",

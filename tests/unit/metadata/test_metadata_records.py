@@ -28,7 +28,7 @@ TID = uuid.UUID("0123456789abcdef0123456789abcdef")
 TIDS = uuid_to_str(TID)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(records)
 def test_round_trip(record: MetadataRecord) -> None:
     data = encode_record(record)
