@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import Runner
+from cli_capture import Runner
 from tidelog.cli.dump.kinds import FileKind, detect
 from tidelog.cli.dump.text import json_bytes, printable
 from tidelog.records.batch_header import (

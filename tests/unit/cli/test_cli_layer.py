@@ -6,7 +6,7 @@ import io
 
 import orjson
 import pytest
-from conftest import capture
+from cli_capture import capture
 from tidelog.cli.bootstrap import DEFAULT_PORT, HostPort, parse_bootstrap
 from tidelog.cli.diagnostics import DEBUG, NORMAL, QUIET, VERBOSE, Diagnostics, verbosity
 from tidelog.cli.errors import CliError, UsageError, describe, exit_code_of
