@@ -57,6 +57,8 @@ _NULL = b"\x01"  # varint -1: null key, value or header value
 _NO_HEADERS = b"\x00"  # varint 0 headers
 _ATTR_AND_ZERO_DELTA = b"\x00\x00"  # record attributes 0 and timestampDelta 0
 _ATTR = b"\x00"
+#: Record attributes (0) followed by a small timestampDelta, by its zigzag value.
+_ATTR_UVARINT = [_ATTR + enc for enc in UVARINT]
 
 
 def _now_ms() -> int:
@@ -77,6 +79,12 @@ def _encode_headers(headers: Sequence[Header]) -> bytes:
     return b"".join(parts)
 
 
+def _timestamp_delta(td: int) -> bytes:
+    if not INT64_MIN <= td <= INT64_MAX:
+        raise ValueError(f"timestamp delta {td} is outside int64")
+    return _ATTR + encode_uvarint((td << 1) ^ (td >> 63))
+
+
 def encode_records(
     records: Sequence[NewRecord], base_timestamp: int, now: int
 ) -> tuple[bytes, int]:
@@ -85,9 +93,10 @@ def encode_records(
     Returns ``(records_bytes, max_timestamp)``. ``now`` stands in for None timestamps.
     """
     parts: list[bytes] = []
-    append = parts.append
     uv = UVARINT
+    attr_uv = _ATTR_UVARINT
     table_size = TABLE_SIZE
+    half = TABLE_SIZE >> 1
     max_ts = base_timestamp
     null = _NULL
     zero_delta = _ATTR_AND_ZERO_DELTA
@@ -102,45 +111,29 @@ def encode_records(
             if ts > max_ts:
                 max_ts = ts
             td = ts - base_timestamp
-            if not INT64_MIN <= td <= INT64_MAX:
-                raise ValueError(
-                    f"timestamp {ts} is too far from the batch's first {base_timestamp}"
-                )
-            u = (td << 1) ^ (td >> 63)
-            head = _ATTR + (uv[u] if u < table_size else encode_uvarint(u))
+            # Small deltas (the usual case) come from the table, already behind the attributes.
+            head = attr_uv[(td << 1) ^ (td >> 63)] if -half <= td < half else _timestamp_delta(td)
         u = delta << 1
         off = uv[u] if u < table_size else encode_uvarint(u)
         if key is None:
             kl = null
-            klen = 0
             kb = b""
         else:
             kb = key
-            klen = len(key)
-            u = klen << 1
+            u = len(key) << 1
             kl = uv[u] if u < table_size else encode_uvarint(u)
         if value is None:
             vl = null
-            vlen = 0
             vb = b""
         else:
             vb = value
-            vlen = len(value)
-            u = vlen << 1
+            u = len(value) << 1
             vl = uv[u] if u < table_size else encode_uvarint(u)
         hdr = _encode_headers(headers) if headers else no_headers
-        size = len(head) + len(off) + len(kl) + klen + len(vl) + vlen + len(hdr)
+        size = len(head) + len(off) + len(kl) + len(kb) + len(vl) + len(vb) + len(hdr)
         u = size << 1
-        append(uv[u] if u < table_size else encode_uvarint(u))
-        append(head)
-        append(off)
-        append(kl)
-        if klen:
-            append(kb)
-        append(vl)
-        if vlen:
-            append(vb)
-        append(hdr)
+        # One extend per record: cheaper than eight appends.
+        parts += (uv[u] if u < table_size else encode_uvarint(u), head, off, kl, kb, vl, vb, hdr)
     try:
         return b"".join(parts), max_ts
     except TypeError as exc:
