@@ -1,0 +1,124 @@
+"""Malformed input: every decoder raises only ProtocolError subclasses, never a crash."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from protocol_strategies import body_strategy
+
+from tidelog.protocol import (
+    ProtocolError,
+    RequestHeader,
+    TrailingBytesError,
+    TruncatedMessageError,
+    decode_request,
+    decode_response,
+    encode_request,
+    join_parts,
+)
+from tidelog.protocol.apis import SCHEMAS, SUPPORTED_VERSIONS
+from tidelog.protocol.exceptions import MalformedMessageError
+from tidelog.protocol.primitives import read_uvarint
+
+PRODUCE_V9 = join_parts(encode_request(
+    RequestHeader(0, 9, 1, "c"),
+    {"acks": 1, "timeout_ms": 100, "topic_data": [
+        {"name": "t", "partition_data": [{"index": 0, "records": b"batch"}]}]},
+))
+
+
+def _decode_or_protocol_error(frame: bytes) -> None:
+    try:
+        decode_request(frame)
+    except ProtocolError:
+        pass
+
+
+def test_every_truncation_of_a_request_is_a_protocol_error() -> None:
+    for cut in range(len(PRODUCE_V9)):
+        with pytest.raises(ProtocolError):
+            decode_request(PRODUCE_V9[:cut])
+
+
+def test_trailing_bytes() -> None:
+    with pytest.raises(TrailingBytesError) as info:
+        decode_request(PRODUCE_V9 + b"\x00")
+    assert info.value.position == len(PRODUCE_V9)
+
+
+def test_lying_array_count_is_rejected_before_allocating() -> None:
+    # Metadata v1 with a topics count of 2**31-1 and no elements.
+    frame = bytes.fromhex("0003 0001 00000001 ffff") + struct.pack(">i", (1 << 31) - 1)
+    with pytest.raises(TruncatedMessageError):
+        decode_request(frame)
+
+
+def test_negative_lengths_and_bad_utf8() -> None:
+    with pytest.raises(MalformedMessageError):  # client_id length -2
+        decode_request(bytes.fromhex("0003 0001 00000001 fffe"))
+    with pytest.raises(MalformedMessageError):  # topic name is not UTF-8
+        decode_request(bytes.fromhex("0003 0001 00000001 ffff 00000001 0001 ff"))
+    with pytest.raises(MalformedMessageError):  # null name in a non-nullable v1 string
+        decode_request(bytes.fromhex("0003 0001 00000001 ffff 00000001 ffff"))
+
+
+def test_overlong_varint() -> None:
+    with pytest.raises(MalformedMessageError):
+        read_uvarint(memoryview(b"\xff\xff\xff\xff\xff\x01"), 0)
+    with pytest.raises(MalformedMessageError):
+        read_uvarint(memoryview(b"\xff\xff\xff\xff\x7f"), 0)  # > 32 bits
+
+
+def test_tagged_field_that_lies_about_its_size() -> None:
+    # ApiVersions v3 request with a known-size mismatch: unknown tags are skipped, but a
+    # size running past the frame is an error.
+    base = bytes.fromhex("0012 0003 00000001 0000 00" "01 01")  # header v2, two "" strings
+    decode_request(base + bytes.fromhex("00"))
+    with pytest.raises(TruncatedMessageError):
+        decode_request(base + bytes.fromhex("01 05 09 00"))  # tag 5 claims 9 bytes
+
+
+def test_unknown_tags_are_skipped() -> None:
+    frame = bytes.fromhex("0012 0003 00000001 0000 00" "02 61 02 62" "02 07 02 abcd 09 00")
+    _, body = decode_request(frame)
+    assert (body.client_software_name, body.client_software_version) == ("a", "b")
+
+
+def test_known_tag_must_use_its_whole_size() -> None:
+    # ApiVersions v3 response, tag 1 (int64) declared with 9 bytes.
+    frame = bytes.fromhex("00000001 0000 01 00000000 01 01 09 000000000000000500")
+    with pytest.raises(MalformedMessageError):
+        decode_response(18, 3, frame)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_random_bytes(frame: bytes) -> None:
+    _decode_or_protocol_error(frame)
+
+
+@settings(max_examples=150, deadline=None)
+@given(key=st.sampled_from(sorted(SCHEMAS)), noise=st.binary(max_size=48))
+def test_random_bodies_behind_valid_headers(key: int, noise: bytes) -> None:
+    lo, _ = SUPPORTED_VERSIONS[key]  # type: ignore[index]
+    _decode_or_protocol_error(struct.pack(">hhih", key, lo, 1, -1) + noise)
+    _decode_or_protocol_error(struct.pack(">hhih", key, lo, 1, -1) + b"\x00" + noise)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_mutated_valid_requests(data: st.DataObject) -> None:
+    key = data.draw(st.sampled_from(sorted(SCHEMAS)))
+    lo, hi = SUPPORTED_VERSIONS[key]  # type: ignore[index]
+    version = data.draw(st.integers(lo, hi))
+    body = data.draw(body_strategy(SCHEMAS[key].request, version))
+    frame = bytearray(join_parts(encode_request(RequestHeader(key, version, 1, "x"), body)))
+    for _ in range(data.draw(st.integers(1, 4))):
+        pos = data.draw(st.integers(0, len(frame) - 1))
+        frame[pos] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(frame)))
+    _decode_or_protocol_error(bytes(frame[:cut]))
+    _decode_or_protocol_error(bytes(frame))
