@@ -156,8 +156,6 @@ def dump_index(
         )
         prog.fail(ExitCode.ERROR)
         return
-    # Open before printing anything, so a missing file prints no "Dumping" line.
-    path.stat()
     reader = read_time_index if is_time else read_offset_index
     entries: list[tuple[int, int]] = []
     problem: CorruptIndexError | None = None
