@@ -294,3 +294,25 @@ def test_arbitrary_sections_raise_only_corrupt(section: bytes, count: int, codec
     except CorruptRecordError:
         return
     assert len(records) == count
+
+
+@pytest.mark.parametrize("codec", [1, 2, 3, 4])
+def test_decompressed_size_bound_in_reader(codec: int) -> None:
+    buf = b"\x00" * 3 + build_batch([NewRecord(bytes(100_000))], compression=codec)
+    batch = decode_batch(buf, 3, max_decompressed_size=50_000)
+    with pytest.raises(CorruptRecordError, match="more than 50000") as info:
+        list(batch.records())
+    assert info.value.position == 3
+    assert len(list(decode_batch(buf, 3).records())) == 1
+
+
+def test_verify_crc_off_skips_only_the_crc() -> None:
+    buf = bytearray(build_batch([NewRecord(b"abc")]))
+    buf[-2] ^= 0x01  # last value byte (before the header count): "abc" becomes "abb"
+    with pytest.raises(CorruptRecordError, match="CRC"):
+        decode_batch(buf)
+    (record,) = decode_batch(buf, verify_crc=False).records()
+    assert record.value == b"abb"
+    buf[16] = 1  # structure is still checked
+    with pytest.raises(CorruptRecordError, match="magic"):
+        decode_batch(buf, verify_crc=False)
