@@ -1,5 +1,5 @@
 """log-dump-segment as a program: exact output on Kafka's files, every file type, JSON,
-corruption, index verification, exit codes, closed stdout, Ctrl-C and start-up time."""
+corruption, index verification, exit codes, closed stdout, Ctrl-C and lazy imports."""
 
 from __future__ import annotations
 
@@ -253,21 +253,9 @@ def test_ctrl_c_exits_130() -> None:
     assert stdout  # what had been accepted was flushed
 
 
-def _best_time(command: list[str], runs: int = 3) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, capture_output=True, check=True)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def test_help_is_fast_and_imports_nothing_heavy() -> None:
-    # The budget is 300 ms on an idle machine; the interpreter's own start-up, measured in
-    # the same run, absorbs the noise of a loaded one (design.md: compare with a baseline).
-    interpreter = _best_time([sys.executable, "-c", "pass"])
-    help_time = _best_time([_script(), "--help"])
-    assert help_time - interpreter < 0.25, (help_time, interpreter)
+def test_help_imports_nothing_heavy() -> None:
+    # Start-up speed is measured by scripts/bench/startup.py, not asserted here (no timed
+    # assertions in tests); what keeps it fast is deterministic: --help loads no heavy module.
     trace = subprocess.run(
         [sys.executable, "-X", "importtime", _script(), "--help"],
         capture_output=True,
