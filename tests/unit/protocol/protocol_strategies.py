@@ -12,7 +12,6 @@ import uuid
 from typing import Any
 
 from hypothesis import strategies as st
-
 from tidelog.protocol.codec import _field_default
 from tidelog.protocol.data import Struct
 from tidelog.protocol.schema import Field, MessageSchema, in_range
@@ -26,7 +25,7 @@ _INTS = {
     "uint32": (0, (1 << 32) - 1),
 }
 
-_SMALL = {"max_size": 3}
+_SMALL = {"max_size": 2}
 
 
 def _primitive(t: str) -> st.SearchStrategy[Any]:

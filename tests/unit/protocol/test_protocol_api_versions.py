@@ -6,7 +6,6 @@ import struct
 
 import pytest
 from kafka.protocol.metadata.api_versions import ApiVersionsResponse as KpApiVersionsResponse
-
 from tidelog.protocol import (
     SUPPORTED_VERSIONS,
     ApiKey,

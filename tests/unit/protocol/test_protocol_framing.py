@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tidelog.protocol import FrameDecoder, FrameSizeError, TruncatedMessageError, frame, join_parts
 
 
@@ -44,7 +44,7 @@ def test_any_chunking(payloads: list[bytes], cuts: list[int]) -> None:
     points = sorted({c for c in cuts if c < len(stream)} | {0, len(stream)})
     dec = FrameDecoder(100)
     got: list[bytes] = []
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         got.extend(dec.feed(memoryview(stream)[a:b]))
     assert got == payloads
     dec.close()

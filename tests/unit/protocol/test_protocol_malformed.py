@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import struct
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from protocol_strategies import body_strategy
-
 from tidelog.protocol import (
     ProtocolError,
     RequestHeader,
@@ -31,10 +31,9 @@ PRODUCE_V9 = join_parts(encode_request(
 
 
 def _decode_or_protocol_error(frame: bytes) -> None:
-    try:
+    # Only ProtocolError is allowed out; anything else fails the test.
+    with contextlib.suppress(ProtocolError):
         decode_request(frame)
-    except ProtocolError:
-        pass
 
 
 def test_every_truncation_of_a_request_is_a_protocol_error() -> None:
@@ -94,13 +93,13 @@ def test_known_tag_must_use_its_whole_size() -> None:
         decode_response(18, 3, frame)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=64))
 def test_random_bytes(frame: bytes) -> None:
     _decode_or_protocol_error(frame)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(key=st.sampled_from(sorted(SCHEMAS)), noise=st.binary(max_size=48))
 def test_random_bodies_behind_valid_headers(key: int, noise: bytes) -> None:
     lo, _ = SUPPORTED_VERSIONS[key]  # type: ignore[index]
@@ -108,7 +107,8 @@ def test_random_bodies_behind_valid_headers(key: int, noise: bytes) -> None:
     _decode_or_protocol_error(struct.pack(">hhih", key, lo, 1, -1) + b"\x00" + noise)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_mutated_valid_requests(data: st.DataObject) -> None:
     key = data.draw(st.sampled_from(sorted(SCHEMAS)))
