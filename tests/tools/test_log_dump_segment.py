@@ -23,7 +23,7 @@ pytestmark = pytest.mark.script_launch_mode("inprocess")
 SUBPROCESS = pytest.mark.script_launch_mode("subprocess")
 
 PROG = "log-dump-segment"
-FIXTURES = Path("/work/shared/fixtures/kafka-logdir")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kafka-logdir"
 TOPIC_LOG = FIXTURES / "TestTopicPatient-0" / "00000000000000000000.log"
 METADATA_LOG = FIXTURES / "__cluster_metadata-0" / "00000000000000000000.log"
 SEGMENT = "00000000000000000000"

@@ -21,7 +21,7 @@ from tidelog.records.batch_header import (
 from tidelog.records.builder import build_batch
 from tidelog.records.record import NewRecord
 
-FIXTURES = Path("/work/shared/fixtures/kafka-logdir")
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kafka-logdir"
 TOPIC_LOG = FIXTURES / "TestTopicPatient-0" / "00000000000000000000.log"
 SEGMENT = "00000000000000000000"
 

@@ -21,9 +21,7 @@ from tidelog.metadata.records import (
 from tidelog.records.builder import build_batch
 from tidelog.records.record import NewRecord
 
-FIXTURES = Path("/work/shared/fixtures/kafka-logdir")
-if not FIXTURES.exists():  # CI lays shared/ beside the clone
-    FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "kafka-logdir"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kafka-logdir"
 
 
 def _segment(data_dir: Path) -> Path:
