@@ -14,6 +14,10 @@ Zero copy: a records field decodes to a memoryview slice of the frame. On encode
 the caller's object itself as a part (anything with ``__len__``, e.g. a file region the
 server will sendfile); every size prefix is computed from ``len()``.
 
+Fields outside the encoded version are ignored on write (Kafka's generated code would refuse a
+non-default value in a non-ignorable field; tidelog leaves that policy to callers, which pick
+the version), and take their defaults on read.
+
 Errors: readers raise only ProtocolError subclasses (bounds are checked before every read,
 array counts against the bytes left); writers raise EncodeError for values that do not fit.
 """
