@@ -1,10 +1,10 @@
 """Segments written by a real Apache Kafka broker decode fully, and re-encode byte for byte.
 
-Fixtures: ``shared/fixtures/kafka-logdir`` (read only: each test copies what it reads into a
-temporary directory). ``TestTopicPatient-0`` holds 3 idempotent single-record batches of JSON
-documents (the first with ``//`` comments, as in the FHIR example it copies);
-``__cluster_metadata-0`` holds the KRaft metadata log (one LeaderChange control batch, then
-metadata records framed as version 1).
+Fixtures: ``tests/fixtures/kafka-logdir``, a copy of the team's shared fixtures (read only: each
+test copies what it reads into a temporary directory). ``TestTopicPatient-0`` holds 3
+idempotent single-record batches of JSON documents (the first with ``//`` comments, as in the
+FHIR example it copies); ``__cluster_metadata-0`` holds the KRaft metadata log (one
+LeaderChange control batch, then metadata records framed as version 1).
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ from tidelog.records import (
     iter_decoded_batches,
 )
 
-FIXTURES = Path("/work/shared/fixtures/kafka-logdir")
-if not FIXTURES.exists():  # CI lays shared/ beside the clone
-    FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "kafka-logdir"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kafka-logdir"
 SEGMENT = "00000000000000000000.log"
 
 # Kafka's KRaft control record type for a leader change (key: int16 version, int16 type).
