@@ -58,6 +58,9 @@ REPLICATION_OFFSET_CHECKPOINT = "replication-offset-checkpoint"
 CLEAN_SHUTDOWN_MARKER = ".kafka_cleanshutdown"
 PARTITION_METADATA = "partition.metadata"
 DELETE_SUFFIX = "-delete"
+#: Directories in a log dir that belong to someone else: the metadata log (owned by
+#: tidelog.metadata.log.MetadataLog, which shares the broker's data dir as Kafka's does).
+RESERVED_DIRS = frozenset({"__cluster_metadata-0"})
 
 
 def _wall_clock_ms() -> int:
@@ -125,7 +128,7 @@ class LogManager:
         high_watermarks = self._read_checkpoint(REPLICATION_OFFSET_CHECKPOINT)
         for entry in sorted(os.scandir(self.log_dir), key=lambda e: e.name):
             name = entry.name
-            if not entry.is_dir(follow_symlinks=False):
+            if not entry.is_dir(follow_symlinks=False) or name in RESERVED_DIRS:
                 continue
             if name.endswith(DELETE_SUFFIX):
                 log.info("removing %s left by an earlier delete", entry.path)
