@@ -14,7 +14,7 @@ AttributeError, so a typo still fails loudly at run time.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 class Struct:
@@ -27,6 +27,10 @@ class Struct:
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"Struct has no field {name!r}")
+
+    if TYPE_CHECKING:  # handlers fill response fields by assignment; typing only
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Struct):

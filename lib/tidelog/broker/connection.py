@@ -1,0 +1,183 @@
+"""One client connection: frames in, responses out in request order.
+
+Two tasks per connection. The reader receives bytes, splits them into frames with a
+:class:`~tidelog.protocol.framing.FrameDecoder` (frames above ``max_request_size`` are refused)
+and starts one dispatch task per request; at most ``max_inflight`` requests are in flight, after
+which the reader stops reading (TCP pushes back on the client), so a connection holds bounded
+memory. The writer awaits the dispatch tasks in the order the requests arrived and sends each
+response, so answers keep Kafka's per-connection order even when a later request (a short
+Produce) finishes before an earlier one (a long-polling Fetch).
+
+Sending: bytes parts are joined and written with ``sock_sendall``; record regions go with
+``sendfile`` from the segment files. TCP_CORK holds a response's pieces together so they leave
+in full packets.
+
+Failure behaviour: a malformed or oversized frame, or a request that cannot be answered, logs
+one line; the responses to earlier requests are still sent, then the connection closes. A
+client that disconnects ends both tasks; region descriptors are always released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Sized
+
+from tidelog.broker.dispatch import CloseConnection, Dispatcher
+from tidelog.broker.regions import RegionPart, close_parts
+from tidelog.protocol.exceptions import ProtocolError
+from tidelog.protocol.framing import FrameDecoder, frame
+
+log = logging.getLogger("tidelog.broker.connection")
+
+RECV_SIZE = 256 * 1024
+_END = None  # queue sentinel: no more requests
+
+_CORK = getattr(socket, "TCP_CORK", None)
+
+
+class Connection:
+    def __init__(
+        self,
+        sock: socket.socket,
+        dispatcher: Dispatcher,
+        *,
+        max_frame_size: int,
+        max_inflight: int,
+        peer: str,
+    ) -> None:
+        self.sock = sock
+        self.dispatcher = dispatcher
+        self.peer = peer
+        self._decoder = FrameDecoder(max_frame_size)
+        self._queue: asyncio.Queue[asyncio.Task[list[Sized] | None] | None] = asyncio.Queue(
+            max_inflight
+        )
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def run(self) -> None:
+        """Serve the connection until either side ends it."""
+        self._reader = asyncio.create_task(self._read_loop())
+        self._writer = asyncio.create_task(self._write_loop())
+        try:
+            await self._writer
+        finally:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+            self._drop_queued()
+            self._close_socket()
+
+    def stop_reading(self) -> None:
+        """Take no more requests; the answers to those already read are still sent."""
+        if self._reader is not None:
+            self._reader.cancel()
+
+    async def _read_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    data = await loop.sock_recv(self.sock, RECV_SIZE)
+                except (ConnectionError, OSError):
+                    return
+                if not data:
+                    return
+                try:
+                    frames = self._decoder.feed(data)
+                except ProtocolError as exc:
+                    log.warning("closing connection from %s: %s", self.peer, exc)
+                    return
+                for payload in frames:
+                    task = asyncio.create_task(self.dispatcher.dispatch(payload))
+                    try:
+                        await self._queue.put(task)
+                    except asyncio.CancelledError:
+                        task.cancel()
+                        raise
+        finally:
+            # Never blocks for long: the writer keeps draining the queue.
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._queue.put(_END)
+
+    async def _write_loop(self) -> None:
+        while True:
+            task = await self._queue.get()
+            if task is _END:
+                return
+            try:
+                parts = await task
+            except CloseConnection as exc:
+                log.warning("closing connection from %s: %s", self.peer, exc)
+                return
+            except asyncio.CancelledError:
+                return
+            if parts is None:
+                continue
+            try:
+                await self._send(parts)
+            except (ConnectionError, OSError) as exc:
+                log.info("connection from %s lost while sending: %s", self.peer, exc)
+                return
+            finally:
+                close_parts(parts)
+
+    async def _send(self, parts: list[Sized]) -> None:
+        loop = asyncio.get_running_loop()
+        framed = frame(parts)
+        if not any(isinstance(p, RegionPart) for p in framed):
+            await loop.sock_sendall(self.sock, b"".join(framed))  # type: ignore[arg-type]
+            return
+        corked = self._cork(True)
+        try:
+            pending: list[bytes] = []
+            for part in framed:
+                if isinstance(part, RegionPart):
+                    if pending:
+                        await loop.sock_sendall(self.sock, b"".join(pending))
+                        pending = []
+                    sent = await loop.sock_sendfile(
+                        self.sock, part, part.position, len(part),  # type: ignore[arg-type]
+                        fallback=False,
+                    )
+                    if sent != len(part):
+                        raise ConnectionError(
+                            f"segment shrank under a fetch ({sent} of {len(part)} bytes sent)"
+                        )
+                else:
+                    pending.append(bytes(part))  # type: ignore[call-overload]
+            if pending:
+                await loop.sock_sendall(self.sock, b"".join(pending))
+        finally:
+            if corked:
+                self._cork(False)
+
+    def _cork(self, on: bool) -> bool:
+        if _CORK is None:
+            return False
+        try:
+            self.sock.setsockopt(socket.IPPROTO_TCP, _CORK, 1 if on else 0)
+        except OSError:
+            return False
+        return True
+
+    def _drop_queued(self) -> None:
+        while not self._queue.empty():
+            task = self._queue.get_nowait()
+            if task is None:
+                continue
+            if task.done():
+                if not task.cancelled() and task.exception() is None:
+                    close_parts(task.result() or [])
+            else:
+                task.cancel()
+
+    def _close_socket(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(OSError):
+                self.sock.close()

@@ -1,0 +1,350 @@
+"""The broker's state: its logs, its metadata and the waits that tie them to requests.
+
+:class:`BrokerCore` owns the :class:`~tidelog.storage.manager.LogManager` (partition logs in
+the data dir), the :class:`~tidelog.metadata.log.MetadataLog` (``<data-dir>/__cluster_metadata-0``)
+and the image it replays, and per partition the idempotent producer state. Request handlers
+(``tidelog.broker.handlers``) go through it for everything that changes state.
+
+Metadata changes (topics, partitions, configs, producer id blocks) are controller operations
+(:mod:`tidelog.metadata.controller_ops`) whose records are appended to the metadata log (which
+fdatasyncs) *before* the logs on disk are created or deleted; on start the image is replayed and
+the logs are made to match it (partition logs the image does not know are deleted: they are
+leftovers of a crash between the two steps). This is the one-voter case of the Raft-replicated
+metadata of a later issue.
+
+Durability follows ``log_flush`` (man 5 tidelog.toml, FLUSH POLICY): with ``always`` a produce
+that asks for acks waits on :meth:`BrokerCore.durable`, which shares one group-committed
+fdatasync among every waiter of the partition (``PartitionLog.flush_async``).
+
+Fetch long polling: :meth:`BrokerCore.wait_for_data` parks a future per partition; every
+append (and topic deletion) wakes the futures of its partition.
+
+Not thread safe: everything runs on the event loop except the fdatasyncs storage runs on its
+worker threads. Metadata appends fsync on the loop; they are rare (admin operations).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+
+from tidelog.broker.config import BrokerConfig
+from tidelog.broker.producer_state import ProducerStateTable
+from tidelog.metadata import controller_ops
+from tidelog.metadata.controller_ops import ConfigChange, ProducerIdBlock
+from tidelog.metadata.image import MetadataImage, TopicImage
+from tidelog.metadata.log import MetadataLog
+from tidelog.metadata.records import (
+    ClusterIdRecord,
+    ConfigRecord,
+    Endpoint,
+    MetadataRecord,
+    RegisterBrokerRecord,
+)
+from tidelog.metadata.uuids import uuid_to_str
+from tidelog.storage.config import LogConfig
+from tidelog.storage.log import PartitionLog
+from tidelog.storage.manager import LogManager
+from tidelog.storage.topic_partition import TopicPartition
+
+log = logging.getLogger("tidelog.broker")
+
+#: Topic configs the broker answers for although storage does not use them.
+EXTRA_TOPIC_DEFAULTS = ("cleanup.policy", "min.insync.replicas")
+
+
+class BrokerCore:
+    def __init__(self, config: BrokerConfig) -> None:
+        self.config = config
+        self.node_id = config.node_id
+        self.default_log_config: LogConfig = config.log_config()
+        self.logs = LogManager(
+            config.data_dir, self.default_log_config, node_id=config.node_id
+        )
+        self.metadata: MetadataLog | None = None
+        self._producer_states: dict[TopicPartition, ProducerStateTable] = {}
+        self._waiters: dict[TopicPartition, list[asyncio.Future[None]]] = {}
+        self._pid_block: ProducerIdBlock | None = None
+        self._next_pid = 0
+        self.cluster_id = ""
+        self._stopping = False
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the logs and the metadata log, register this broker, reconcile logs."""
+        report = self.logs.startup()
+        if report.recovered:
+            for tp, rr in report.recovered.items():
+                log.warning(
+                    "recovered %s: cut %d bytes, %d segments rebuilt",
+                    tp, rr.bytes_truncated, rr.segments_recovered,
+                )
+        log.info(
+            "log dir %s: %d partition logs, clean shutdown %s",
+            self.config.data_dir, report.logs_loaded, report.clean_shutdown,
+        )
+        self.metadata = MetadataLog.open(self.config.data_dir)
+        image = self.metadata.image
+        records: list[MetadataRecord] = []
+        if image.cluster_id is None:
+            records.append(ClusterIdRecord(self.logs.meta_properties["cluster.id"]))
+        adv = self.config.advertised
+        records.append(
+            RegisterBrokerRecord(
+                broker_id=self.node_id,
+                incarnation_id=uuid.uuid4(),
+                broker_epoch=self.metadata.next_offset,
+                endpoints=(Endpoint("PLAINTEXT", adv.host, adv.port),),
+            )
+        )
+        self.metadata.append(records)
+        self.cluster_id = self.metadata.image.cluster_id or ""
+        self._reconcile_logs()
+
+    def _reconcile_logs(self) -> None:
+        image = self.image
+        wanted: set[TopicPartition] = set()
+        for topic in image.topics_by_id.values():
+            cfg = self.topic_log_config(topic.name)
+            for p in topic.partitions:
+                tp = TopicPartition(topic.name, p)
+                wanted.add(tp)
+                self.logs.get_or_create_log(tp, cfg, topic.topic_id_str)
+        for tp in list(self.logs.logs()):
+            if tp not in wanted:
+                log.warning("deleting log %s: its topic is not in the metadata", tp)
+                self.logs.delete_log(tp)
+
+    def wake_all(self) -> None:
+        """End every fetch wait now (shutdown: long polls answer with what they have)."""
+        self._stopping = True
+        for tp in list(self._waiters):
+            self._wake(tp)
+
+    def shutdown(self) -> None:
+        """Flush and close everything, writing the clean-shutdown marker last."""
+        self.wake_all()
+        self.logs.shutdown()
+        if self.metadata is not None:
+            self.metadata.close()
+            self.metadata = None
+
+    # -- metadata ----------------------------------------------------------------------------
+
+    @property
+    def image(self) -> MetadataImage:
+        assert self.metadata is not None, "the broker is not started"
+        return self.metadata.image
+
+    @property
+    def broker_ids(self) -> list[int]:
+        return [self.node_id]
+
+    def topic_log_config(self, topic: str) -> LogConfig:
+        return self.image.log_config(topic, self.default_log_config)
+
+    def topic_defaults(self) -> dict[str, str]:
+        """Every topic config with the broker's default value (Kafka names)."""
+        props = self.default_log_config.to_properties()
+        broker = self.config.topic_defaults()
+        for name in EXTRA_TOPIC_DEFAULTS:
+            props[name] = broker[name]
+        return props
+
+    def _commit(self, records: Sequence[MetadataRecord]) -> None:
+        assert self.metadata is not None
+        self.metadata.append(records)
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int,
+        replication_factor: int,
+        configs: Mapping[str, str | None],
+        *,
+        validate_only: bool = False,
+    ) -> TopicImage:
+        """Create a topic (ControllerError if refused); returns its image (or, when only
+        validating, the image it would have)."""
+        records = controller_ops.create_topic(
+            self.image, name, partitions, replication_factor, configs, self.broker_ids,
+            default_partitions=self.config.num_partitions,
+            default_replication_factor=self.config.default_replication_factor,
+        )
+        given = {k: v for k, v in configs.items() if v is not None}
+        LogConfig.from_properties(given, base=self.default_log_config)  # storage's ranges too
+        if validate_only:
+            topic = self.image.apply_all(records).topic(name)
+            assert topic is not None
+            return topic
+        self._commit(records)
+        topic = self.image.topic(name)
+        assert topic is not None
+        cfg = self.topic_log_config(name)
+        for p in topic.partitions:
+            self.logs.get_or_create_log(TopicPartition(name, p), cfg, topic.topic_id_str)
+        log.info("created topic %s with %d partitions", name, len(topic.partitions))
+        return topic
+
+    def delete_topic(self, name: str | None, topic_id: uuid.UUID | None = None) -> str:
+        """Delete a topic by name or id; returns its name."""
+        records = controller_ops.delete_topic(self.image, name, topic_id=topic_id)
+        topic = self.image.topic(name) if name is not None else None
+        if topic is None and topic_id is not None:
+            topic = self.image.topic_by_id(topic_id)
+        assert topic is not None
+        self._commit(records)
+        for p in topic.partitions:
+            tp = TopicPartition(topic.name, p)
+            self.logs.delete_log(tp)
+            self._producer_states.pop(tp, None)
+            self._wake(tp)
+        log.info("deleted topic %s", topic.name)
+        return topic.name
+
+    def create_partitions(self, name: str, count: int, *, validate_only: bool = False) -> None:
+        records = controller_ops.create_partitions(self.image, name, count, self.broker_ids)
+        if validate_only:
+            return
+        self._commit(records)
+        topic = self.image.topic(name)
+        assert topic is not None
+        cfg = self.topic_log_config(name)
+        for p in topic.partitions:
+            self.logs.get_or_create_log(TopicPartition(name, p), cfg, topic.topic_id_str)
+        log.info("topic %s now has %d partitions", name, count)
+
+    def alter_configs(
+        self,
+        resource_type: int,
+        resource_name: str,
+        changes: Sequence[ConfigChange],
+        *,
+        validate_only: bool = False,
+    ) -> None:
+        records = controller_ops.alter_configs(
+            self.image, resource_type, resource_name, changes, valid_broker_configs=frozenset()
+        )
+        if resource_type == 2 and records:
+            # Storage's own checks (ranges it enforces) must pass before anything commits.
+            props = dict(self.image.topic_configs(resource_name))
+            for change in records:
+                if not isinstance(change, ConfigRecord):
+                    continue
+                if change.value is None:
+                    props.pop(change.name, None)
+                else:
+                    props[change.name] = change.value
+            LogConfig.from_properties(props, base=self.default_log_config)
+        if validate_only or not records:
+            return
+        self._commit(records)
+        if resource_type == 2:
+            cfg = self.topic_log_config(resource_name)
+            topic = self.image.topic(resource_name)
+            if topic is not None:
+                for p in topic.partitions:
+                    plog = self.logs.get_log(TopicPartition(resource_name, p))
+                    if plog is not None:
+                        plog.update_config(cfg)
+        log.info("altered configs of %s", resource_name or "the broker")
+
+    def allocate_producer_id(self) -> int:
+        block = self._pid_block
+        if block is None or self._next_pid >= block.next_block_start:
+            records, block = controller_ops.allocate_producer_ids(self.image, self.node_id)
+            self._commit(records)
+            self._pid_block = block
+            self._next_pid = block.first
+        pid = self._next_pid
+        self._next_pid += 1
+        return pid
+
+    # -- partitions --------------------------------------------------------------------------
+
+    def partition_log(self, topic: str, partition: int) -> PartitionLog | None:
+        if self.image.partition(topic, partition) is None:
+            return None
+        return self.logs.get_log(TopicPartition(topic, partition))
+
+    def leader_epoch(self, topic: str, partition: int) -> int:
+        part = self.image.partition(topic, partition)
+        return part.leader_epoch if part is not None else -1
+
+    def producer_state(self, tp: TopicPartition) -> ProducerStateTable:
+        table = self._producer_states.get(tp)
+        if table is None:
+            table = self._producer_states[tp] = ProducerStateTable()
+        return table
+
+    def topic_name_of(self, topic_id: uuid.UUID) -> str | None:
+        topic = self.image.topic_by_id(topic_id)
+        return topic.name if topic is not None else None
+
+    @staticmethod
+    def topic_id_text(topic: TopicImage) -> str:
+        return uuid_to_str(topic.topic_id)
+
+    # -- appends, durability and waiting ----------------------------------------------------
+
+    def appended(self, tp: TopicPartition, plog: PartitionLog) -> None:
+        """After an append: advance the high watermark (one replica) and wake fetchers."""
+        plog.high_watermark = plog.log_end_offset
+        self._wake(tp)
+
+    def _wake(self, tp: TopicPartition) -> None:
+        waiters = self._waiters.pop(tp, None)
+        if waiters:
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+
+    async def durable(self, plog: PartitionLog) -> None:
+        """Wait until the partition's appends so far are on disk, if the flush policy says
+        acknowledged writes must be."""
+        if self.config.log_flush != "always":
+            return
+        await asyncio.wrap_future(plog.flush_async())
+
+    async def wait_for_data(self, tps: Iterable[TopicPartition], timeout: float) -> None:
+        """Return after an append to any of ``tps``, or after ``timeout`` seconds."""
+        if timeout <= 0 or self._stopping:
+            return
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        keys = list(tps)
+        for tp in keys:
+            self._waiters.setdefault(tp, []).append(fut)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            for tp in keys:
+                waiters = self._waiters.get(tp)
+                if waiters is not None:
+                    with contextlib.suppress(ValueError):
+                        waiters.remove(fut)
+                    if not waiters:
+                        del self._waiters[tp]
+
+    # -- periodic work ------------------------------------------------------------------------
+
+    def flush_all(self) -> None:
+        """Flush every log (blocking: call from a worker thread)."""
+        for plog in list(self.logs.logs().values()):
+            try:
+                plog.flush()
+            except Exception as exc:  # a log deleted meanwhile must not stop the others
+                log.debug("flush of %s skipped: %s", plog.dir.name, exc)
+
+    def housekeeping(self) -> None:
+        """Retention and checkpoints (blocking: call from a worker thread)."""
+        deleted = self.logs.run_retention()
+        if deleted:
+            log.info("retention deleted %d segments", deleted)
+        self.logs.checkpoint()

@@ -1,0 +1,108 @@
+"""The ``logd`` process: logging, start-up, periodic work, signals and clean shutdown.
+
+Start-up order: bind the listening socket first (a port in use fails fast, before any file is
+touched), then open the log dir and the metadata log (:meth:`BrokerCore.start`), then accept.
+When ``listen`` has port 0 the kernel picks one and it is also the advertised port. The line
+``listening on HOST:PORT`` on stderr tells scripts and tests the broker is ready.
+
+Periodic work on the event loop: retention and checkpoints every
+:data:`HOUSEKEEPING_INTERVAL_S`; with ``log_flush = interval`` a background flush every
+``log_flush_interval_ms`` (on a worker thread).
+
+SIGTERM and SIGINT: stop accepting, finish the requests already read, flush every log, write
+the checkpoints and the clean-shutdown marker (``LogManager.shutdown``), exit 0. A second
+signal during shutdown is ignored; shutdown is bounded by the drain timeout of the server.
+
+Logs go to stderr, one line per event: ``TIME LEVEL LOGGER: MESSAGE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import signal
+import sys
+
+from tidelog.broker.config import BrokerConfig, HostPort
+from tidelog.broker.core import BrokerCore
+from tidelog.broker.server import Server, bind
+
+log = logging.getLogger("tidelog.broker")
+
+HOUSEKEEPING_INTERVAL_S = 30.0
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper()))
+
+
+class BindError(Exception):
+    """The listen address cannot be bound."""
+
+
+def run(config: BrokerConfig) -> int:
+    """Run the broker until SIGTERM/SIGINT; returns the exit status."""
+    setup_logging(config.log_level)
+    return asyncio.run(_main(config))
+
+
+async def _periodic(core: BrokerCore) -> None:
+    loop = asyncio.get_running_loop()
+    config = core.config
+    interval = (
+        config.log_flush_interval_ms / 1000 if config.log_flush == "interval" else None
+    )
+    next_housekeeping = loop.time() + HOUSEKEEPING_INTERVAL_S
+    while True:
+        await asyncio.sleep(min(interval or HOUSEKEEPING_INTERVAL_S, HOUSEKEEPING_INTERVAL_S))
+        try:
+            if interval is not None:
+                await loop.run_in_executor(None, core.flush_all)
+            if loop.time() >= next_housekeeping:
+                core.housekeeping()
+                next_housekeeping = loop.time() + HOUSEKEEPING_INTERVAL_S
+        except Exception:
+            log.exception("periodic work failed")
+
+
+async def _main(config: BrokerConfig) -> int:
+    try:
+        sock = bind(config.listen.host, config.listen.port)
+    except OSError as exc:
+        log.error("cannot listen on %s: %s", config.listen, exc.strerror or exc)
+        return 1
+    port = sock.getsockname()[1]
+    if config.listen.port == 0:
+        config = dataclasses.replace(config, listen=HostPort(config.listen.host, int(port)))
+    core = BrokerCore(config)
+    try:
+        core.start()
+    except Exception as exc:
+        sock.close()
+        log.error("cannot start: %s", exc)
+        return 1
+    server = Server(core, sock)
+    server.start()
+    log.info(
+        "node %d of cluster %s: data in %s, listening on %s",
+        config.node_id, core.cluster_id, config.data_dir, config.listen,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    periodic = asyncio.create_task(_periodic(core))
+    await stop.wait()
+    log.info("shutting down")
+    periodic.cancel()
+    await server.stop()
+    await loop.run_in_executor(None, core.shutdown)
+    log.info("stopped cleanly")
+    return 0

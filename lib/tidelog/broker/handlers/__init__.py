@@ -1,0 +1,23 @@
+"""Request handlers, one module per family, and the dispatch table by API key.
+
+``HANDLERS`` maps every API logd serves to its :class:`~tidelog.broker.handlers.base.Handler`;
+it must equal :data:`~tidelog.broker.handlers.cluster.SERVED`, the set ApiVersions advertises.
+"""
+
+from __future__ import annotations
+
+from tidelog.broker.handlers import admin, cluster, fetch, offsets, produce
+from tidelog.broker.handlers.base import Handler
+from tidelog.protocol.apis import ApiKey
+
+HANDLERS: dict[ApiKey, Handler] = {
+    **cluster.HANDLERS,
+    **admin.HANDLERS,
+    **produce.HANDLERS,
+    **fetch.HANDLERS,
+    **offsets.HANDLERS,
+}
+
+assert set(HANDLERS) == cluster.SERVED, "every advertised API needs a handler"
+
+__all__ = ["HANDLERS", "Handler"]

@@ -1,0 +1,159 @@
+"""Handlers: ApiVersions (18), Metadata (3), DescribeCluster (60).
+
+ApiVersions advertises exactly the APIs this broker serves (:data:`SERVED`), with the version
+ranges of the protocol's table. Metadata describes the single broker (leader, replica and ISR
+of every partition) and creates unknown topics on first use when both the request and the
+broker allow it (``auto_create_topics``, with ``num_partitions``), as Kafka does.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from tidelog.broker.core import BrokerCore
+from tidelog.broker.handlers.base import Handler, error_of
+from tidelog.metadata.errors import ControllerError
+from tidelog.metadata.image import TopicImage
+from tidelog.protocol.apis import SUPPORTED_VERSIONS, ApiKey, api_versions_entries
+from tidelog.protocol.data import Struct
+from tidelog.protocol.errors import ErrorCode
+from tidelog.protocol.header import RequestHeader
+from tidelog.storage.errors import StorageError
+
+#: The APIs logd answers (group APIs come with the group coordinator of a later issue).
+SERVED: frozenset[ApiKey] = frozenset(
+    {
+        ApiKey.PRODUCE,
+        ApiKey.FETCH,
+        ApiKey.LIST_OFFSETS,
+        ApiKey.METADATA,
+        ApiKey.API_VERSIONS,
+        ApiKey.CREATE_TOPICS,
+        ApiKey.DELETE_TOPICS,
+        ApiKey.INIT_PRODUCER_ID,
+        ApiKey.OFFSET_FOR_LEADER_EPOCH,
+        ApiKey.DESCRIBE_CONFIGS,
+        ApiKey.CREATE_PARTITIONS,
+        ApiKey.INCREMENTAL_ALTER_CONFIGS,
+        ApiKey.DESCRIBE_CLUSTER,
+    }
+)
+
+_ADVERTISED = api_versions_entries({k: v for k, v in SUPPORTED_VERSIONS.items() if k in SERVED})
+_ZERO_UUID = uuid.UUID(int=0)
+
+
+async def api_versions(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    return Struct(error_code=0, api_keys=_ADVERTISED, throttle_time_ms=0)
+
+
+def api_versions_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(error_code=int(code), api_keys=_ADVERTISED)
+
+
+def _brokers(core: BrokerCore) -> list[Struct]:
+    adv = core.config.advertised
+    return [Struct(node_id=core.node_id, host=adv.host, port=adv.port, rack=None)]
+
+
+def _describe_topic(core: BrokerCore, topic: TopicImage) -> Struct:
+    partitions = [
+        Struct(
+            error_code=0,
+            partition_index=p,
+            leader_id=part.leader,
+            leader_epoch=part.leader_epoch,
+            replica_nodes=list(part.replicas),
+            isr_nodes=list(part.isr),
+            offline_replicas=[],
+        )
+        for p, part in sorted(topic.partitions.items())
+    ]
+    return Struct(
+        error_code=0,
+        name=topic.name,
+        topic_id=topic.topic_id,
+        is_internal=False,
+        partitions=partitions,
+    )
+
+
+def _topic_error(name: str | None, code: ErrorCode, topic_id: uuid.UUID = _ZERO_UUID) -> Struct:
+    return Struct(error_code=int(code), name=name, topic_id=topic_id, partitions=[])
+
+
+async def metadata(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    version = header.api_version
+    image = core.image
+    wanted = req.topics
+    if wanted is None or (version == 0 and not wanted):
+        topics = [_describe_topic(core, image.topics_by_id[image.topic_ids_by_name[n]])
+                  for n in image.topic_names()]
+    else:
+        topics = []
+        auto = core.config.auto_create_topics and (version < 4 or req.allow_auto_topic_creation)
+        for entry in wanted:
+            name = entry.name
+            if name is None:
+                topic = image.topic_by_id(entry.topic_id)
+                if topic is None:
+                    topics.append(_topic_error(None, ErrorCode.UNKNOWN_TOPIC_ID, entry.topic_id))
+                else:
+                    topics.append(_describe_topic(core, topic))
+                continue
+            topic = core.image.topic(name)
+            if topic is None and auto:
+                try:
+                    topic = core.create_topic(name, -1, -1, {})
+                except ControllerError as exc:
+                    if exc.error_name != "TOPIC_ALREADY_EXISTS":
+                        topics.append(_topic_error(name, error_of(exc)))
+                        continue
+                    topic = core.image.topic(name)
+                except StorageError as exc:
+                    topics.append(_topic_error(name, error_of(exc)))
+                    continue
+            if topic is None:
+                topics.append(_topic_error(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+            else:
+                topics.append(_describe_topic(core, topic))
+    return Struct(
+        throttle_time_ms=0,
+        brokers=_brokers(core),
+        cluster_id=core.cluster_id,
+        controller_id=core.node_id,
+        topics=topics,
+        error_code=0,
+    )
+
+
+def metadata_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    topics = [_topic_error(t.name, code) for t in (req.topics or [])]
+    return Struct(brokers=[], topics=topics, error_code=int(code))
+
+
+async def describe_cluster(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    adv = core.config.advertised
+    return Struct(
+        throttle_time_ms=0,
+        error_code=0,
+        error_message=None,
+        endpoint_type=req.endpoint_type,
+        cluster_id=core.cluster_id,
+        controller_id=core.node_id,
+        brokers=[
+            Struct(broker_id=core.node_id, host=adv.host, port=adv.port, rack=None,
+                   is_fenced=False)
+        ],
+    )
+
+
+def describe_cluster_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(error_code=int(code), error_message=code.message, brokers=[])
+
+
+HANDLERS = {
+    ApiKey.API_VERSIONS: Handler(api_versions, api_versions_fallback),
+    ApiKey.METADATA: Handler(metadata, metadata_fallback),
+    ApiKey.DESCRIBE_CLUSTER: Handler(describe_cluster, describe_cluster_fallback),
+}

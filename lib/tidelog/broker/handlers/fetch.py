@@ -1,0 +1,136 @@
+"""Handler: Fetch (1), with long polling.
+
+Each partition's answer is a region of its segment files (:class:`RegionPart`) holding whole
+batches from the one containing ``fetch_offset`` up to the high watermark, within the
+partition's ``partition_max_bytes`` and the request's ``max_bytes``; the first partition with
+data returns at least one batch even when it is larger (KIP-74), later ones only what fits. The
+bytes go from the page cache to the socket with sendfile; they are never read into Python.
+
+Long polling: when fewer than ``min_bytes`` are available, the handler waits, up to
+``max_wait_ms``, for an append to one of the requested partitions (:meth:`wait_for_data`) and
+reads again. An error on any partition answers at once.
+
+Fetch sessions (KIP-227) are not offered: every answer has session id 0, so clients send full
+requests (librdkafka always does). A request naming a session gets FETCH_SESSION_ID_NOT_FOUND.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from tidelog.broker.core import BrokerCore
+from tidelog.broker.handlers.base import Handler, error_of
+from tidelog.broker.regions import RegionPart, close_parts
+from tidelog.protocol.apis import ApiKey
+from tidelog.protocol.data import Struct
+from tidelog.protocol.errors import ErrorCode
+from tidelog.protocol.header import RequestHeader
+from tidelog.storage.errors import StorageError
+from tidelog.storage.topic_partition import TopicPartition
+
+_ZERO_UUID = uuid.UUID(int=0)
+
+
+def _partition(code: int, index: int, hw: int = -1, start: int = -1) -> Struct:
+    return Struct(
+        partition_index=index, error_code=code, high_watermark=hw, last_stable_offset=hw,
+        log_start_offset=start, aborted_transactions=None, preferred_read_replica=-1,
+        records=b"",
+    )
+
+
+def _resolve(core: BrokerCore, version: int, t: Struct) -> tuple[str | None, ErrorCode]:
+    if version >= 13:
+        name = core.topic_name_of(t.topic_id)
+        return name, ErrorCode.NONE if name is not None else ErrorCode.UNKNOWN_TOPIC_ID
+    return t.topic, ErrorCode.NONE
+
+
+def _read_all(core: BrokerCore, version: int, req: Struct) -> tuple[list[Struct], int, bool]:
+    """One pass over the requested partitions: (topic answers, bytes, whether to answer now)."""
+    total = 0
+    urgent = False
+    budget = req.max_bytes if req.max_bytes > 0 else 0x7FFFFFFF
+    answers = []
+    for t in req.topics:
+        name, code = _resolve(core, version, t)
+        parts: list[Struct] = []
+        answers.append(Struct(topic=t.topic, topic_id=t.topic_id, partitions=parts))
+        for p in t.partitions:
+            if code != ErrorCode.NONE or name is None:
+                parts.append(_partition(int(code), p.partition))
+                urgent = True
+                continue
+            plog = core.partition_log(name, p.partition)
+            if plog is None:
+                parts.append(_partition(int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION), p.partition))
+                urgent = True
+                continue
+            epoch = core.leader_epoch(name, p.partition)
+            if p.current_leader_epoch > epoch:
+                parts.append(_partition(int(ErrorCode.UNKNOWN_LEADER_EPOCH), p.partition))
+                urgent = True
+                continue
+            try:
+                hw = plog.high_watermark
+                start = plog.log_start_offset
+                answer = _partition(0, p.partition, hw, start)
+                room = min(p.partition_max_bytes, budget - total)
+                if p.fetch_offset < hw and (room > 0 or total == 0):
+                    region = plog.read(
+                        p.fetch_offset, max(room, 0), max_offset=hw, min_one_batch=total == 0
+                    )
+                    if region.length:
+                        answer.records = RegionPart(region)
+                        total += region.length
+                    else:
+                        region.close()
+                elif p.fetch_offset > hw or p.fetch_offset < start:
+                    answer.error_code = int(ErrorCode.OFFSET_OUT_OF_RANGE)
+                    urgent = True
+            except (StorageError, OSError) as exc:
+                answer = _partition(int(error_of(exc)), p.partition, plog.high_watermark,
+                                    plog.log_start_offset)
+                urgent = True
+            parts.append(answer)
+    return answers, total, urgent
+
+
+def _parts_of(answers: list[Struct]) -> list[RegionPart]:
+    return [
+        p.records for t in answers for p in t.partitions if isinstance(p.records, RegionPart)
+    ]
+
+
+async def fetch(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    version = header.api_version
+    if version >= 7 and req.session_id != 0:
+        return Struct(throttle_time_ms=0, error_code=int(ErrorCode.FETCH_SESSION_ID_NOT_FOUND),
+                      session_id=0, responses=[])
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(0, req.max_wait_ms) / 1000
+    min_bytes = max(1, req.min_bytes)
+    while True:
+        answers, total, urgent = _read_all(core, version, req)
+        remaining = deadline - loop.time()
+        if urgent or total >= min_bytes or remaining <= 0:
+            return Struct(throttle_time_ms=0, error_code=0, session_id=0, responses=answers)
+        close_parts(_parts_of(answers))
+        tps = []
+        for t in req.topics:
+            name, _ = _resolve(core, version, t)
+            if name is not None:
+                tps += [TopicPartition(name, p.partition) for p in t.partitions]
+        await core.wait_for_data(tps, remaining)
+
+
+def fetch_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(error_code=int(code), session_id=0, responses=[
+        Struct(topic=t.topic, topic_id=t.topic_id,
+               partitions=[_partition(int(code), p.partition) for p in t.partitions])
+        for t in req.topics
+    ])
+
+
+HANDLERS = {ApiKey.FETCH: Handler(fetch, fetch_fallback)}

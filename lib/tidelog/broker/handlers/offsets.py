@@ -1,0 +1,118 @@
+"""Handlers: ListOffsets (2) and OffsetForLeaderEpoch (23).
+
+ListOffsets: timestamp -2 is the log start offset, -1 the latest offset (the high watermark,
+for read_uncommitted and read_committed alike: no transactions here), anything >= 0 the first
+batch whose max timestamp is >= it (offset -1 and timestamp -1 when there is none, as Kafka
+answers). Other negative specs (-3 max timestamp, -4 remote-storage offsets) are not served
+yet: INVALID_REQUEST.
+
+OffsetForLeaderEpoch: the largest epoch <= the asked one and the offset where it ends, from the
+partition's leader-epoch cache. A ``current_leader_epoch`` newer than the broker's is
+UNKNOWN_LEADER_EPOCH, an older one FENCED_LEADER_EPOCH.
+"""
+
+from __future__ import annotations
+
+from tidelog.broker.core import BrokerCore
+from tidelog.broker.handlers.base import Handler, error_of
+from tidelog.protocol.apis import ApiKey
+from tidelog.protocol.data import Struct
+from tidelog.protocol.errors import ErrorCode
+from tidelog.protocol.header import RequestHeader
+from tidelog.storage.errors import StorageError
+
+EARLIEST = -2
+LATEST = -1
+
+
+def _epoch_error(current: int, epoch: int) -> ErrorCode:
+    if current < 0 or current == epoch:
+        return ErrorCode.NONE
+    return ErrorCode.UNKNOWN_LEADER_EPOCH if current > epoch else ErrorCode.FENCED_LEADER_EPOCH
+
+
+async def list_offsets(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    topics = []
+    for t in req.topics:
+        parts: list[Struct] = []
+        topics.append(Struct(name=t.name, partitions=parts))
+        for p in t.partitions:
+            res = Struct(partition_index=p.partition_index, error_code=0, timestamp=-1,
+                         offset=-1, leader_epoch=-1)
+            parts.append(res)
+            plog = core.partition_log(t.name, p.partition_index)
+            if plog is None:
+                res.error_code = int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+                continue
+            epoch = core.leader_epoch(t.name, p.partition_index)
+            code = _epoch_error(p.current_leader_epoch, epoch)
+            if code != ErrorCode.NONE:
+                res.error_code = int(code)
+                continue
+            res.leader_epoch = epoch
+            try:
+                if p.timestamp == EARLIEST:
+                    res.offset = plog.log_start_offset
+                elif p.timestamp == LATEST:
+                    res.offset = plog.high_watermark
+                elif p.timestamp < 0:
+                    res.error_code = int(ErrorCode.INVALID_REQUEST)
+                else:
+                    found = plog.offset_for_timestamp(p.timestamp)
+                    if found is not None:
+                        res.offset, res.timestamp = found
+            except (StorageError, OSError) as exc:
+                res.error_code = int(error_of(exc))
+    return Struct(throttle_time_ms=0, topics=topics)
+
+
+def list_offsets_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(topics=[
+        Struct(name=t.name, partitions=[
+            Struct(partition_index=p.partition_index, error_code=int(code))
+            for p in t.partitions
+        ])
+        for t in req.topics
+    ])
+
+
+async def offset_for_leader_epoch(
+    core: BrokerCore, header: RequestHeader, req: Struct
+) -> Struct:
+    topics = []
+    for t in req.topics:
+        parts: list[Struct] = []
+        topics.append(Struct(topic=t.topic, partitions=parts))
+        for p in t.partitions:
+            res = Struct(error_code=0, partition=p.partition, leader_epoch=-1, end_offset=-1)
+            parts.append(res)
+            plog = core.partition_log(t.topic, p.partition)
+            if plog is None:
+                res.error_code = int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+                continue
+            code = _epoch_error(p.current_leader_epoch, core.leader_epoch(t.topic, p.partition))
+            if code != ErrorCode.NONE:
+                res.error_code = int(code)
+                continue
+            try:
+                res.leader_epoch, res.end_offset = plog.end_offset_for_epoch(p.leader_epoch)
+            except (StorageError, OSError) as exc:
+                res.error_code = int(error_of(exc))
+    return Struct(throttle_time_ms=0, topics=topics)
+
+
+def offset_for_leader_epoch_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(topics=[
+        Struct(topic=t.topic, partitions=[
+            Struct(error_code=int(code), partition=p.partition) for p in t.partitions
+        ])
+        for t in req.topics
+    ])
+
+
+HANDLERS = {
+    ApiKey.LIST_OFFSETS: Handler(list_offsets, list_offsets_fallback),
+    ApiKey.OFFSET_FOR_LEADER_EPOCH: Handler(
+        offset_for_leader_epoch, offset_for_leader_epoch_fallback
+    ),
+}

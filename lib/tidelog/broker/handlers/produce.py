@@ -1,0 +1,210 @@
+"""Handlers: Produce (0) and InitProducerId (22).
+
+Produce hot path, per partition: read the batch headers (structure only, no records), check the
+idempotent producer's sequence, then :meth:`PartitionLog.append` (which checks each batch's CRC
+over a memoryview, assigns offsets by rewriting the header and writes with one pwrite) — the
+records are never decoded. The request's record bytes are copied once, into the bytearray the
+append rewrites in place (the frame itself is immutable).
+
+Every partition is appended before the handler first awaits, so requests pipelined on one
+connection append in the order they were sent (what idempotent producers rely on). Then, for
+acks 1 and all, the handler waits for the group-committed fdatasync the flush policy asks for
+(:meth:`BrokerCore.durable`); acks 0 gets no response at all, as in Kafka.
+
+Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (bad size, magic, CRC),
+MESSAGE_TOO_LARGE (max.message.bytes), INVALID_TIMESTAMP (CreateTime more than an hour in the
+future, Kafka 4.0's message.timestamp.after.max.ms), INVALID_RECORD (control batches from a
+client), OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH (idempotence),
+KAFKA_STORAGE_ERROR (the disk failed), INVALID_REQUIRED_ACKS.
+
+InitProducerId hands out producer ids from blocks the metadata log reserves; transactions are
+not supported (a transactional id is refused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from tidelog.broker.core import BrokerCore
+from tidelog.broker.handlers.base import Handler, error_of, message_of
+from tidelog.protocol.apis import ApiKey
+from tidelog.protocol.data import Struct
+from tidelog.protocol.errors import ErrorCode
+from tidelog.protocol.header import RequestHeader
+from tidelog.records.batch_header import (
+    CONTROL_BIT,
+    TIMESTAMP_TYPE_BIT,
+    BatchHeader,
+    check_header,
+    parse_header,
+)
+from tidelog.storage.log import PartitionLog
+from tidelog.storage.topic_partition import TopicPartition
+
+log = logging.getLogger("tidelog.broker.produce")
+
+#: Kafka 4.0's message.timestamp.after.max.ms default: one hour into the future.
+MAX_FUTURE_MS = 3_600_000
+
+
+def _headers(view: memoryview) -> list[BatchHeader]:
+    """Batch headers of a produce request's records (structure checked, CRC left to append)."""
+    headers = []
+    pos, end = 0, len(view)
+    while pos < end:
+        header = parse_header(view, pos)
+        check_header(header, end - pos, pos)
+        headers.append(header)
+        pos += header.size
+    return headers
+
+
+def _check_batches(headers: list[BatchHeader], log_append_time: bool) -> tuple[
+    ErrorCode, str | None
+]:
+    now = time.time_ns() // 1_000_000
+    for h in headers:
+        if h.attributes & CONTROL_BIT:
+            return ErrorCode.INVALID_RECORD, "clients may not write control batches"
+        if log_append_time or h.attributes & TIMESTAMP_TYPE_BIT:
+            continue
+        if h.max_timestamp > now + MAX_FUTURE_MS:
+            return ErrorCode.INVALID_TIMESTAMP, (
+                f"timestamp {h.max_timestamp} is more than {MAX_FUTURE_MS} ms in the future"
+            )
+        if h.base_timestamp < -1 or h.max_timestamp < -1:
+            return ErrorCode.INVALID_TIMESTAMP, "negative record timestamp"
+    return ErrorCode.NONE, None
+
+
+def _append_partition(
+    core: BrokerCore, topic: str, partition: int, records: memoryview | None
+) -> tuple[Struct, PartitionLog | None]:
+    res = Struct(
+        index=partition, error_code=0, base_offset=-1, log_append_time_ms=-1,
+        log_start_offset=-1, record_errors=[], error_message=None,
+    )
+    plog = core.partition_log(topic, partition)
+    if plog is None:
+        res.error_code = int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        return res, None
+    if not records:
+        res.error_code = int(ErrorCode.CORRUPT_MESSAGE)
+        res.error_message = "no record batches"
+        return res, None
+    tp = TopicPartition(topic, partition)
+    try:
+        headers = _headers(records)
+        code, why = _check_batches(headers, plog.config.log_append_time)
+        if code != ErrorCode.NONE:
+            res.error_code, res.error_message = int(code), why
+            return res, None
+        table = core.producer_state(tp)
+        verdict = table.check(headers)
+        if verdict.error != ErrorCode.NONE:
+            res.error_code, res.error_message = int(verdict.error), verdict.message
+            return res, None
+        if verdict.duplicate is not None:
+            res.base_offset = verdict.duplicate.first_offset
+            res.log_append_time_ms = verdict.duplicate.log_append_time
+            res.log_start_offset = plog.log_start_offset
+            return res, plog
+        buf = bytearray(records)
+        info = plog.append(buf, leader_epoch=core.leader_epoch(topic, partition))
+    except Exception as exc:  # storage, records and OS errors become per-partition codes
+        code = error_of(exc)
+        if code in (ErrorCode.UNKNOWN_SERVER_ERROR, ErrorCode.KAFKA_STORAGE_ERROR):
+            log.error("append to %s failed: %s", tp, exc)
+        res.error_code, res.error_message = int(code), message_of(exc)
+        return res, None
+    # Offsets were assigned contiguously from info.first_offset, batch after batch.
+    offset = info.first_offset
+    placed = []
+    for h in headers:
+        placed.append(h._replace(base_offset=offset))
+        offset += h.last_offset_delta + 1
+    table.record(placed, info.log_append_time_ms)
+    core.appended(tp, plog)
+    res.base_offset = info.first_offset
+    res.log_append_time_ms = info.log_append_time_ms
+    res.log_start_offset = info.log_start_offset
+    return res, plog
+
+
+async def produce(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct | None:
+    acks = req.acks
+    if req.transactional_id is not None:
+        code: ErrorCode | None = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    elif acks not in (0, 1, -1):
+        code = ErrorCode.INVALID_REQUIRED_ACKS
+    else:
+        code = None
+    responses = []
+    written: dict[int, PartitionLog] = {}
+    for t in req.topic_data:
+        name = t.name
+        if header.api_version >= 13:
+            name = core.topic_name_of(t.topic_id) or ""
+        parts = []
+        for p in t.partition_data:
+            if code is not None:
+                parts.append(Struct(index=p.index, error_code=int(code), base_offset=-1))
+                continue
+            res, plog = _append_partition(core, name, p.index, p.records)
+            parts.append(res)
+            if plog is not None:
+                written[id(plog)] = plog
+        responses.append(Struct(name=t.name, topic_id=t.topic_id, partition_responses=parts))
+    if acks == 0:
+        return None
+    if written:
+        results = await asyncio.gather(
+            *(core.durable(plog) for plog in written.values()), return_exceptions=True
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            log.error("flush failed: %s", failed[0])
+            for t in responses:
+                for res in t.partition_responses:
+                    if res.error_code == 0:
+                        res.error_code = int(ErrorCode.KAFKA_STORAGE_ERROR)
+    return Struct(responses=responses, throttle_time_ms=0)
+
+
+def produce_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(responses=[
+        Struct(name=t.name, topic_id=t.topic_id, partition_responses=[
+            Struct(index=p.index, error_code=int(code), base_offset=-1)
+            for p in t.partition_data
+        ])
+        for t in req.topic_data
+    ])
+
+
+_MAX_EPOCH = 32767
+
+
+async def init_producer_id(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    if req.transactional_id is not None:
+        return Struct(
+            throttle_time_ms=0, error_code=int(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+            producer_id=-1, producer_epoch=-1,
+        )
+    if req.producer_id >= 0 and 0 <= req.producer_epoch < _MAX_EPOCH - 1:
+        # An idempotent producer bumping its epoch (KIP-360) keeps its id.
+        return Struct(throttle_time_ms=0, error_code=0, producer_id=req.producer_id,
+                      producer_epoch=req.producer_epoch + 1)
+    pid = core.allocate_producer_id()
+    return Struct(throttle_time_ms=0, error_code=0, producer_id=pid, producer_epoch=0)
+
+
+def init_producer_id_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(error_code=int(code), producer_id=-1, producer_epoch=-1)
+
+
+HANDLERS = {
+    ApiKey.PRODUCE: Handler(produce, produce_fallback),
+    ApiKey.INIT_PRODUCER_ID: Handler(init_producer_id, init_producer_id_fallback),
+}

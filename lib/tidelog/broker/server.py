@@ -1,0 +1,113 @@
+"""The listener: accepts connections and serves each with a :class:`Connection`.
+
+At most ``max_connections`` clients are served at once; a connection beyond that is accepted
+and closed at once with a log line (the client retries, as it does after any disconnect).
+:meth:`Server.stop` is the first half of a clean shutdown: stop accepting, stop reading
+requests, wake long-polling fetches, and wait (bounded) until every connection has sent the
+answers to the requests it had read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+from tidelog.broker.connection import Connection
+from tidelog.broker.core import BrokerCore
+from tidelog.broker.dispatch import Dispatcher
+
+log = logging.getLogger("tidelog.broker.server")
+
+DRAIN_TIMEOUT_S = 10.0
+
+
+def bind(host: str, port: int, backlog: int = 512) -> socket.socket:
+    """A listening, non-blocking TCP socket (raises OSError, e.g. address in use)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class Server:
+    def __init__(self, core: BrokerCore, sock: socket.socket) -> None:
+        self.core = core
+        self.sock = sock
+        self.dispatcher = Dispatcher(core)
+        self._connections: dict[Connection, asyncio.Task[None]] = {}
+        self._accept_task: asyncio.Task[None] | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.sock.getsockname()[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        self._accept_task = asyncio.create_task(self._accept_loop())
+
+    async def _accept_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        config = self.core.config
+        while True:
+            try:
+                client, addr = await loop.sock_accept(self.sock)
+            except asyncio.CancelledError:
+                raise
+            except OSError as exc:  # EMFILE and friends: back off instead of spinning
+                log.error("accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            peer = f"{addr[0]}:{addr[1]}"
+            if len(self._connections) >= config.max_connections:
+                log.warning("refusing %s: %d connections open", peer, len(self._connections))
+                client.close()
+                continue
+            client.setblocking(False)
+            with contextlib.suppress(OSError):
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = Connection(
+                client,
+                self.dispatcher,
+                max_frame_size=config.max_request_size,
+                max_inflight=config.max_inflight_per_connection,
+                peer=peer,
+            )
+            log.debug("connection from %s", peer)
+            task = asyncio.create_task(self._serve(conn))
+            self._connections[conn] = task
+
+    async def _serve(self, conn: Connection) -> None:
+        try:
+            await conn.run()
+        except Exception:
+            log.exception("connection from %s failed", conn.peer)
+        finally:
+            self._connections.pop(conn, None)
+            log.debug("connection from %s closed", conn.peer)
+
+    async def stop(self) -> None:
+        """Stop accepting and reading, then wait for in-flight answers to go out."""
+        if self._accept_task is not None:
+            self._accept_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accept_task
+        self.sock.close()
+        for conn in list(self._connections):
+            conn.stop_reading()
+        self.core.wake_all()
+        tasks = list(self._connections.values())
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_S)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
