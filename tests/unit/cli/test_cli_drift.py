@@ -19,9 +19,15 @@ def _spec(prog: str) -> CommandSpec:
     return command_spec(prog, load_app(SCRIPTS[prog]))
 
 
+def _man_page(prog: str) -> Path:
+    """Section 1 for tools, section 8 for the daemon (logd)."""
+    daemon = ROOT / "man" / f"{prog}.8"
+    return daemon if daemon.is_file() else ROOT / "man" / f"{prog}.1"
+
+
 def _man_text(prog: str) -> str:
     """The man page with roff's escaped hyphens and font switches made plain."""
-    text = (ROOT / "man" / f"{prog}.1").read_text(encoding="utf-8")
+    text = _man_page(prog).read_text(encoding="utf-8")
     text = text.replace("\\-", "-").replace("\\e", "\\")
     return re.sub(r"\\f[BIRP]", "", text)
 
@@ -32,17 +38,17 @@ def test_there_are_programs() -> None:
 
 @pytest.mark.parametrize("prog", sorted(SCRIPTS))
 def test_man_page_documents_every_option(prog: str) -> None:
-    page = ROOT / "man" / f"{prog}.1"
-    assert page.is_file(), f"{prog} has no man page at man/{prog}.1"
+    page = _man_page(prog)
+    assert page.is_file(), f"{prog} has no man page at man/{prog}.1 (or .8)"
     text = _man_text(prog)
     for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS", "EXAMPLES"):
-        assert f".SH {section}" in text, f"man/{prog}.1 lacks a {section} section"
+        assert f".SH {section}" in text, f"{page.name} lacks a {section} section"
     assert "tidelog (7)" in text or "tidelog(7)" in text.replace(" (7)", "(7)")
     options_section = text.split(".SH OPTIONS", 1)[1].split("\n.SH ", 1)[0]
     for name in _spec(prog).option_names():
         # Whole-word match, so --json does not pass for --json-foo.
         assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", options_section), (
-            f"man/{prog}.1 does not document {name} in OPTIONS"
+            f"{page.name} does not document {name} in OPTIONS"
         )
     for code in ("0", "1", "2", "130"):
         exit_section = text.split(".SH EXIT STATUS", 1)[1].split("\n.SH ", 1)[0]
