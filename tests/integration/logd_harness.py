@@ -1,0 +1,106 @@
+"""Run real ``logd`` processes for tests: random port, temporary data dir, bounded waits.
+
+:class:`Logd` starts ``python -m tools.logd`` with ``--listen 127.0.0.1:0`` (the kernel picks a
+free port, no race), waits for the ``listening on`` log line, and keeps the port across
+restarts so clients reconnect to the same address. stderr goes to a file next to the data dir
+(shown when a test fails). Every wait is bounded; a broker left running at the end of a test is
+killed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 20.0
+_LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+
+
+class Logd:
+    def __init__(self, tmp: Path, *args: str, name: str = "logd") -> None:
+        self.data_dir = tmp / f"{name}-data"
+        self.log_path = tmp / f"{name}.stderr"
+        self.args = list(args)
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "tools.logd",
+            "--data-dir", str(self.data_dir),
+            "--listen", f"127.0.0.1:{self.port}",
+            *self.args,
+        ]
+
+    def start(self) -> Logd:
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        with self.log_path.open("ab") as f:
+            self._log_offset = f.tell()
+        env = dict(os.environ)
+        env.pop("TIDELOG_CONFIG", None)
+        with self.log_path.open("ab") as err:
+            self.proc = subprocess.Popen(
+                self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=err, cwd=ROOT, env=env,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            match = _LISTENING.search(self.new_log())
+            if match:
+                self.port = int(match.group(1))
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"logd exited with {self.proc.returncode}:\n{self.new_log()}")
+            time.sleep(0.02)
+        self.kill()
+        raise RuntimeError(f"logd did not start in {START_TIMEOUT_S}s:\n{self.new_log()}")
+
+    def new_log(self) -> str:
+        """stderr written since the last start."""
+        try:
+            data = self.log_path.read_bytes()[self._log_offset:]
+        except FileNotFoundError:
+            return ""
+        return data.decode("utf-8", "replace")
+
+    def log(self) -> str:
+        return self.log_path.read_text("utf-8", "replace") if self.log_path.exists() else ""
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Signal a clean shutdown and wait for it; returns the exit status."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise RuntimeError(f"logd did not stop in {STOP_TIMEOUT_S}s") from None
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """kill -9: no clean shutdown."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def restart(self) -> Logd:
+        assert self.stop() == 0, self.new_log()
+        return self.start()
