@@ -674,6 +674,9 @@ class PartitionLog:
             self._leo = active.truncate_to(offset)
             active.make_active()
             self._after_truncation()
+            if self._leo < self._log_start_offset:
+                # The batch holding the log start offset was cut: nothing readable is left.
+                self.truncate_fully_and_start_at(self._log_start_offset)
 
     def truncate_fully_and_start_at(self, offset: int) -> None:
         """Delete every segment and start an empty log at ``offset``."""
