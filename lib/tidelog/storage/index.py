@@ -24,6 +24,7 @@ of its entry size raises :class:`CorruptIndexError` and gets rebuilt.
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import os
 import struct
@@ -38,6 +39,7 @@ from tidelog.storage.handles import HandleCache
 OFFSET_ENTRY = struct.Struct(">ii")
 TIME_ENTRY = struct.Struct(">qi")
 _INT32_MAX = (1 << 31) - 1
+_HANDLE_IDS = itertools.count()
 NO_TIMESTAMP = -1
 
 
@@ -79,7 +81,8 @@ class _Index:
         self.base_offset = base_offset
         self.max_entries = max(0, max_index_size) // self.ENTRY_SIZE
         self._cache = cache if cache is not None else HandleCache(4)
-        self._key = str(self.path)
+        # Unique per object: two objects for one file never share (or close) a mapping.
+        self._key = f"{self.path}#{next(_HANDLE_IDS)}"
         self._entries: int | None = None
         self._writable = False
         self._zero = bytes(self.ENTRY_SIZE)
@@ -103,8 +106,6 @@ class _Index:
                 mm.madvise(mmap.MADV_RANDOM)
         finally:
             os.close(fd)
-        if self._entries is None:
-            self._entries = self._count_entries(mm)
         return mm
 
     def _count_entries(self, mm: _Map) -> int:
@@ -128,9 +129,8 @@ class _Index:
     @property
     def entries(self) -> int:
         if self._entries is None:
-            with self._pin():
-                pass
-        assert self._entries is not None
+            with self._pin() as mm:
+                self._entries = self._count_entries(mm)
         return self._entries
 
     @property
@@ -221,7 +221,7 @@ class _Index:
         self.close()
         os.replace(self.path, path)
         self.path = Path(path)
-        self._key = str(self.path)
+        self._key = f"{self.path}#{next(_HANDLE_IDS)}"
 
     def _relative(self, offset: int) -> int:
         rel = offset - self.base_offset

@@ -19,6 +19,7 @@ increasing offsets), cuts the file at the first bad or torn batch and rebuilds b
 
 from __future__ import annotations
 
+import itertools
 import logging
 import mmap
 import os
@@ -47,6 +48,7 @@ from tidelog.storage.region import FileRegion
 log = logging.getLogger("tidelog.storage.segment")
 
 INT32_MAX = (1 << 31) - 1
+_HANDLE_IDS = itertools.count()
 TIMESTAMP_TYPE_BIT = 0x08
 NO_TIMESTAMP = -1
 
@@ -72,7 +74,7 @@ class LogSegment:
         )
         self.index_interval_bytes = config.index_interval_bytes
         self._cache = cache
-        self._key = str(self.log_path)
+        self._key = f"{self.log_path}#{next(_HANDLE_IDS)}"
         #: Bytes of whole batches in the file (the file may be longer only during recovery).
         self.size = 0
         #: Offset after the last batch; None until known (inactive segments loaded lazily).
