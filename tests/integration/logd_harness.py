@@ -24,7 +24,13 @@ _LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 
 class Logd:
-    def __init__(self, tmp: Path, *args: str, name: str = "logd") -> None:
+    def __init__(
+        self, tmp: Path, *args: str, name: str = "logd", env: dict[str, str] | None = None,
+        bare: bool = False,
+    ) -> None:
+        #: ``bare``: no --data-dir/--listen flags (the environment or defaults decide).
+        self.bare = bare
+        self.extra_env = env or {}
         self.data_dir = tmp / f"{name}-data"
         self.log_path = tmp / f"{name}.stderr"
         self.args = list(args)
@@ -37,6 +43,8 @@ class Logd:
         return f"127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
+        if self.bare:
+            return [sys.executable, "-m", "tools.logd", *self.args]
         return [
             sys.executable, "-m", "tools.logd",
             "--data-dir", str(self.data_dir),
@@ -50,6 +58,7 @@ class Logd:
             self._log_offset = f.tell()
         env = dict(os.environ)
         env.pop("TIDELOG_CONFIG", None)
+        env.update(self.extra_env)
         with self.log_path.open("ab") as err:
             self.proc = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -119,6 +119,11 @@ class BrokerCore:
                 log.warning("deleting log %s: its topic is not in the metadata", tp)
                 self.logs.delete_log(tp)
 
+    @property
+    def stopping(self) -> bool:
+        """Shutdown has begun: long polls answer at once with what they have."""
+        return self._stopping
+
     def wake_all(self) -> None:
         """End every fetch wait now (shutdown: long polls answer with what they have)."""
         self._stopping = True

@@ -114,7 +114,7 @@ async def fetch(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
     while True:
         answers, total, urgent = _read_all(core, version, req)
         remaining = deadline - loop.time()
-        if urgent or total >= min_bytes or remaining <= 0:
+        if urgent or total >= min_bytes or remaining <= 0 or core.stopping:
             return Struct(throttle_time_ms=0, error_code=0, session_id=0, responses=answers)
         close_parts(_parts_of(answers))
         tps = []

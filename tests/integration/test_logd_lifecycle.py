@@ -1,0 +1,182 @@
+"""logd's life: start-up defaults and configuration errors, clean shutdown on SIGTERM and
+SIGINT, restarts that keep topics and records, and recovery after kill -9 that loses no
+acknowledged acks=all record."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from kafka_wire import WireClient, batch, fetch_body, produce_body, values_of
+from logd_harness import ROOT, Logd
+from tidelog.protocol import ApiKey, ErrorCode
+
+K = ApiKey
+
+
+def run_logd(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "tools.logd", *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=20, env=full_env, check=False,
+    )
+
+
+def test_bad_configuration_exits_2_with_one_clear_line(tmp_path: Path) -> None:
+    cases = [
+        (["--listen", "nowhere"], {}, "--listen"),
+        (["--config", str(tmp_path / "missing.toml")], {}, "missing.toml"),
+        ([], {"TIDELOG_NUM_PARTITIONS": "0"}, "TIDELOG_NUM_PARTITIONS"),
+        (["--log-flush", "sometimes"], {}, "log_flush"),
+        (["--node-id", "x"], {}, "node"),
+    ]
+    for args, env, needle in cases:
+        result = run_logd("--data-dir", str(tmp_path / "d"), *args, env=env)
+        assert result.returncode == 2, (args, result.stderr)
+        assert needle in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_address_in_use_exits_1(logd: Logd, tmp_path: Path) -> None:
+    result = run_logd("--data-dir", str(tmp_path / "other"), "--listen", logd.bootstrap)
+    assert result.returncode == 1
+    assert "cannot listen" in result.stderr
+
+
+def test_no_arguments_uses_the_default_data_dir(tmp_path: Path) -> None:
+    broker = Logd(tmp_path, bare=True,
+                  env={"XDG_DATA_HOME": str(tmp_path / "xdg"), "TIDELOG_LISTEN": "127.0.0.1:0"})
+    broker.start()
+    try:
+        with WireClient(broker.bootstrap) as c:
+            md = c.request(K.METADATA, 4, {"topics": [{"name": "first-use"}]})
+            assert md.topics[0].error_code == 0
+        assert broker.stop(signal.SIGINT) == 0
+    finally:
+        broker.kill()
+    data = tmp_path / "xdg" / "tidelog"
+    assert (data / "first-use-0").is_dir()
+    assert (data / "__cluster_metadata-0").is_dir()
+    assert (data / ".kafka_cleanshutdown").is_file()
+
+
+def test_restart_keeps_topics_configs_and_records(tmp_path: Path) -> None:
+    broker = Logd(tmp_path, "--num-partitions", "3").start()
+    try:
+        with WireClient(broker.bootstrap) as c:
+            md = c.request(K.METADATA, 9, {"topics": [{"name": "keep"}]})
+            assert len(md.topics[0].partitions) == 3
+            c.request(K.INCREMENTAL_ALTER_CONFIGS, 0, {"resources": [
+                {"resource_type": 2, "resource_name": "keep", "configs": [
+                    {"name": "retention.bytes", "config_operation": 0, "value": "123456789"}]}]})
+            for p in range(3):
+                res = c.request(K.PRODUCE, 7, produce_body("keep", batch([b"p%d" % p]), p))
+                assert res.responses[0].partition_responses[0].error_code == 0
+            cluster = c.request(K.DESCRIBE_CLUSTER, 0, {}).cluster_id
+            first_pid = c.request(K.INIT_PRODUCER_ID, 0, {
+                "transactional_id": None, "transaction_timeout_ms": 1}).producer_id
+        assert broker.stop() == 0
+        assert (broker.data_dir / ".kafka_cleanshutdown").is_file()
+        broker.start()
+        assert "clean shutdown True" in broker.new_log()
+        with WireClient(broker.bootstrap) as c:
+            assert c.request(K.DESCRIBE_CLUSTER, 0, {}).cluster_id == cluster
+            md = c.request(K.METADATA, 9, {"topics": [{"name": "keep"}],
+                                           "allow_auto_topic_creation": False})
+            assert len(md.topics[0].partitions) == 3
+            for p in range(3):
+                res = c.request(K.FETCH, 11, fetch_body("keep", 0, partition=p))
+                assert values_of(res.responses[0].partitions[0].records) == [b"p%d" % p]
+            desc = c.request(K.DESCRIBE_CONFIGS, 1, {"resources": [
+                {"resource_type": 2, "resource_name": "keep",
+                 "configuration_keys": ["retention.bytes"]}]})
+            assert desc.results[0].configs[0].value == "123456789"
+            # The producer-id blocks survive too: no id is handed out twice.
+            pid = c.request(K.INIT_PRODUCER_ID, 0, {"transactional_id": None,
+                                                    "transaction_timeout_ms": 1}).producer_id
+            assert pid > first_pid
+        assert broker.stop() == 0
+    finally:
+        broker.kill()
+
+
+def test_kill_9_loses_no_acknowledged_acks_all_record(tmp_path: Path) -> None:
+    broker = Logd(tmp_path).start()
+    acked: dict[int, list[tuple[int, list[bytes]]]] = {0: [], 1: [], 2: []}
+    stop = threading.Event()
+    try:
+        with WireClient(broker.bootstrap) as c:
+            c.request(K.CREATE_TOPICS, 4, {"topics": [
+                {"name": "durable", "num_partitions": 3, "replication_factor": 1}]})
+
+        def producer(partition: int) -> None:
+            n = 0
+            try:
+                with WireClient(broker.bootstrap, timeout=5) as c:
+                    while not stop.is_set():
+                        values = [b"%d-%d-%d" % (partition, n, i) for i in range(50)]
+                        res = c.request(K.PRODUCE, 7, produce_body(
+                            "durable", batch(values), partition=partition, acks=-1))
+                        p = res.responses[0].partition_responses[0]
+                        if p.error_code == 0:
+                            acked[partition].append((p.base_offset, values))
+                        n += 1
+            except (ConnectionError, OSError):
+                return  # the broker died under us: unacknowledged requests may be lost
+
+        threads = [threading.Thread(target=producer, args=(p,)) for p in range(3)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while sum(len(v) for v in acked.values()) < 60 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        broker.kill()
+        stop.set()
+        for t in threads:
+            t.join(10)
+        assert all(acked.values()), "every producer got acknowledgements before the kill"
+        broker.start()
+        assert "clean shutdown False" in broker.new_log()
+        with WireClient(broker.bootstrap) as c:
+            for partition, batches in acked.items():
+                got: list[bytes | None] = []
+                offset = 0
+                while True:
+                    res = c.request(K.FETCH, 11, fetch_body("durable", offset,
+                                                            partition=partition))
+                    vals = values_of(res.responses[0].partitions[0].records)
+                    if not vals:
+                        break
+                    got += vals
+                    offset += len(vals)
+                for base, values in batches:
+                    assert got[base:base + len(values)] == values
+        assert broker.stop() == 0
+    finally:
+        stop.set()
+        broker.kill()
+
+
+def test_sigterm_finishes_in_flight_requests(tmp_path: Path) -> None:
+    broker = Logd(tmp_path).start()
+    try:
+        with WireClient(broker.bootstrap) as c:
+            c.request(K.CREATE_TOPICS, 4, {"topics": [
+                {"name": "inflight", "num_partitions": 1, "replication_factor": 1}]})
+            c.send(K.FETCH, 11, fetch_body("inflight", 0, max_wait_ms=10000))
+            time.sleep(0.2)
+            assert broker.proc is not None
+            broker.proc.send_signal(signal.SIGTERM)
+            _, res = c.receive()  # answered (empty) instead of dropped
+            assert res.responses[0].partitions[0].error_code == ErrorCode.NONE
+        assert broker.stop() == 0
+        assert "stopped cleanly" in broker.log()
+    finally:
+        broker.kill()
