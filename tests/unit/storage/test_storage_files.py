@@ -102,9 +102,8 @@ def test_kafka_fixture_files() -> None:
     assert read_partition_metadata(FIXTURES / "TestTopicPatient-0/partition.metadata") == (
         PartitionMetadata(0, "B3_HiNPgSQ6oxG9ZZ6ED5A")
     )
-    assert read_leader_epoch_checkpoint(FIXTURES / "TestTopicPatient-0/leader-epoch-checkpoint") == [
-        EpochEntry(0, 0)
-    ]
+    epochs = FIXTURES / "TestTopicPatient-0/leader-epoch-checkpoint"
+    assert read_leader_epoch_checkpoint(epochs) == [EpochEntry(0, 0)]
     assert read_leader_epoch_checkpoint(
         FIXTURES / "__cluster_metadata-0/leader-epoch-checkpoint"
     ) == [EpochEntry(1, 0)]
