@@ -84,7 +84,7 @@ def test_unclean_startup_recovers(tmp_path: Path) -> None:
 def test_skips_bad_dirs_and_deletes(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES, tmp_path / "d")
     d = tmp_path / "d"
-    for root, dirs, files in os.walk(d):
+    for root, _dirs, files in os.walk(d):
         os.chmod(root, 0o755)
         for f in files:
             os.chmod(os.path.join(root, f), 0o644)
