@@ -1,4 +1,4 @@
-"""Handlers: ApiVersions (18), Metadata (3), DescribeCluster (60).
+"""Handlers: ApiVersions (18), Metadata (3), DescribeCluster (60), FindCoordinator (10).
 
 ApiVersions advertises exactly the APIs this broker serves (:data:`SERVED`), with the version
 ranges of the protocol's table. Metadata describes the single broker (leader, replica and ISR
@@ -20,7 +20,9 @@ from tidelog.protocol.errors import ErrorCode
 from tidelog.protocol.header import RequestHeader
 from tidelog.storage.errors import StorageError
 
-#: The APIs logd answers (group APIs come with the group coordinator of a later issue).
+#: The APIs logd answers. Group APIs come with the group coordinator of a later issue;
+#: FindCoordinator is served (answering COORDINATOR_NOT_AVAILABLE) because librdkafka infers
+#: from its presence that the broker can take LZ4 (its feature table ties LZ4 to it).
 SERVED: frozenset[ApiKey] = frozenset(
     {
         ApiKey.PRODUCE,
@@ -36,6 +38,7 @@ SERVED: frozenset[ApiKey] = frozenset(
         ApiKey.CREATE_PARTITIONS,
         ApiKey.INCREMENTAL_ALTER_CONFIGS,
         ApiKey.DESCRIBE_CLUSTER,
+        ApiKey.FIND_COORDINATOR,
     }
 )
 
@@ -152,7 +155,27 @@ def describe_cluster_fallback(req: Struct, version: int, code: ErrorCode) -> Str
     return Struct(error_code=int(code), error_message=code.message, brokers=[])
 
 
+async def find_coordinator(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    code = int(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    why = "consumer groups and transactions are not served yet"
+    return Struct(
+        throttle_time_ms=0, error_code=code, error_message=why, node_id=-1, host="", port=-1,
+        coordinators=[
+            Struct(key=key, node_id=-1, host="", port=-1, error_code=code, error_message=why)
+            for key in req.coordinator_keys
+        ],
+    )
+
+
+def find_coordinator_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(error_code=int(code), node_id=-1, host="", port=-1, coordinators=[
+        Struct(key=key, node_id=-1, host="", port=-1, error_code=int(code))
+        for key in req.coordinator_keys
+    ])
+
+
 HANDLERS = {
+    ApiKey.FIND_COORDINATOR: Handler(find_coordinator, find_coordinator_fallback),
     ApiKey.API_VERSIONS: Handler(api_versions, api_versions_fallback),
     ApiKey.METADATA: Handler(metadata, metadata_fallback),
     ApiKey.DESCRIBE_CLUSTER: Handler(describe_cluster, describe_cluster_fallback),

@@ -1,0 +1,26 @@
+"""Fixtures for the compatibility tests: a real ``logd`` per test (the harness of
+tests/integration), which tests restart in the middle of their traffic."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+
+from logd_harness import Logd
+
+
+@pytest.fixture
+def logd(tmp_path: Path) -> Iterator[Logd]:
+    broker = Logd(tmp_path).start()
+    yield broker
+    try:
+        if broker.running:
+            assert broker.stop() == 0, broker.log()
+    finally:
+        broker.kill()
+        print(broker.log())  # captured: shown when the test failed
