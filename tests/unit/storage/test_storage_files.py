@@ -28,7 +28,7 @@ from tidelog.storage.topic_partition import (
     partition_dir_name,
 )
 
-FIXTURES = Path("/work/shared/fixtures/kafka-logdir")
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kafka-logdir"
 
 
 def test_partition_dir_names() -> None:

@@ -20,7 +20,7 @@ from tidelog.storage.errors import (
 from tidelog.storage.index import read_offset_index, read_time_index
 from tidelog.storage.log import PartitionLog
 
-FIXTURES = Path("/work/shared/fixtures/kafka-logdir")
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kafka-logdir"
 BATCH = len(make_batch())  # 81 bytes with the default payload
 
 

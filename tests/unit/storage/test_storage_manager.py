@@ -16,7 +16,7 @@ from tidelog.storage.config import LogConfig
 from tidelog.storage.manager import CLEAN_SHUTDOWN_MARKER, LogManager
 from tidelog.storage.topic_partition import TopicPartition
 
-FIXTURES = Path("/work/shared/fixtures/kafka-logdir")
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kafka-logdir"
 TP = TopicPartition("my-topic", 0)
 SMALL = LogConfig(segment_bytes=200, segment_index_bytes=4096, retention_bytes=81,
                   retention_ms=-1)
