@@ -18,7 +18,10 @@ Crash behaviour: writes are not fsynced until :meth:`flush` (the explicit flush 
 broker calls it, via :meth:`flush_async` for group commit, when acks or flush.messages /
 flush.ms say so). Opening without ``clean_shutdown`` re-validates every batch from the segment
 holding the recovery point on, cuts a torn or corrupt tail together with any later segments and
-rebuilds their indexes (:attr:`recovery_report`). With ``clean_shutdown`` only index sizes are
+rebuilds their indexes (:attr:`recovery_report`). Because that rebuild always covers the
+segment holding the recovery point, a flush syncs the active segment's log file but not its
+indexes (one device flush per group commit instead of three); indexes are synced once their
+segment is inactive, and on close. With ``clean_shutdown`` only index sizes are
 checked, and the log is loaded lazily on first use. Deleted segments are unlinked at once:
 regions already handed out keep their own descriptors, so no delay is needed
 (``file.delete.delay.ms`` is not used here).
@@ -705,25 +708,35 @@ class PartitionLog:
     # -- flushing ----------------------------------------------------------------------------
 
     def flush(self, up_to_offset: int | None = None) -> int:
-        """fdatasync the segments holding [recovery point, ``up_to_offset``) and their indexes,
-        then advance the recovery point; returns it. Blocking: call from a worker thread."""
+        """fdatasync the segments holding [recovery point, ``up_to_offset``) and the indexes of
+        the inactive ones, then advance the recovery point; returns it. Blocking: call from a
+        worker thread."""
         self._ensure_loaded()
         with self._lock:
             target = self._leo if up_to_offset is None else min(up_to_offset, self._leo)
             dir_dirty, self._dir_dirty = self._dir_dirty, False
             if target <= self._recovery_point and not dir_dirty:
                 return self._recovery_point
+            active = self._segments[-1]
             segs = []
             for i, seg in enumerate(self._segments):
                 end = self._bases[i + 1] if i + 1 < len(self._bases) else None
                 if seg.base_offset < target and (end is None or end > self._recovery_point):
                     segs.append(seg)
         for seg in segs:
-            seg.flush()
+            # The active segment's indexes are derived data that recovery rebuilds (it always
+            # starts at the segment holding the recovery point): syncing them on every flush
+            # would cost two more device flushes per group commit. Inactive ones are synced.
+            seg.flush(indexes=seg is not active)
         if dir_dirty:
             fsync_dir(self._dir)
         with self._lock:
-            self._recovery_point = max(self._recovery_point, min(target, self._leo))
+            new_point = min(target, self._leo)
+            if active in segs and self._segments[-1] is not active:
+                # It rolled during the flush, its indexes unsynced: keep the recovery point
+                # inside it so a crash rebuilds them; the next flush syncs them.
+                new_point = min(new_point, active.base_offset)
+            self._recovery_point = max(self._recovery_point, new_point)
             self._last_flush_ms = self._clock()
             return self._recovery_point
 
@@ -779,6 +792,7 @@ class PartitionLog:
                 return
             if self._loaded and flush:
                 self._segments[-1].on_become_inactive()
+                self._segments[-1].flush_indexes()
                 self.flush()
                 self._epochs.save()
             for seg in self._segments:

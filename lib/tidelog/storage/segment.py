@@ -408,14 +408,22 @@ class LogSegment:
 
     # -- durability and lifetime -------------------------------------------------------------
 
-    def flush(self) -> None:
+    def flush(self, *, indexes: bool = True) -> None:
+        """fdatasync the log file and, with ``indexes``, both index files."""
         try:
             with self._cache.pin(self._key, self._open_fd) as h:
                 os.fdatasync(h.fd)
+            if indexes:
+                self.flush_indexes()
+        except FileNotFoundError:
+            pass  # deleted by retention or truncation meanwhile: nothing left to flush
+
+    def flush_indexes(self) -> None:
+        try:
             self.offset_index.flush()
             self.time_index.flush()
         except FileNotFoundError:
-            pass  # deleted by retention or truncation meanwhile: nothing left to flush
+            pass  # deleted meanwhile
 
     def close(self) -> None:
         self._cache.discard(self._key)

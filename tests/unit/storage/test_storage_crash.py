@@ -123,3 +123,29 @@ def test_corrupt_middle_segment_drops_later_segments(tmp_path: Path) -> None:
     assert again.recovery_report.segments_deleted == 1
     assert again.recovery_report.bytes_truncated == 81 + 2 * 81
     assert not (d / "00000000000000000004.log").exists()
+
+
+def test_active_index_lost_in_a_crash_is_rebuilt(tmp_path: Path) -> None:
+    # flush() syncs the active segment's log but not its indexes: a crash may leave them
+    # stale. Recovery starts at the segment holding the recovery point, so they are rebuilt.
+    d = tmp_path / "t-0"
+    config = LogConfig(index_interval_bytes=0)
+    plog = PartitionLog.open(d, config)
+    positions = []
+    for i in range(5):
+        positions.append(plog.size_in_bytes)
+        plog.append(make_batch(2, tag=i), leader_epoch=0)
+    plog.flush()
+    assert plog.recovery_point == plog.log_end_offset == 10
+    index = d / "00000000000000000000.index"
+    plog.release_handles()
+    # What the disk kept of the unsynced mapping: entries pointing at the wrong batches.
+    index.write_bytes(bytes.fromhex("00000003 00000000 00000005 00000051") + bytes(4096 - 16))
+    again = PartitionLog.open(d, config, recovery_point=10)
+    assert again.log_end_offset == 10
+    assert again.recovery_report.bytes_truncated == 0
+    for i, pos in enumerate(positions):
+        with again.read(2 * i + 1, 1) as region:
+            assert region.position == pos
+    # Kafka's rule: an entry once more than index.interval.bytes were written since the last.
+    assert list(read_offset_index(index, 0)) == [(2 * i + 1, positions[i]) for i in range(1, 5)]
