@@ -56,11 +56,40 @@ class _EmptyMap(bytearray):
 _Map = mmap.mmap | _EmptyMap
 
 
+def _count_before(
+    mm: _Map, n: int, entry: struct.Struct, field: int, value: int, *, inclusive: bool
+) -> int:
+    """How many of the first ``n`` entries have ``field`` <= ``value`` (``inclusive``) or
+    < ``value``: a binary search, valid because every indexed field is sorted."""
+    unpack, size = entry.unpack_from, entry.size
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        got = unpack(mm, mid * size)[field]
+        if got < value or (inclusive and got == value):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _count_nonzero(mm: _Map | mmap.mmap, n: int, entry_size: int) -> int:
+    """Entries before the all-zero tail of a preallocated file (valid entries are never zero)."""
+    zero = bytes(entry_size)
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if mm[mid * entry_size : mid * entry_size + entry_size] == zero:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 def _check_size(path: Path, size: int, entry_size: int) -> None:
     if size % entry_size:
         raise CorruptIndexError(
-            f"index file {path} has {size} bytes, not a multiple of its {entry_size}-byte "
-            "entries",
+            f"index file {path} has {size} bytes, not a multiple of its {entry_size}-byte entries",
             size - size % entry_size,
         )
 
@@ -85,7 +114,6 @@ class _Index:
         self._key = f"{self.path}#{next(_HANDLE_IDS)}"
         self._entries: int | None = None
         self._writable = False
-        self._zero = bytes(self.ENTRY_SIZE)
 
     # -- mapping -----------------------------------------------------------------------------
 
@@ -112,16 +140,7 @@ class _Index:
         """Entries before the all-zero tail: a binary search, valid entries are never zero."""
         if isinstance(mm, _EmptyMap):
             return 0
-        es = self.ENTRY_SIZE
-        lo, hi = 0, len(mm) // es
-        zero = self._zero
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if mm[mid * es : mid * es + es] == zero:
-                hi = mid
-            else:
-                lo = mid + 1
-        return lo
+        return _count_nonzero(mm, len(mm) // self.ENTRY_SIZE, self.ENTRY_SIZE)
 
     def _pin(self) -> AbstractContextManager[_Map]:
         return self._cache.pin(self._key, self._open_map)
@@ -276,18 +295,11 @@ class OffsetIndex(_Index):
         rel = offset - self.base_offset
         if n == 0 or rel < 0:
             return self.base_offset, 0
-        unpack = OFFSET_ENTRY.unpack_from
         with self._pin() as mm:
-            lo, hi = 0, n  # first entry with relative offset > rel
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if unpack(mm, mid * 8)[0] <= rel:
-                    lo = mid + 1
-                else:
-                    hi = mid
+            lo = _count_before(mm, n, OFFSET_ENTRY, 0, rel, inclusive=True)
             if lo == 0:
                 return self.base_offset, 0
-            r, pos = unpack(mm, (lo - 1) * 8)
+            r, pos = OFFSET_ENTRY.unpack_from(mm, (lo - 1) * 8)
         return self.base_offset + r, pos
 
     def lookup_position(self, position: int) -> tuple[int, int]:
@@ -295,18 +307,11 @@ class OffsetIndex(_Index):
         n = self.entries
         if n == 0:
             return self.base_offset, 0
-        unpack = OFFSET_ENTRY.unpack_from
         with self._pin() as mm:
-            lo, hi = 0, n
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if unpack(mm, mid * 8)[1] <= position:
-                    lo = mid + 1
-                else:
-                    hi = mid
+            lo = _count_before(mm, n, OFFSET_ENTRY, 1, position, inclusive=True)
             if lo == 0:
                 return self.base_offset, 0
-            r, pos = unpack(mm, (lo - 1) * 8)
+            r, pos = OFFSET_ENTRY.unpack_from(mm, (lo - 1) * 8)
         return self.base_offset + r, pos
 
     def truncate_to_position(self, position: int) -> None:
@@ -314,15 +319,8 @@ class OffsetIndex(_Index):
         n = self.entries
         if n == 0:
             return
-        unpack = OFFSET_ENTRY.unpack_from
         with self._pin() as mm:
-            lo, hi = 0, n
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if unpack(mm, mid * 8)[1] < position:
-                    lo = mid + 1
-                else:
-                    hi = mid
+            lo = _count_before(mm, n, OFFSET_ENTRY, 1, position, inclusive=False)
         self.truncate_to_entries(lo)
 
 
@@ -393,34 +391,20 @@ class TimeIndex(_Index):
         n = self.entries
         if n == 0:
             return NO_TIMESTAMP, self.base_offset
-        unpack = TIME_ENTRY.unpack_from
         with self._pin() as mm:
-            lo, hi = 0, n
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if unpack(mm, mid * 12)[0] <= timestamp:
-                    lo = mid + 1
-                else:
-                    hi = mid
+            lo = _count_before(mm, n, TIME_ENTRY, 0, timestamp, inclusive=True)
             if lo == 0:
                 return NO_TIMESTAMP, self.base_offset
-            ts, rel = unpack(mm, (lo - 1) * 12)
+            ts, rel = TIME_ENTRY.unpack_from(mm, (lo - 1) * 12)
         return ts, self.base_offset + rel
 
     def truncate_to_offset(self, offset: int) -> None:
         """Drop the entries for ``offset`` and beyond."""
         n = self.entries
         rel = offset - self.base_offset
-        unpack = TIME_ENTRY.unpack_from
         if n:
             with self._pin() as mm:
-                lo, hi = 0, n
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    if unpack(mm, mid * 12)[1] < rel:
-                        lo = mid + 1
-                    else:
-                        hi = mid
+                lo = _count_before(mm, n, TIME_ENTRY, 1, rel, inclusive=False)
             self.truncate_to_entries(lo)
         self._last = None
 
@@ -442,15 +426,8 @@ def _read_entries(path: Path, entry: struct.Struct) -> Iterator[tuple[int, int]]
         mm = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ)
     try:
         # Find the zero tail by binary search so a preallocated file is not read whole.
-        es, zero = entry.size, bytes(entry.size)
-        lo, hi = 0, size // es
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if mm[mid * es : mid * es + es] == zero:
-                hi = mid
-            else:
-                lo = mid + 1
-        for i in range(lo):
+        es = entry.size
+        for i in range(_count_nonzero(mm, size // es, es)):
             yield entry.unpack_from(mm, i * es)
     finally:
         mm.close()
