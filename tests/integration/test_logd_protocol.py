@@ -123,6 +123,12 @@ def test_produce_errors_per_partition(shared_logd: Logd) -> None:
         res = c.request(K.PRODUCE, 7, produce_body(
             "small", build_batch([NewRecord(b"z", timestamp=future)])))
         assert res.responses[0].partition_responses[0].error_code == ErrorCode.INVALID_TIMESTAMP
+        create(c, "needs-two", min_insync_replicas="2")
+        res = c.request(K.PRODUCE, 7, produce_body("needs-two", batch([b"x"]), acks=-1))
+        assert res.responses[0].partition_responses[0].error_code == (
+            ErrorCode.NOT_ENOUGH_REPLICAS)
+        res = c.request(K.PRODUCE, 7, produce_body("needs-two", batch([b"x"]), acks=1))
+        assert res.responses[0].partition_responses[0].error_code == 0
         res = c.request(K.PRODUCE, 7, produce_body("small", batch([b"ok"]), acks=5))
         assert res.responses[0].partition_responses[0].error_code == (
             ErrorCode.INVALID_REQUIRED_ACKS)

@@ -280,6 +280,15 @@ class BrokerCore:
         part = self.image.partition(topic, partition)
         return part.leader_epoch if part is not None else -1
 
+    def in_sync_shortfall(self, topic: str, partition: int) -> tuple[int, int] | None:
+        """(ISR size, min.insync.replicas) when an acks=all write must be refused, else None."""
+        part = self.image.partition(topic, partition)
+        if part is None:
+            return None
+        raw = self.image.topic_configs(topic).get("min.insync.replicas")
+        needed = int(raw) if raw is not None else self.config.min_insync_replicas
+        return (len(part.isr), needed) if len(part.isr) < needed else None
+
     def producer_state(self, tp: TopicPartition) -> ProducerStateTable:
         table = self._producer_states.get(tp)
         if table is None:

@@ -15,6 +15,7 @@ Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (bad size, mag
 MESSAGE_TOO_LARGE (max.message.bytes), INVALID_TIMESTAMP (CreateTime more than an hour in the
 future, Kafka 4.0's message.timestamp.after.max.ms), INVALID_RECORD (control batches from a
 client), OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH (idempotence),
+NOT_ENOUGH_REPLICAS (acks=all while the ISR is smaller than min.insync.replicas),
 KAFKA_STORAGE_ERROR (the disk failed), INVALID_REQUIRED_ACKS.
 
 InitProducerId hands out producer ids from blocks the metadata log reserves; transactions are
@@ -80,7 +81,7 @@ def _check_batches(headers: list[BatchHeader], log_append_time: bool) -> tuple[
 
 
 def _append_partition(
-    core: BrokerCore, topic: str, partition: int, records: memoryview | None
+    core: BrokerCore, topic: str, partition: int, records: memoryview | None, acks: int
 ) -> tuple[Struct, PartitionLog | None]:
     res = Struct(
         index=partition, error_code=0, base_offset=-1, log_append_time_ms=-1,
@@ -93,6 +94,12 @@ def _append_partition(
     if not records:
         res.error_code = int(ErrorCode.CORRUPT_MESSAGE)
         res.error_message = "no record batches"
+        return res, None
+    shortfall = core.in_sync_shortfall(topic, partition) if acks == -1 else None
+    if shortfall is not None:
+        res.error_code = int(ErrorCode.NOT_ENOUGH_REPLICAS)
+        isr, needed = shortfall
+        res.error_message = f"{isr} in-sync replicas, min.insync.replicas is {needed}"
         return res, None
     tp = TopicPartition(topic, partition)
     try:
@@ -152,7 +159,7 @@ async def produce(core: BrokerCore, header: RequestHeader, req: Struct) -> Struc
             if code is not None:
                 parts.append(Struct(index=p.index, error_code=int(code), base_offset=-1))
                 continue
-            res, plog = _append_partition(core, name, p.index, p.records)
+            res, plog = _append_partition(core, name, p.index, p.records, acks)
             parts.append(res)
             if plog is not None:
                 written[id(plog)] = plog
