@@ -180,3 +180,32 @@ def test_sigterm_finishes_in_flight_requests(tmp_path: Path) -> None:
         assert "stopped cleanly" in broker.log()
     finally:
         broker.kill()
+
+
+def test_idempotent_retries_are_recognised_after_a_restart(tmp_path: Path) -> None:
+    broker = Logd(tmp_path).start()
+    try:
+        with WireClient(broker.bootstrap) as c:
+            c.request(K.CREATE_TOPICS, 4, {"topics": [
+                {"name": "idem-restart", "num_partitions": 1, "replication_factor": 1}]})
+            init = c.request(K.INIT_PRODUCER_ID, 1, {"transactional_id": None,
+                                                     "transaction_timeout_ms": 1000})
+            pid, epoch = init.producer_id, init.producer_epoch
+            sent = batch([b"once"], producer_id=pid, producer_epoch=epoch, base_sequence=0)
+            res = c.request(K.PRODUCE, 7, produce_body("idem-restart", sent))
+            assert res.responses[0].partition_responses[0].base_offset == 0
+        broker.kill()  # the answer may be lost: the producer retries after the restart
+        broker.start()
+        with WireClient(broker.bootstrap) as c:
+            res = c.request(K.PRODUCE, 7, produce_body("idem-restart", sent))
+            p = res.responses[0].partition_responses[0]
+            assert (p.error_code, p.base_offset) == (0, 0)
+            gap = batch([b"gap"], producer_id=pid, producer_epoch=epoch, base_sequence=5)
+            res = c.request(K.PRODUCE, 7, produce_body("idem-restart", gap))
+            assert res.responses[0].partition_responses[0].error_code == (
+                ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
+            res = c.request(K.FETCH, 11, fetch_body("idem-restart", 0))
+            assert values_of(res.responses[0].partitions[0].records) == [b"once"]
+        assert broker.stop() == 0
+    finally:
+        broker.kill()

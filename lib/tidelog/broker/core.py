@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from tidelog.broker.config import BrokerConfig
 from tidelog.broker.producer_state import ProducerStateTable
+from tidelog.errors import TidelogError
 from tidelog.metadata import controller_ops
 from tidelog.metadata.controller_ops import ConfigChange, ProducerIdBlock
 from tidelog.metadata.image import MetadataImage, TopicImage
@@ -45,12 +46,17 @@ from tidelog.metadata.records import (
     RegisterBrokerRecord,
 )
 from tidelog.metadata.uuids import uuid_to_str
+from tidelog.records.batch_header import iter_batches
 from tidelog.storage.config import LogConfig
 from tidelog.storage.log import PartitionLog
 from tidelog.storage.manager import LogManager
 from tidelog.storage.topic_partition import TopicPartition
 
 log = logging.getLogger("tidelog.broker")
+
+#: How much of a log's tail is replayed to rebuild idempotent producer state after a start.
+REBUILD_OFFSETS = 5000
+REBUILD_BYTES = 32 << 20
 
 #: Topic configs the broker answers for although storage does not use them.
 EXTRA_TOPIC_DEFAULTS = ("cleanup.policy", "min.insync.replicas")
@@ -293,7 +299,33 @@ class BrokerCore:
         table = self._producer_states.get(tp)
         if table is None:
             table = self._producer_states[tp] = ProducerStateTable()
+            plog = self.logs.get_log(tp)
+            if plog is not None:
+                self._rebuild_producer_state(tp, plog, table)
         return table
+
+    def _rebuild_producer_state(
+        self, tp: TopicPartition, plog: PartitionLog, table: ProducerStateTable
+    ) -> None:
+        """Replay the batch headers of the log's tail into ``table`` (first use after a start),
+        so retries of batches written before a restart are still recognised as duplicates.
+        Kafka keeps producer snapshots for this; a bounded tail scan is the stand-in: the last
+        :data:`REBUILD_OFFSETS` offsets, at most :data:`REBUILD_BYTES` bytes."""
+        end = plog.log_end_offset
+        offset = max(plog.log_start_offset, end - REBUILD_OFFSETS)
+        budget = REBUILD_BYTES
+        try:
+            while offset < end and budget > 0:
+                with plog.read(offset, min(budget, 4 << 20), max_offset=end) as region:
+                    data = region.read_bytes()
+                if not data:
+                    break
+                budget -= len(data)
+                headers = [h for _, h in iter_batches(data)]
+                table.record(headers, -1)
+                offset = headers[-1].next_offset
+        except (TidelogError, OSError) as exc:
+            log.warning("%s: producer state not rebuilt from the log: %s", tp, exc)
 
     def topic_name_of(self, topic_id: uuid.UUID) -> str | None:
         topic = self.image.topic_by_id(topic_id)

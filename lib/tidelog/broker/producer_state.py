@@ -6,7 +6,8 @@ last sequence, first and last offset). A new batch from a known producer must ei
 of those batches exactly (a retry: answered with the original offsets, not appended again) or
 start right after the last sequence (``last + 1``, wrapping at 2**31). A higher epoch must start
 at sequence 0. A producer the partition does not know is accepted at any sequence, as Kafka does
-after its state expired or was lost (here: after a restart, since the state lives in memory).
+after its state expired. The table lives in memory; after a restart the broker rebuilds it from
+the batch headers of the log's tail (``BrokerCore.producer_state``).
 
 Only batch headers are read (producer id, epoch, base sequence, record count): no per-record
 work. Pure: no I/O. The caller checks a request's batches with :meth:`check`, appends them, then
