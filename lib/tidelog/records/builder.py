@@ -163,6 +163,34 @@ def build_batch(
     if base_ts is None:
         base_ts = now
     body, max_ts = encode_records(records, base_ts, now)
+    return finish_batch(
+        body, count, base_ts, max_ts,
+        base_offset=base_offset, compression=compression, compression_level=compression_level,
+        producer_id=producer_id, producer_epoch=producer_epoch, base_sequence=base_sequence,
+        partition_leader_epoch=partition_leader_epoch, is_transactional=is_transactional,
+        is_control=is_control, timestamp_type=timestamp_type,
+    )
+
+
+def finish_batch(
+    body: bytes,
+    count: int,
+    base_ts: int,
+    max_ts: int,
+    *,
+    base_offset: int = 0,
+    compression: int = Compression.NONE,
+    compression_level: int | None = None,
+    producer_id: int = -1,
+    producer_epoch: int = -1,
+    base_sequence: int = -1,
+    partition_leader_epoch: int = -1,
+    is_transactional: bool = False,
+    is_control: bool = False,
+    timestamp_type: int = TimestampType.CREATE_TIME,
+) -> bytes:
+    """Compress an encoded records section of ``count`` records and put the header on it
+    (shared by :func:`build_batch` and the fast paths of :mod:`tidelog.records.values`)."""
     if compression != Compression.NONE:
         body = compress(compression, body, compression_level)
     attributes = compression
