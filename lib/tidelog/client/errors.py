@@ -29,7 +29,7 @@ class BrokerError(ClientError):
     def __init__(self, code: int, context: str = "", message: str | None = None) -> None:
         self.code = int(code)
         member = lookup(self.code)
-        self.retriable = bool(member is not None and member.retriable)  # type: ignore[misc]
+        self.retriable = bool(member is not None and member.retriable)
         detail = message or (member.message if member is not None else "")
         prefix = f"{context}: " if context else ""
         super().__init__(f"{prefix}{error_name(self.code)}" + (f" ({detail})" if detail else ""))

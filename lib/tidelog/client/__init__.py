@@ -1,0 +1,57 @@
+"""tidelog's asyncio Kafka client: what log-produce, log-consume and log-topics are made of.
+
+Layers (each module's docstring has the details):
+
+* :mod:`~tidelog.client.connection` -- one broker connection: framing, correlation ids, bounded
+  in-flight requests, ApiVersions negotiation;
+* :mod:`~tidelog.client.cluster` -- bootstrap, a connection per broker, the metadata cache,
+  leader routing; :mod:`~tidelog.client.retry` -- bounded retries with backoff;
+* :mod:`~tidelog.client.producer` -- batching, linger, compression, acks, idempotence,
+  back-pressure, murmur2 and sticky partitioning (:mod:`~tidelog.client.murmur2`);
+* :mod:`~tidelog.client.consumer` -- assigned partitions, start positions
+  (:mod:`~tidelog.client.offsets`), long-polling fetches, decoding of every codec;
+* :mod:`~tidelog.client.admin` -- topics, partitions, configs, offsets.
+
+Dependencies: only :mod:`tidelog.protocol` and :mod:`tidelog.records` (design.md). Every error
+raised on purpose is a :class:`~tidelog.client.errors.ClientError` (a TidelogError).
+"""
+
+from tidelog.client.admin import Admin, PartitionDescription, TopicDescription
+from tidelog.client.cluster import Cluster, PartitionInfo, TopicInfo
+from tidelog.client.connection import Connection, connect
+from tidelog.client.consumer import Consumer, ConsumerConfig, Fetched, list_offsets
+from tidelog.client.errors import BrokerError, ClientError, ConnectionLost, RequestTimedOut
+from tidelog.client.murmur2 import murmur2, partition_for_key
+from tidelog.client.offsets import BEGINNING, END, OffsetSpec, parse_offset
+from tidelog.client.producer import Producer, ProducerConfig, ProducerStats, parse_acks
+from tidelog.client.retry import RetryPolicy
+
+__all__ = [
+    "BEGINNING",
+    "END",
+    "Admin",
+    "BrokerError",
+    "ClientError",
+    "Cluster",
+    "Connection",
+    "ConnectionLost",
+    "Consumer",
+    "ConsumerConfig",
+    "Fetched",
+    "OffsetSpec",
+    "PartitionDescription",
+    "PartitionInfo",
+    "Producer",
+    "ProducerConfig",
+    "ProducerStats",
+    "RequestTimedOut",
+    "RetryPolicy",
+    "TopicDescription",
+    "TopicInfo",
+    "connect",
+    "list_offsets",
+    "murmur2",
+    "parse_acks",
+    "parse_offset",
+    "partition_for_key",
+]

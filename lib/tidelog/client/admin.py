@@ -1,0 +1,190 @@
+"""Admin operations: create, delete, describe and alter topics and their configs; offsets.
+
+Requests go to the controller named by Metadata (any broker when none is named): CreateTopics,
+DeleteTopics, CreatePartitions, DescribeConfigs and IncrementalAlterConfigs; descriptions join
+Metadata (leader, replicas, ISR per partition) with ListOffsets at each leader (log start
+offset and high watermark).
+
+Crash behaviour: every per-topic error code becomes a
+:class:`~tidelog.client.errors.BrokerError` naming the topic (TOPIC_ALREADY_EXISTS,
+UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG, ...); callers that want "if not exists" semantics
+catch the code they expect. Retriable answers (NOT_CONTROLLER, a dropped connection) are
+retried within the cluster's retry policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tidelog.client.cluster import Cluster
+from tidelog.client.consumer import list_offsets
+from tidelog.client.errors import BrokerError, check
+from tidelog.client.offsets import EARLIEST, LATEST
+from tidelog.protocol import ApiKey
+from tidelog.protocol.errors import ErrorCode
+
+TOPIC_RESOURCE = 2
+OP_SET = 0
+OP_DELETE = 1
+
+
+@dataclass
+class PartitionDescription:
+    partition: int
+    leader: int
+    leader_epoch: int
+    replicas: list[int]
+    isr: list[int]
+    log_start_offset: int = -1
+    high_watermark: int = -1
+
+
+@dataclass
+class TopicDescription:
+    name: str
+    topic_id: str
+    internal: bool
+    partitions: list[PartitionDescription] = field(default_factory=list)
+    configs: dict[str, str | None] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Admin:
+    """Topic and config administration over a :class:`Cluster`."""
+
+    def __init__(self, cluster: Cluster, *, timeout_ms: int = 30_000) -> None:
+        self.cluster = cluster
+        self.timeout_ms = timeout_ms
+
+    async def create_topic(
+        self,
+        name: str,
+        partitions: int = -1,
+        replication_factor: int = -1,
+        configs: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create ``name``; -1 takes the broker's default partitions / replication factor."""
+
+        async def once() -> None:
+            conn = await self.cluster.controller()
+            answer = await conn.request(ApiKey.CREATE_TOPICS, {
+                "topics": [{
+                    "name": name, "num_partitions": partitions,
+                    "replication_factor": replication_factor, "assignments": [],
+                    "configs": [{"name": k, "value": v} for k, v in (configs or {}).items()],
+                }],
+                "timeout_ms": self.timeout_ms, "validate_only": False,
+            })
+            for topic in answer.topics:
+                check(topic.error_code, f"create topic {topic.name!r}", topic.error_message)
+
+        await self.cluster.with_retry(once)
+        self.cluster.forget(name)
+
+    async def delete_topic(self, name: str) -> None:
+        async def once() -> None:
+            conn = await self.cluster.controller()
+            version = conn.version(ApiKey.DELETE_TOPICS)
+            answer = await conn.request(ApiKey.DELETE_TOPICS, {
+                "topic_names": [name], "topics": [{"name": name}],
+                "timeout_ms": self.timeout_ms,
+            }, version=version)
+            for topic in answer.responses:
+                check(topic.error_code, f"delete topic {name!r}", topic.error_message)
+
+        await self.cluster.with_retry(once)
+        self.cluster.forget(name)
+
+    async def create_partitions(self, name: str, count: int) -> None:
+        """Grow ``name`` to ``count`` partitions."""
+
+        async def once() -> None:
+            conn = await self.cluster.controller()
+            answer = await conn.request(ApiKey.CREATE_PARTITIONS, {
+                "topics": [{"name": name, "count": count, "assignments": None}],
+                "timeout_ms": self.timeout_ms, "validate_only": False,
+            })
+            for result in answer.results:
+                check(result.error_code, f"partitions of {name!r}", result.error_message)
+
+        await self.cluster.with_retry(once)
+        self.cluster.forget(name)
+
+    async def list_topics(self, *, internal: bool = False) -> dict[str, int]:
+        """Topic name -> partition count."""
+        await self.cluster.refresh(None, auto_create=False)
+        return {
+            name: info.count for name, info in sorted(self.cluster.topics.items())
+            if internal or not info.internal
+        }
+
+    async def describe_configs(self, name: str) -> dict[str, str | None]:
+        async def once() -> dict[str, str | None]:
+            conn = await self.cluster.controller()
+            answer = await conn.request(ApiKey.DESCRIBE_CONFIGS, {
+                "resources": [{"resource_type": TOPIC_RESOURCE, "resource_name": name,
+                               "configuration_keys": None}],
+                "include_synonyms": False, "include_documentation": False,
+            })
+            configs: dict[str, str | None] = {}
+            for result in answer.results:
+                check(result.error_code, f"configs of {name!r}", result.error_message)
+                for entry in result.configs:
+                    configs[entry.name] = entry.value
+            return configs
+
+        return await self.cluster.with_retry(once)
+
+    async def alter_configs(
+        self, name: str, set_: Mapping[str, str], delete: Sequence[str] = ()
+    ) -> None:
+        """Set and delete (back to the default) topic configs."""
+        entries = [{"name": k, "config_operation": OP_SET, "value": v} for k, v in set_.items()]
+        entries += [{"name": k, "config_operation": OP_DELETE, "value": None} for k in delete]
+
+        async def once() -> None:
+            conn = await self.cluster.controller()
+            answer = await conn.request(ApiKey.INCREMENTAL_ALTER_CONFIGS, {
+                "resources": [{"resource_type": TOPIC_RESOURCE, "resource_name": name,
+                               "configs": entries}],
+                "validate_only": False,
+            })
+            for result in answer.responses:
+                check(result.error_code, f"alter configs of {name!r}", result.error_message)
+
+        await self.cluster.with_retry(once)
+
+    async def describe_topic(self, name: str, *, configs: bool = True) -> TopicDescription:
+        """Partitions (leader, replicas, ISR, log start offset, high watermark) and configs."""
+        answer = await self.cluster.refresh([name], auto_create=False)
+        for topic in answer.topics:
+            if topic.name == name and topic.error_code != ErrorCode.NONE:
+                raise BrokerError(topic.error_code, f"topic {name!r}")
+        info = self.cluster.topics.get(name)
+        if info is None:
+            raise BrokerError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r}")
+        parts = sorted(info.partitions)
+        low = await list_offsets(self.cluster, name, parts, EARLIEST)
+        high = await list_offsets(self.cluster, name, parts, LATEST)
+        description = TopicDescription(name, info.topic_id, info.internal)
+        for p in parts:
+            part = info.partitions[p]
+            description.partitions.append(PartitionDescription(
+                p, part.leader, part.leader_epoch, list(part.replicas), list(part.isr),
+                low[p][0], high[p][0],
+            ))
+        if configs:
+            description.configs = await self.describe_configs(name)
+        return description
+
+    async def list_offsets(
+        self, name: str, timestamp: int, partitions: Sequence[int] | None = None
+    ) -> dict[int, tuple[int, int]]:
+        """partition -> (offset, timestamp) for -2 (earliest), -1 (latest) or a timestamp."""
+        info = await self.cluster.topic(name, auto_create=False)
+        parts = sorted(info.partitions) if partitions is None else list(partitions)
+        return await list_offsets(self.cluster, name, parts, timestamp)

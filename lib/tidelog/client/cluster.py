@@ -1,0 +1,258 @@
+"""The client's view of the cluster: bootstrap, connections per broker, and a metadata cache.
+
+Bootstrap: the ``host:port`` list is tried in order until one broker answers Metadata; from
+then on brokers are known by node id from the Metadata answer, and requests for a partition go
+to the connection of its leader.
+
+Cache: topic -> partitions (leader, leader epoch, replicas, ISR); refreshed on demand
+(:meth:`Cluster.refresh`), after retriable errors (the retry hook), and for topics the cache
+does not know. LEADER_NOT_AVAILABLE or a partition without leader (a topic just created)
+makes :meth:`Cluster.topic` wait and refresh within its retry budget.
+
+Crash behaviour: an unreachable cluster raises :class:`~tidelog.client.errors.ConnectionLost`
+naming every bootstrap server tried; an unknown topic raises
+:class:`~tidelog.client.errors.BrokerError` UNKNOWN_TOPIC_OR_PARTITION once retries run out.
+Connections that fail are dropped from the pool and reopened on next use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tidelog.client.connection import Connection, connect
+from tidelog.client.errors import BrokerError, ClientError, ConnectionLost
+from tidelog.client.retry import RetryPolicy, retrying
+from tidelog.protocol import ApiKey, Struct
+from tidelog.protocol.errors import ErrorCode
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    partition: int
+    leader: int
+    leader_epoch: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    offline: tuple[int, ...] = ()
+    error: int = 0
+
+
+@dataclass
+class TopicInfo:
+    name: str
+    partitions: dict[int, PartitionInfo] = field(default_factory=dict)
+    internal: bool = False
+    topic_id: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.partitions)
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    node_id: int
+    host: str
+    port: int
+    rack: str | None = None
+
+
+class Cluster:
+    """Connections and metadata shared by a producer, consumer or admin client."""
+
+    def __init__(
+        self,
+        bootstrap: Sequence[tuple[str, int]],
+        *,
+        client_id: str = "tidelog",
+        connect_timeout: float = 10.0,
+        request_timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        allow_auto_create: bool = True,
+    ) -> None:
+        if not bootstrap:
+            raise ClientError("no bootstrap server given")
+        self.bootstrap = [(str(h), int(p)) for h, p in bootstrap]
+        self.client_id = client_id
+        self.connect_timeout = connect_timeout
+        self.request_timeout = request_timeout
+        self.retry = retry or RetryPolicy()
+        self.allow_auto_create = allow_auto_create
+        self.brokers: dict[int, BrokerInfo] = {}
+        self.topics: dict[str, TopicInfo] = {}
+        self.controller_id = -1
+        self.cluster_id: str | None = None
+        self._conns: dict[tuple[str, int], Connection] = {}
+        self._opening: dict[tuple[str, int], asyncio.Task[Connection]] = {}
+
+    async def __aenter__(self) -> Cluster:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        conns = list(self._conns.values())
+        self._conns.clear()
+        for conn in conns:
+            await conn.close()
+
+    # -- connections ---------------------------------------------------------------------
+
+    async def connection_to(self, host: str, port: int) -> Connection:
+        """The open connection to ``host:port``, opening one if needed."""
+        key = (host, port)
+        conn = self._conns.get(key)
+        if conn is not None and not conn.closed:
+            return conn
+        task = self._opening.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(connect(
+                host, port, client_id=self.client_id, timeout=self.connect_timeout,
+                request_timeout=self.request_timeout,
+            ))
+            self._opening[key] = task
+        try:
+            conn = await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._opening.pop(key, None)
+        self._conns[key] = conn
+        return conn
+
+    async def node(self, node_id: int) -> Connection:
+        """The connection to broker ``node_id`` (known from metadata)."""
+        broker = self.brokers.get(node_id)
+        if broker is None:
+            await self.refresh()
+            broker = self.brokers.get(node_id)
+            if broker is None:
+                raise ConnectionLost(f"broker {node_id} is not in the cluster's metadata")
+        return await self.connection_to(broker.host, broker.port)
+
+    async def any_node(self) -> Connection:
+        """A connection to some live broker: known brokers first, then the bootstrap list."""
+        for conn in self._conns.values():
+            if not conn.closed:
+                return conn
+        candidates = [(b.host, b.port) for b in self.brokers.values()]
+        candidates += [hp for hp in self.bootstrap if hp not in candidates]
+        errors: list[str] = []
+        for host, port in candidates:
+            try:
+                return await self.connection_to(host, port)
+            except ClientError as exc:
+                errors.append(str(exc))
+        raise ConnectionLost("no broker reachable: " + "; ".join(errors))
+
+    async def controller(self) -> Connection:
+        """The connection admin requests go to (the controller when metadata names one)."""
+        if self.controller_id < 0:
+            await self.refresh()
+        if self.controller_id >= 0 and self.controller_id in self.brokers:
+            return await self.node(self.controller_id)
+        return await self.any_node()
+
+    # -- metadata ------------------------------------------------------------------------
+
+    async def refresh(self, topics: Sequence[str] | None = None, *,
+                      auto_create: bool | None = None) -> Struct:
+        """Ask a broker for metadata of ``topics`` (None: all) and update the cache."""
+        create = self.allow_auto_create if auto_create is None else auto_create
+
+        async def once() -> Struct:
+            conn = await self.any_node()
+            body: dict[str, Any] = {
+                "topics": None if topics is None else [{"name": t} for t in topics],
+                "allow_auto_topic_creation": create,
+            }
+            version = conn.version(ApiKey.METADATA)
+            if topics is None and version == 0:
+                body["topics"] = []
+            return await conn.request(ApiKey.METADATA, body, version=version)
+
+        answer = await retrying(once, self.retry)
+        self._absorb(answer, full=topics is None)
+        return answer
+
+    def _absorb(self, answer: Struct, *, full: bool) -> None:
+        self.brokers = {
+            b.node_id: BrokerInfo(b.node_id, b.host, b.port, b.rack) for b in answer.brokers
+        }
+        self.controller_id = answer.controller_id
+        self.cluster_id = answer.cluster_id
+        if full:
+            self.topics.clear()
+        for topic in answer.topics:
+            if topic.error_code != ErrorCode.NONE or topic.name is None:
+                self.topics.pop(topic.name, None)
+                continue
+            info = TopicInfo(topic.name, internal=bool(topic.is_internal),
+                             topic_id=str(topic.topic_id))
+            for p in topic.partitions:
+                info.partitions[p.partition_index] = PartitionInfo(
+                    p.partition_index, p.leader_id, p.leader_epoch, tuple(p.replica_nodes),
+                    tuple(p.isr_nodes), tuple(p.offline_replicas), p.error_code,
+                )
+            self.topics[topic.name] = info
+
+    async def topic(self, name: str, *, auto_create: bool | None = None) -> TopicInfo:
+        """The cached metadata of ``name``, fetched (and awaited until every partition has a
+        leader) when missing."""
+        info = self.topics.get(name)
+        if info is not None and all(p.leader >= 0 for p in info.partitions.values()):
+            return info
+
+        async def once() -> TopicInfo:
+            answer = await self.refresh([name], auto_create=auto_create)
+            for topic in answer.topics:
+                if topic.name == name and topic.error_code != ErrorCode.NONE:
+                    raise BrokerError(topic.error_code, f"topic {name!r}")
+            found = self.topics.get(name)
+            if found is None or not found.partitions:
+                raise BrokerError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r}")
+            if any(p.leader < 0 for p in found.partitions.values()):
+                raise BrokerError(ErrorCode.LEADER_NOT_AVAILABLE, f"topic {name!r}")
+            return found
+
+        return await retrying(once, self.retry)
+
+    async def leader(self, topic: str, partition: int) -> Connection:
+        """The connection to the leader of ``topic``/``partition``."""
+        info = await self.topic(topic)
+        part = info.partitions.get(partition)
+        if part is None:
+            raise ClientError(
+                f"topic {topic!r} has no partition {partition} (it has {info.count})"
+            )
+        return await self.node(part.leader)
+
+    def forget(self, topic: str | None = None) -> None:
+        """Drop cached metadata (of one topic, or all) so the next use refreshes it."""
+        if topic is None:
+            self.topics.clear()
+        else:
+            self.topics.pop(topic, None)
+
+    async def with_retry(
+        self, operation: Callable[[], Awaitable[T]], topic: str | None = None
+    ) -> T:
+        """Run ``operation`` under the retry policy, forgetting ``topic``'s metadata between
+        tries so leaders are looked up again."""
+
+        async def hook(_: ClientError) -> None:
+            self.forget(topic)
+
+        return await retrying(operation, self.retry, hook)
+
+    async def drop(self, conn: Connection) -> None:
+        """Close a connection that misbehaved; the next use opens a new one."""
+        with contextlib.suppress(Exception):
+            await conn.close()
+        self._conns.pop((conn.host, conn.port), None)

@@ -1,0 +1,261 @@
+"""The consumer: assigned partitions, start positions, long-polling fetches, decoded records.
+
+Flow: :meth:`Consumer.assign` takes (topic, partition, :class:`OffsetSpec`) triples and
+resolves each start position with ListOffsets at the partition's leader (earliest, latest or a
+timestamp; ``-N`` is N before the latest, clamped to the earliest). :meth:`Consumer.poll` then
+sends one Fetch per leader broker for all its partitions (concurrently), waiting up to
+``max_wait_ms`` on the broker for new data (long polling), and returns the records of every
+complete batch received, in offset order per partition. Batches of every codec are decoded;
+records below the fetch position (the start of a batch the position points into) are skipped;
+a partial batch at the end of a fetch answer (the broker stops at ``partition_max_bytes``) is
+fetched again next time.
+
+End of partition: after a fetch, a partition whose position reached the high watermark is at
+its end (:attr:`PartitionState.at_end`); ``-e`` in log-consume stops when all are.
+
+Crash behaviour: NOT_LEADER_OR_FOLLOWER and other retriable errors refresh metadata and retry
+on the next poll; OFFSET_OUT_OF_RANGE moves the position to the log start (if below it) or
+end; a corrupt batch raises :class:`~tidelog.records.errors.CorruptRecordError`; other broker
+errors raise :class:`~tidelog.client.errors.BrokerError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tidelog.client.cluster import Cluster
+from tidelog.client.errors import BrokerError, ClientError
+from tidelog.client.offsets import EARLIEST, LATEST, OffsetSpec
+from tidelog.protocol import ApiKey, Struct
+from tidelog.protocol.errors import ErrorCode
+from tidelog.records.batch_header import read_size
+from tidelog.records.reader import iter_decoded_batches
+from tidelog.records.record import Record
+
+
+@dataclass
+class PartitionState:
+    topic: str
+    partition: int
+    position: int = 0
+    high_watermark: int = -1
+    log_start: int = -1
+    at_end: bool = False
+
+
+@dataclass
+class Fetched:
+    """Records of one partition from one poll, in offset order."""
+
+    topic: str
+    partition: int
+    records: list[Record] = field(default_factory=list)
+
+
+@dataclass
+class ConsumerConfig:
+    max_wait_ms: int = 500
+    min_bytes: int = 1
+    max_bytes: int = 64 << 20
+    partition_max_bytes: int = 8 << 20
+    isolation_level: int = 0
+
+
+async def list_offsets(
+    cluster: Cluster, topic: str, partitions: Sequence[int], timestamp: int
+) -> dict[int, tuple[int, int]]:
+    """ListOffsets for ``partitions`` of ``topic`` at ``timestamp`` (-2 earliest, -1 latest):
+    partition -> (offset, timestamp). Requests go to each partition's leader."""
+    result: dict[int, tuple[int, int]] = {}
+
+    async def once() -> None:
+        info = await cluster.topic(topic)
+        by_leader: dict[int, list[int]] = {}
+        for p in partitions:
+            if p in result:
+                continue
+            part = info.partitions.get(p)
+            if part is None:
+                raise ClientError(f"topic {topic!r} has no partition {p} (it has {info.count})")
+            by_leader.setdefault(part.leader, []).append(p)
+        for leader, parts in by_leader.items():
+            conn = await cluster.node(leader)
+            answer = await conn.request(ApiKey.LIST_OFFSETS, {
+                "replica_id": -1, "isolation_level": 0,
+                "topics": [{"name": topic, "partitions": [
+                    {"partition_index": p, "timestamp": timestamp} for p in parts]}],
+                "timeout_ms": 30_000,
+            })
+            for t in answer.topics:
+                for p in t.partitions:
+                    if p.error_code != ErrorCode.NONE:
+                        raise BrokerError(p.error_code, f"list offsets {topic}/{p.partition_index}")
+                    result[p.partition_index] = (p.offset, p.timestamp)
+
+    await cluster.with_retry(once, topic)
+    return result
+
+
+class Consumer:
+    """A consumer of explicitly assigned partitions (no group)."""
+
+    def __init__(self, cluster: Cluster, config: ConsumerConfig | None = None) -> None:
+        self.cluster = cluster
+        self.config = config or ConsumerConfig()
+        self.partitions: dict[tuple[str, int], PartitionState] = {}
+
+    async def assign(self, assignments: Sequence[tuple[str, int, OffsetSpec]]) -> None:
+        """Add partitions and resolve where each starts."""
+        by_topic: dict[str, list[tuple[int, OffsetSpec]]] = {}
+        for topic, partition, spec in assignments:
+            by_topic.setdefault(topic, []).append((partition, spec))
+        for topic, items in by_topic.items():
+            parts = [p for p, _ in items]
+            earliest = await list_offsets(self.cluster, topic, parts, EARLIEST)
+            latest = await list_offsets(self.cluster, topic, parts, LATEST)
+            stamps: dict[int, dict[int, tuple[int, int]]] = {}
+            for partition, spec in items:
+                low = earliest[partition][0]
+                high = latest[partition][0]
+                if spec.kind == "beginning":
+                    pos = low
+                elif spec.kind == "end":
+                    pos = high
+                elif spec.kind == "absolute":
+                    pos = min(max(spec.value, low), high)
+                elif spec.kind == "from_end":
+                    pos = max(low, high - spec.value)
+                elif spec.kind == "from_beginning":
+                    pos = min(high, low + spec.value)
+                elif spec.kind == "timestamp":
+                    if spec.value not in stamps:
+                        stamps[spec.value] = await list_offsets(
+                            self.cluster, topic, parts, spec.value)
+                    found = stamps[spec.value][partition][0]
+                    pos = high if found < 0 else found
+                else:
+                    raise ClientError(f"unknown offset kind {spec.kind!r}")
+                self.partitions[(topic, partition)] = PartitionState(
+                    topic, partition, pos, high, low, at_end=pos >= high)
+
+    @property
+    def all_at_end(self) -> bool:
+        return all(s.at_end for s in self.partitions.values())
+
+    async def poll(self, max_wait_ms: int | None = None) -> list[Fetched]:
+        """One round of fetches from every leader; the records that arrived."""
+        wait = self.config.max_wait_ms if max_wait_ms is None else max_wait_ms
+        by_leader: dict[int, list[PartitionState]] = {}
+        for state in self.partitions.values():
+            try:
+                info = await self.cluster.topic(state.topic)
+            except ClientError:
+                raise
+            part = info.partitions.get(state.partition)
+            if part is None:
+                raise ClientError(f"topic {state.topic!r} has no partition {state.partition}")
+            by_leader.setdefault(part.leader, []).append(state)
+        results = await asyncio.gather(
+            *(self._fetch(leader, states, wait) for leader, states in by_leader.items()),
+            return_exceptions=True,
+        )
+        fetched: list[Fetched] = []
+        for result in results:
+            if isinstance(result, BaseException):
+                if isinstance(result, ClientError) and result.retriable:
+                    self.cluster.forget()
+                    await asyncio.sleep(self.cluster.retry.backoff)
+                    continue
+                raise result
+            fetched.extend(result)
+        return fetched
+
+    async def _fetch(self, leader: int, states: list[PartitionState], wait: int
+                     ) -> list[Fetched]:
+        conn = await self.cluster.node(leader)
+        topics: dict[str, list[dict[str, Any]]] = {}
+        for state in states:
+            topics.setdefault(state.topic, []).append({
+                "partition": state.partition, "fetch_offset": state.position,
+                "partition_max_bytes": self.config.partition_max_bytes,
+            })
+        answer = await conn.request(ApiKey.FETCH, {
+            "replica_id": -1, "max_wait_ms": wait, "min_bytes": self.config.min_bytes,
+            "max_bytes": self.config.max_bytes, "isolation_level": self.config.isolation_level,
+            "session_id": 0, "session_epoch": -1,
+            "topics": [{"topic": t, "partitions": ps} for t, ps in topics.items()],
+        })
+        if answer.error_code != ErrorCode.NONE:
+            raise BrokerError(answer.error_code, "fetch")
+        out: list[Fetched] = []
+        for topic in answer.responses:
+            for part in topic.partitions:
+                found = self.partitions.get((topic.topic, part.partition_index))
+                if found is None:
+                    continue
+                got = await self._absorb(found, part)
+                if got is not None:
+                    out.append(got)
+        return out
+
+    async def _absorb(self, state: PartitionState, part: Struct) -> Fetched | None:
+        code = part.error_code
+        if code == ErrorCode.OFFSET_OUT_OF_RANGE:
+            await self._reset(state)
+            return None
+        if code != ErrorCode.NONE:
+            error = BrokerError(code, f"fetch {state.topic}/{state.partition}")
+            if error.retriable:
+                self.cluster.forget(state.topic)
+                return None
+            raise error
+        state.high_watermark = part.high_watermark
+        if part.log_start_offset >= 0:
+            state.log_start = part.log_start_offset
+        data = part.records
+        records: list[Record] = []
+        if data:
+            buf = bytes(data)
+            end = _complete_prefix(buf)
+            position = state.position
+            for batch in iter_decoded_batches(buf, 0, end):
+                header = batch.header
+                if header.last_offset < position:
+                    continue
+                if header.is_control:
+                    position = header.last_offset + 1
+                    continue
+                if header.base_offset >= position:
+                    records.extend(batch.records())
+                else:
+                    records.extend(r for r in batch.records() if r.offset >= position)
+                position = header.last_offset + 1
+            state.position = position
+        state.at_end = state.position >= state.high_watermark
+        if not records:
+            return None
+        return Fetched(state.topic, state.partition, records)
+
+    async def _reset(self, state: PartitionState) -> None:
+        offsets = await list_offsets(self.cluster, state.topic, [state.partition], EARLIEST)
+        low = offsets[state.partition][0]
+        if state.position < low:
+            state.position = low
+            return
+        offsets = await list_offsets(self.cluster, state.topic, [state.partition], LATEST)
+        state.position = offsets[state.partition][0]
+
+
+def _complete_prefix(buf: bytes) -> int:
+    """How many leading bytes of ``buf`` are whole batches (a fetch may end mid-batch)."""
+    pos = 0
+    n = len(buf)
+    while pos < n:
+        size = read_size(buf, pos)
+        if size is None or pos + size > n:
+            break
+        pos += size
+    return pos
