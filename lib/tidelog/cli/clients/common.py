@@ -1,0 +1,111 @@
+"""What the client programs share: delimiter escapes, ``key=value`` options, the cluster from
+``-b``, and running the async body with Ctrl-C turned into a clean stop.
+
+Escapes in delimiters and format strings: ``\\n``, ``\\r``, ``\\t``, ``\\0``, ``\\\\`` and
+``\\xHH``; any other backslash sequence is kept as written.
+
+Ctrl-C: :func:`run_async` installs a SIGINT handler that sets :attr:`Stop.event` instead of
+raising, so a producer can flush what it read and a consumer can flush what it printed; the
+body returns, and the program exits 130 (:data:`~tidelog.cli.exit_codes.ExitCode.INTERRUPTED`)
+when the stop was asked for. A second Ctrl-C raises KeyboardInterrupt at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tidelog.cli.bootstrap import parse_bootstrap
+from tidelog.cli.errors import UsageError
+from tidelog.cli.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from tidelog.client.cluster import Cluster
+
+_ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|.)", re.S)
+_SIMPLE = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"0": b"\0", b"\\": b"\\"}
+
+
+def unescape(text: str) -> bytes:
+    """The bytes a delimiter or format written on the command line stands for."""
+    raw = text.encode("utf-8", "surrogateescape")
+
+    def one(match: re.Match[bytes]) -> bytes:
+        code = match.group(1)
+        if code in _SIMPLE:
+            return _SIMPLE[code]
+        if code[:1] == b"x" and len(code) == 3:
+            return bytes([int(code[1:], 16)])
+        return match.group(0)
+
+    return _ESCAPE.sub(one, raw)
+
+
+def parse_pairs(items: list[str], what: str) -> list[tuple[str, str]]:
+    """``name=value`` options, in order; a missing ``=`` is a usage error."""
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"bad {what} {item!r}: expected NAME=VALUE")
+        pairs.append((name, value))
+    return pairs
+
+
+def make_cluster(bootstrap: str, timeout: float) -> Cluster:
+    """A cluster client for ``-b`` with request timeouts of ``timeout`` seconds."""
+    from tidelog.client.cluster import Cluster
+    from tidelog.client.retry import RetryPolicy
+
+    servers = parse_bootstrap(bootstrap)
+    return Cluster(
+        [(s.host, s.port) for s in servers], client_id="tidelog-cli",
+        connect_timeout=min(timeout, 10.0), request_timeout=timeout,
+        retry=RetryPolicy(attempts=8, backoff=0.05, max_backoff=1.0),
+    )
+
+
+@dataclass
+class Stop:
+    """Set by Ctrl-C; bodies check it between chunks of work."""
+
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def requested(self) -> bool:
+        return self.event.is_set()
+
+
+def run_async(body: Callable[[Stop], Awaitable[int]]) -> int:
+    """Run ``body`` in a fresh event loop; returns its status, or 130 after Ctrl-C."""
+
+    async def main() -> int:
+        stop = Stop()
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+
+        def on_sigint() -> None:
+            if stop.requested and task is not None:
+                task.cancel()  # second Ctrl-C: give up waiting
+            stop.event.set()
+
+        try:
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        except (NotImplementedError, RuntimeError):  # not the main thread: no handler
+            pass
+        try:
+            status = await body(stop)
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None
+        finally:
+            try:
+                loop.remove_signal_handler(signal.SIGINT)
+            except (NotImplementedError, RuntimeError):
+                pass
+        return int(ExitCode.INTERRUPTED) if stop.requested else status
+
+    return asyncio.run(main())

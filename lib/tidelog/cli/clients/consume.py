@@ -1,0 +1,133 @@
+"""The engine of log-consume: assigned partitions -> records -> stdout.
+
+Topics come from ``-t`` (repeatable) or ``--pattern`` (a regular expression that must match
+the whole topic name; matched once at start); partitions from ``-p`` or all of each topic.
+Every partition starts at the ``-o`` position (:func:`tidelog.client.offsets.parse_offset`).
+
+Output: see :mod:`tidelog.cli.clients.fmt`. Data is flushed after each fetch round (a batch),
+so a reader sees records as they arrive; a closed stdout ends the program quietly.
+
+Stop: ``-c N`` after N records; ``-e`` once every partition reached its high watermark;
+otherwise it follows new data (long polls) until Ctrl-C, which exits 130 after flushing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tidelog.cli.clients.common import Stop, make_cluster, run_async
+from tidelog.cli.clients.fmt import Formatter, record_json, render_values
+from tidelog.cli.errors import CliError
+from tidelog.cli.runner import Program
+
+#: Exit status when a topic or partition asked for does not exist.
+EXIT_NOT_FOUND = 3
+
+
+@dataclass
+class ConsumeSettings:
+    bootstrap: str
+    topics: list[str] = field(default_factory=list)
+    pattern: str | None = None
+    partitions: list[int] = field(default_factory=list)
+    offset: str = "beginning"
+    exit_at_end: bool = False
+    count: int | None = None
+    format: bytes | None = None
+    delimiter: bytes = b"\n"
+    key_delimiter: bytes | None = None
+    json: bool = False
+    base64: bool = False
+    timeout: float = 30.0
+    max_wait_ms: int = 500
+
+
+def consume(prog: Program, settings: ConsumeSettings) -> int:
+    """Run log-consume; returns the exit status."""
+    return run_async(lambda stop: _consume(prog, settings, stop))
+
+
+async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
+    import asyncio
+
+    from tidelog.client.consumer import Consumer, ConsumerConfig
+    from tidelog.client.errors import BrokerError
+    from tidelog.client.offsets import parse_offset
+    from tidelog.protocol.errors import ErrorCode
+
+    try:
+        spec = parse_offset(s.offset)
+    except Exception as exc:
+        from tidelog.cli.errors import UsageError
+
+        raise UsageError(str(exc)) from None
+    formatter = Formatter(s.format) if s.format is not None else None
+    cluster = make_cluster(s.bootstrap, s.timeout)
+    out = prog.out
+    try:
+        topics = list(s.topics)
+        if s.pattern is not None:
+            try:
+                regex = re.compile(s.pattern)
+            except re.error as exc:
+                from tidelog.cli.errors import UsageError
+
+                raise UsageError(f"bad --pattern {s.pattern!r}: {exc}") from None
+            await cluster.refresh(None, auto_create=False)
+            topics += sorted(t for t, info in cluster.topics.items()
+                             if regex.fullmatch(t) and not info.internal and t not in topics)
+            if not topics:
+                raise CliError(f"no topic matches {s.pattern!r}", EXIT_NOT_FOUND)
+        assignments = []
+        for topic in topics:
+            try:
+                info = await cluster.topic(topic, auto_create=False)
+            except BrokerError as exc:
+                if exc.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+                    raise CliError(f"topic {topic!r} does not exist", EXIT_NOT_FOUND) from None
+                raise
+            parts = s.partitions or sorted(info.partitions)
+            for p in parts:
+                if p not in info.partitions:
+                    raise CliError(f"topic {topic!r} has no partition {p} "
+                                   f"(it has {info.count})", EXIT_NOT_FOUND)
+                assignments.append((topic, p, spec))
+        consumer = Consumer(cluster, ConsumerConfig(max_wait_ms=s.max_wait_ms))
+        await consumer.assign(assignments)
+        prog.diag.info(f"consuming {len(assignments)} partitions of {', '.join(topics)}")
+        left = s.count
+        stop_wait = asyncio.ensure_future(stop.event.wait())
+        try:
+            while not stop.requested:
+                if left is not None and left <= 0:
+                    break
+                if s.exit_at_end and consumer.all_at_end:
+                    break
+                poll = asyncio.ensure_future(consumer.poll())
+                done, _ = await asyncio.wait({poll, stop_wait},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if poll not in done:
+                    poll.cancel()
+                    break
+                for fetched in poll.result():
+                    records = fetched.records
+                    if left is not None:
+                        records = records[:left]
+                        left -= len(records)
+                    if not records:
+                        continue
+                    if s.json:
+                        out.write(b"".join(
+                            record_json(fetched.topic, fetched.partition, r, s.base64)
+                            for r in records))
+                    elif formatter is not None:
+                        out.write(formatter.render(fetched.topic, fetched.partition, records))
+                    else:
+                        out.write(render_values(records, s.delimiter, s.key_delimiter))
+                out.flush()
+        finally:
+            stop_wait.cancel()
+    finally:
+        await cluster.close()
+    return 0

@@ -1,0 +1,296 @@
+"""The engine of log-produce: input bytes -> records -> :class:`tidelog.client.Producer`.
+
+Input: stdin, or the files named, read in chunks of 1 MiB by a reader thread (so a blocked
+``tail -F`` pipe never stalls the event loop that sends and lingers) and handed over through a
+bounded queue (back-pressure reaches the reader). Records are split on the record delimiter
+(``-D``, default newline) with ``bytes.split``; a last record without delimiter counts. With
+``-K DELIM`` each record splits at the first DELIM into key and value (no DELIM: null key).
+``--null-value TEXT`` makes a value equal to TEXT a null (a tombstone). With
+``--input-format json`` each record is an object with optional ``key``, ``value``,
+``headers`` (object or list of pairs), ``partition`` and ``timestamp``; ``key_encoding`` /
+``value_encoding`` ``"base64"`` mark base64 text (what log-consume --json writes).
+
+Speed: records without key and headers go to :meth:`Producer.send_values` a chunk at a time,
+which builds batches with the value-only fast path; others go one by one.
+
+Outcome: :class:`ProduceReport` (records, bytes, failed, errors); bad JSON lines count as
+failed records and are reported on stderr. Ctrl-C stops reading, flushes what was read, and
+the program exits 130.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tidelog.cli.clients.common import Stop, make_cluster, run_async
+from tidelog.cli.errors import CliError
+from tidelog.cli.runner import Program
+
+CHUNK = 1 << 20
+#: Exit status when some records were not written.
+EXIT_FAILED_RECORDS = 3
+
+
+@dataclass
+class ProduceSettings:
+    bootstrap: str
+    topic: str
+    files: list[Path] = field(default_factory=list)
+    key_delimiter: bytes | None = None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    partition: int | None = None
+    acks: int = -1
+    compression: int = 0
+    linger_ms: float = 5.0
+    batch_size: int = 1_000_000
+    idempotent: bool = False
+    delimiter: bytes = b"\n"
+    null_value: bytes | None = None
+    input_format: str = "text"
+    timeout: float = 30.0
+    json: bool = False
+    progress: bool = False
+
+
+class _Reader:
+    """A daemon thread reading the inputs in chunks into an asyncio queue (None ends)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, files: list[Path]) -> None:
+        self.loop = loop
+        self.files = files
+        self.queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=8)
+        self.thread = threading.Thread(target=self._run, daemon=True, name="log-produce-input")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _put(self, item: bytes | BaseException | None) -> None:
+        asyncio.run_coroutine_threadsafe(self.queue.put(item), self.loop).result()
+
+    def _run(self) -> None:
+        try:
+            if not self.files:
+                self._pump(sys.stdin.fileno())
+            for path in self.files:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    self._pump(fd)
+                finally:
+                    os.close(fd)
+            self._put(None)
+        except OSError as exc:
+            self._put(exc)
+        except RuntimeError:
+            pass  # the loop is gone: the program is ending
+
+    def _pump(self, fd: int) -> None:
+        while True:
+            chunk = os.read(fd, CHUNK)
+            if not chunk:
+                return
+            self._put(chunk)
+
+
+def _b64_or_text(doc: dict[str, Any], name: str) -> bytes | None:
+    value = doc.get(name)
+    if value is None:
+        return None
+    if doc.get(f"{name}_encoding") == "base64":
+        if not isinstance(value, str):
+            raise ValueError(f"{name} with base64 encoding must be a string")
+        return base64.b64decode(value, validate=True)
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return orjson.dumps(value)
+
+
+def parse_json_record(line: bytes) -> dict[str, Any]:
+    """One ``--input-format json`` line as send() arguments; ValueError when malformed."""
+    try:
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ValueError("a record must be a JSON object")
+    headers_doc = doc.get("headers") or {}
+    pairs: list[tuple[str, Any]]
+    if isinstance(headers_doc, dict):
+        pairs = list(headers_doc.items())
+    elif isinstance(headers_doc, list):
+        pairs = [tuple(p) for p in headers_doc]
+    else:
+        raise ValueError("headers must be an object or a list of [name, value] pairs")
+    b64_headers = doc.get("headers_encoding") == "base64"
+    headers: list[tuple[str, bytes | None]] = []
+    for pair in pairs:
+        if len(pair) != 2 or not isinstance(pair[0], str):
+            raise ValueError("each header needs a name and a value")
+        name, hv = pair
+        if hv is None:
+            headers.append((name, None))
+        elif b64_headers:
+            headers.append((name, base64.b64decode(str(hv), validate=True)))
+        else:
+            headers.append((name, hv.encode("utf-8") if isinstance(hv, str) else orjson.dumps(hv)))
+    partition = doc.get("partition")
+    timestamp = doc.get("timestamp")
+    if partition is not None and not isinstance(partition, int):
+        raise ValueError("partition must be an integer")
+    if timestamp is not None and not isinstance(timestamp, int):
+        raise ValueError("timestamp must be an integer (ms)")
+    try:
+        key = _b64_or_text(doc, "key")
+        value = _b64_or_text(doc, "value")
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"bad base64: {exc}") from None
+    return {"key": key, "value": value, "headers": headers, "partition": partition,
+            "timestamp": timestamp}
+
+
+def produce(prog: Program, settings: ProduceSettings) -> int:
+    """Run log-produce; returns the exit status."""
+    return run_async(lambda stop: _produce(prog, settings, stop))
+
+
+async def _produce(prog: Program, s: ProduceSettings, stop: Stop) -> int:
+    from tidelog.client.errors import ClientError
+    from tidelog.client.producer import Producer, ProducerConfig
+
+    for path in s.files:
+        if not path.is_file() and not path.exists():
+            raise CliError(f"{path}: No such file or directory")
+    started = time.monotonic()
+    cluster = make_cluster(s.bootstrap, s.timeout)
+    bad_input = 0
+    try:
+        producer = Producer(cluster, ProducerConfig(
+            acks=s.acks, compression=s.compression, linger_ms=s.linger_ms,
+            batch_size=s.batch_size, idempotent=s.idempotent,
+            request_timeout_ms=int(s.timeout * 1000),
+        ))
+        await producer.start()
+        await producer.topic(s.topic)
+        reader = _Reader(asyncio.get_running_loop(), s.files)
+        reader.start()
+        progress = _Progress(s.files) if s.progress else None
+        delim = s.delimiter
+        rest = b""
+        stop_wait = asyncio.ensure_future(stop.event.wait())
+        try:
+            while True:
+                getter = asyncio.ensure_future(reader.queue.get())
+                done, _ = await asyncio.wait(
+                    {getter, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    break
+                item = getter.result()
+                if isinstance(item, BaseException):
+                    raise item
+                if item is None:
+                    if rest:
+                        bad_input += await _send(producer, s, [rest], prog)
+                    break
+                if progress is not None:
+                    progress.advance(len(item))
+                pieces = (rest + item).split(delim) if rest else item.split(delim)
+                rest = pieces.pop()
+                if pieces:
+                    bad_input += await _send(producer, s, pieces, prog)
+        finally:
+            stop_wait.cancel()
+            if progress is not None:
+                progress.close()
+            # Ctrl-C or end of input: everything read so far is still delivered.
+            await producer.flush()
+    except ClientError:
+        raise
+    finally:
+        await cluster.close()
+    stats = producer.stats
+    failed = stats.failed + bad_input
+    elapsed = time.monotonic() - started
+    if s.json:
+        report = stats.as_dict()
+        report.update(topic=s.topic, failed=failed, invalid_input=bad_input,
+                      seconds=round(elapsed, 3), interrupted=stop.requested)
+        prog.out.json(report)
+    for message in stats.errors[:5]:
+        prog.diag.error(message)
+    prog.diag.note(
+        f"{stats.records} records ({stats.bytes} bytes) written to {s.topic}, "
+        f"{failed} failed, in {elapsed:.2f}s"
+    )
+    if failed:
+        prog.diag.error(f"{failed} records were not written")
+        return EXIT_FAILED_RECORDS
+    return 0
+
+
+async def _send(producer: Any, s: ProduceSettings, pieces: list[bytes], prog: Program) -> int:
+    """Hand one chunk's records to the producer; returns how many input records were bad."""
+    if s.input_format == "json":
+        bad = 0
+        for line in pieces:
+            if not line.strip():
+                continue
+            try:
+                args = parse_json_record(line)
+            except ValueError as exc:
+                bad += 1
+                prog.diag.error(f"bad input record: {exc}")
+                continue
+            partition = args["partition"] if args["partition"] is not None else s.partition
+            headers = list(s.headers) + args["headers"]
+            await producer.send(s.topic, args["value"], args["key"], headers,
+                                partition=partition, timestamp=args["timestamp"])
+        return 0 if bad == 0 else bad
+    null = s.null_value
+    if s.key_delimiter is None and not s.headers:
+        values: list[Any] = pieces if null is None else [
+            None if v == null else v for v in pieces]
+        if null is None or None not in values:
+            await producer.send_values(s.topic, values, partition=s.partition)
+            return 0
+    kd = s.key_delimiter
+    headers = tuple(s.headers)
+    for piece in pieces:
+        key: bytes | None = None
+        value: bytes | None = piece
+        if kd is not None:
+            k, sep, v = piece.partition(kd)
+            if sep:
+                key, value = k, v
+        if null is not None and value == null:
+            value = None
+        await producer.send(s.topic, value, key, headers, partition=s.partition)
+    return 0
+
+
+class _Progress:
+    """A rich progress bar over the input files' bytes, on stderr (only on a terminal)."""
+
+    def __init__(self, files: list[Path]) -> None:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        total = sum(p.stat().st_size for p in files if p.is_file())
+        self._bar = Progress(console=Console(stderr=True), transient=True)
+        self._task = self._bar.add_task("producing", total=total or None)
+        self._bar.start()
+
+    def advance(self, n: int) -> None:
+        self._bar.advance(self._task, n)
+
+    def close(self) -> None:
+        self._bar.stop()

@@ -1,0 +1,162 @@
+"""The engine of log-topics: create, list, describe, alter and delete topics.
+
+Output (stdout): ``list`` prints one topic name per line; ``describe`` a table of partitions
+(TOPIC, PARTITION, LEADER, REPLICAS, ISR, LOG-START, HIGH-WATERMARK; replicas and ISR comma
+separated), or with ``--configs`` a table of TOPIC, CONFIG, VALUE; tab-separated in a pipe, a
+rich table on a terminal (:func:`tidelog.cli.tables.write_table`). ``create``, ``alter`` and
+``delete`` print nothing on stdout and a note on stderr. With ``--json`` every action prints
+one JSON object per topic (JSON lines): list ``{"topic", "partitions"}``, describe the whole
+description (partitions and configs), the others ``{"topic", "action", "changed"}``.
+
+Idempotent scripts: ``create --if-not-exists`` succeeds (changed false) when the topic is
+there, ``delete --if-exists`` / ``alter --if-exists`` when it is not.
+
+Exit status: 3 when ``create`` meets an existing topic, 4 when a topic to describe, alter or
+delete does not exist (without the ``--if-*`` flags); 1 for other broker errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tidelog.cli.clients.common import Stop, make_cluster, run_async
+from tidelog.cli.errors import CliError, UsageError
+from tidelog.cli.runner import Program
+from tidelog.cli.tables import write_table
+
+if TYPE_CHECKING:
+    from tidelog.client.admin import Admin
+
+EXIT_EXISTS = 3
+EXIT_MISSING = 4
+ACTIONS = ("create", "list", "describe", "alter", "delete")
+
+
+@dataclass
+class TopicsSettings:
+    bootstrap: str
+    action: str
+    topics: list[str] = field(default_factory=list)
+    partitions: int | None = None
+    replication_factor: int | None = None
+    configs: list[tuple[str, str]] = field(default_factory=list)
+    delete_configs: list[str] = field(default_factory=list)
+    if_not_exists: bool = False
+    if_exists: bool = False
+    show_configs: bool = False
+    internal: bool = False
+    json: bool = False
+    timeout: float = 30.0
+
+
+def topics(prog: Program, settings: TopicsSettings) -> int:
+    """Run log-topics; returns the exit status."""
+    s = settings
+    if s.action not in ACTIONS:
+        raise UsageError(f"unknown action {s.action!r} (use {', '.join(ACTIONS)})")
+    if s.action in ("create", "alter", "delete") and not s.topics:
+        raise UsageError(f"{s.action} needs at least one TOPIC")
+    if s.action == "alter" and s.partitions is None and not s.configs and not s.delete_configs:
+        raise UsageError("alter needs --partitions, --config or --delete-config")
+    return run_async(lambda stop: _run(prog, s, stop))
+
+
+async def _run(prog: Program, s: TopicsSettings, stop: Stop) -> int:
+    from tidelog.client.admin import Admin
+
+    cluster = make_cluster(s.bootstrap, s.timeout)
+    try:
+        admin = Admin(cluster, timeout_ms=int(s.timeout * 1000))
+        if s.action == "list":
+            await _list(prog, admin, s)
+        elif s.action == "describe":
+            await _describe(prog, admin, s)
+        else:
+            for topic in s.topics:
+                await _change(prog, admin, s, topic)
+    finally:
+        await cluster.close()
+    return 0
+
+
+async def _list(prog: Program, admin: Admin, s: TopicsSettings) -> None:
+    listing = await admin.list_topics(internal=s.internal)
+    names = [t for t in listing if not s.topics or t in s.topics]
+    if s.json:
+        for name in names:
+            prog.out.json({"topic": name, "partitions": listing[name]})
+    else:
+        prog.out.lines(names)
+
+
+async def _describe(prog: Program, admin: Admin, s: TopicsSettings) -> None:
+    from tidelog.client.errors import BrokerError
+    from tidelog.protocol.errors import ErrorCode
+
+    names = s.topics or list(await admin.list_topics(internal=s.internal))
+    rows: list[list[object]] = []
+    for name in names:
+        try:
+            desc = await admin.describe_topic(name, configs=s.json or s.show_configs)
+        except BrokerError as exc:
+            if exc.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+                raise CliError(f"topic {name!r} does not exist", EXIT_MISSING) from None
+            raise
+        if s.json:
+            prog.out.json(desc.as_dict())
+        elif s.show_configs:
+            rows.extend([name, key, "" if value is None else value]
+                        for key, value in sorted(desc.configs.items()))
+        else:
+            rows.extend([
+                name, p.partition, p.leader, ",".join(map(str, p.replicas)),
+                ",".join(map(str, p.isr)), p.log_start_offset, p.high_watermark,
+            ] for p in desc.partitions)
+    if s.json:
+        return
+    if s.show_configs:
+        write_table(prog.out, ["TOPIC", "CONFIG", "VALUE"], rows)
+    else:
+        write_table(prog.out, ["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "LOG-START",
+                               "HIGH-WATERMARK"], rows)
+
+
+async def _change(prog: Program, admin: Admin, s: TopicsSettings, topic: str) -> None:
+    from tidelog.client.errors import BrokerError
+    from tidelog.protocol.errors import ErrorCode
+
+    changed = True
+    try:
+        if s.action == "create":
+            await admin.create_topic(
+                topic, s.partitions if s.partitions is not None else -1,
+                s.replication_factor if s.replication_factor is not None else -1,
+                dict(s.configs),
+            )
+        elif s.action == "delete":
+            await admin.delete_topic(topic)
+        else:
+            await admin.describe_topic(topic, configs=False)
+            if s.partitions is not None:
+                await admin.create_partitions(topic, s.partitions)
+            if s.configs or s.delete_configs:
+                await admin.alter_configs(topic, dict(s.configs), s.delete_configs)
+    except BrokerError as exc:
+        if exc.code == ErrorCode.TOPIC_ALREADY_EXISTS and s.action == "create":
+            if not s.if_not_exists:
+                raise CliError(f"topic {topic!r} already exists", EXIT_EXISTS) from None
+            changed = False
+        elif exc.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION and s.action != "create":
+            if not s.if_exists:
+                raise CliError(f"topic {topic!r} does not exist", EXIT_MISSING) from None
+            changed = False
+        else:
+            raise
+    if s.json:
+        prog.out.json({"topic": topic, "action": s.action, "changed": changed})
+    verb = {"create": "created", "delete": "deleted", "alter": "altered"}[s.action]
+    if changed:
+        prog.diag.note(f"{verb} topic {topic}")
+    else:
+        prog.diag.info(f"topic {topic} left as it was")
