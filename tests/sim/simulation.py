@@ -1,0 +1,609 @@
+"""A seeded, deterministic simulation of a Raft quorum (tidelog.raft) under faults.
+
+Everything random comes from one ``random.Random(seed)``: node RNGs, message loss, delay,
+duplication (and so reordering), partitions, crashes and restarts, proposals and snapshots.
+The same seed therefore replays the same run exactly; a failure prints the command to do so::
+
+    python tests/sim/simulation.py --seed N --trace
+
+Model:
+
+* Time: a global clock in sub-ticks (``SUB`` per tick); every live node ticks at each whole
+  tick. Messages take 1..``max_delay`` sub-ticks, so they arrive between ticks, reordered.
+* Network: each message may be dropped or duplicated; a partition splits the nodes in two
+  groups and drops messages across them, at send and at delivery.
+* Disk (:class:`FakeDisk`): writes are pending until ``sync``; a crash keeps a random prefix
+  of the pending writes (possibly none) and loses the rest. Crashes happen between events and
+  also in the middle of persisting a Ready (after its writes, before its sync).
+* Each node applies committed entries to a state machine (the list of data it applied) and
+  now and then snapshots it; a restarted node restores the state machine from its snapshot.
+
+Named invariants, checked after every event (a violation raises :class:`InvariantViolation`):
+
+* ElectionSafety: at most one leader per epoch, ever.
+* LeaderCompleteness: a node that becomes leader holds every committed entry.
+* CommittedStable: an entry, once committed anywhere, never changes (same epoch and data on
+  every node that commits it) and is never truncated (no node truncates below the high
+  watermark it exposed).
+* LogsAgree: (checked every few ticks, for every pair of live nodes) the logs hold the same
+  entries below the smaller high watermark, and Log Matching holds: equal epoch at an offset
+  implies equal entries up to it.
+* HighWatermarkMonotonic: a node's high watermark never goes back, across restarts too.
+* StateMachineSafety: every node applies entries in offset order, and what it applies is the
+  committed entry at that offset, so applied sequences are prefixes of one another.
+
+Liveness: after ``fault_ticks`` the faults stop (partitions heal, crashed nodes restart, the
+network stops losing messages); within ``liveness_ticks`` a leader must be elected and commit
+a proposed entry on every voter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import random
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from tidelog.raft import (
+    Entry,
+    HardState,
+    Message,
+    NotLeaderError,
+    PersistentState,
+    RaftConfig,
+    RaftError,
+    RaftNode,
+    Ready,
+    Role,
+    Snapshot,
+    persist,
+)
+from tidelog.raft.storage import MemoryStorage
+
+SUB = 10  # sub-ticks per tick
+
+
+class InvariantViolation(AssertionError):
+    """A named invariant failed; the message names it and the seed that replays it."""
+
+
+def replay_command(seed: int) -> str:
+    return f"python tests/sim/simulation.py --seed {seed} --trace"
+
+
+# --------------------------------------------------------------------------------- the disk
+
+
+class FakeDisk:
+    """A RaftStorage whose writes are lost on a crash unless synced (or a lucky prefix)."""
+
+    def __init__(self) -> None:
+        self.durable = MemoryStorage()
+        self.current = MemoryStorage()
+        self.pending: list[tuple[str, Any]] = []
+
+    def load(self) -> PersistentState:
+        return self.durable.load()
+
+    def _write(self, op: str, arg: Any) -> None:
+        self.pending.append((op, arg))
+        _apply(self.current, op, arg)
+
+    def save_snapshot(self, snapshot: Snapshot) -> None:
+        self._write("snapshot", snapshot)
+
+    def truncate(self, end_offset: int) -> None:
+        self._write("truncate", end_offset)
+
+    def append(self, entries: Any) -> None:
+        self._write("append", tuple(entries))
+
+    def read(self, start: int, end: int) -> Any:
+        return self.current.read(start, end)
+
+    def save_hard_state(self, state: HardState) -> None:
+        self._write("hard", state)
+
+    def sync(self) -> None:
+        for op, arg in self.pending:
+            _apply(self.durable, op, arg)
+        self.pending.clear()
+
+    def crash(self, keep: int) -> None:
+        """Lose every pending write but the first ``keep``."""
+        for op, arg in self.pending[:keep]:
+            _apply(self.durable, op, arg)
+        self.pending.clear()
+        self.current = MemoryStorage()
+        for op, arg in (
+            ("snapshot", self.durable.snapshot),
+            ("append", tuple(self.durable.entries)),
+            ("hard", self.durable.hard_state),
+        ):
+            _apply(self.current, op, arg)
+
+
+def _apply(storage: MemoryStorage, op: str, arg: Any) -> None:
+    if op == "snapshot":
+        storage.save_snapshot(arg)
+    elif op == "truncate":
+        storage.truncate(arg)
+    elif op == "append":
+        storage.append(arg)
+    else:
+        storage.hard_state = arg
+
+
+# ------------------------------------------------------------------------ the state machine
+
+
+def encode_state(applied: list[tuple[int, bytes]]) -> bytes:
+    return b"\n".join(b"%d %s" % (off, data) for off, data in applied)
+
+
+def decode_state(data: bytes) -> list[tuple[int, bytes]]:
+    out = []
+    for line in data.split(b"\n") if data else []:
+        off, _, value = line.partition(b" ")
+        out.append((int(off), value))
+    return out
+
+
+@dataclass
+class SimNode:
+    """One simulated process: its disk survives crashes, the rest does not."""
+
+    node_id: int
+    config: RaftConfig
+    disk: FakeDisk = field(default_factory=FakeDisk)
+    raft: RaftNode | None = None
+    applied: list[tuple[int, bytes]] = field(default_factory=list)
+    applied_end: int = 0
+    visible_hw: int = 0
+    leader_epochs: set[int] = field(default_factory=set)
+
+    @property
+    def alive(self) -> bool:
+        return self.raft is not None
+
+
+# ------------------------------------------------------------------------- the simulation
+
+
+@dataclass
+class SimParams:
+    voters: int = 3
+    observers: int = 1
+    fault_ticks: int = 120
+    liveness_ticks: int = 150
+    max_delay: int = 15  # sub-ticks
+    p_drop: float = 0.05
+    p_dup: float = 0.03
+    p_crash: float = 0.006  # per live node per tick
+    p_crash_mid_ready: float = 0.004  # per Ready
+    p_restart: float = 0.1  # per dead node per tick
+    p_partition: float = 0.015
+    p_heal: float = 0.06
+    p_propose: float = 0.4
+    p_compact: float = 0.02
+    check_every: int = 10  # ticks between full log comparisons
+
+
+class Simulation:
+    """One seeded run; :meth:`run` raises InvariantViolation on the first broken invariant."""
+
+    def __init__(self, seed: int, params: SimParams | None = None, trace: bool = False) -> None:
+        self.seed = seed
+        self.p = params or SimParams()
+        self.rng = random.Random(seed)
+        self.trace_on = trace
+        self.trace: list[str] = []
+        p = self.p
+        voters = tuple(range(1, p.voters + 1))
+        ids = list(voters) + [100 + i for i in range(p.observers)]
+        self.voters = voters
+        self.nodes = {i: SimNode(i, RaftConfig(node_id=i, voters=voters)) for i in ids}
+        self.now = 0  # sub-ticks
+        self.queue: list[tuple[int, int, Message]] = []
+        self.seq = 0
+        self.groups: dict[int, int] | None = None  # partition: node -> side
+        self.faults = True
+        self.leaders: dict[int, int] = {}  # epoch -> leader id
+        self.committed: dict[int, Entry] = {}
+        self.committed_end = 0
+        self.proposed = 0
+        self.tick_no = 0
+        for node in self.nodes.values():
+            self._start(node)
+
+    # ---------------------------------------------------------------------------- helpers
+
+    def log(self, text: str) -> None:
+        if self.trace_on:
+            self.trace.append(f"[t={self.now / SUB:.1f}] {text}")
+
+    def fail(self, name: str, detail: str) -> None:
+        raise InvariantViolation(
+            f"{name} violated (seed {self.seed}, tick {self.tick_no}): {detail}\n"
+            f"replay: {replay_command(self.seed)}"
+        )
+
+    def _start(self, node: SimNode) -> None:
+        state = node.disk.load()
+        node.raft = RaftNode(node.config, state, random.Random(self.rng.getrandbits(32)))
+        node.applied = decode_state(state.snapshot.data)
+        node.applied_end = state.snapshot.end_offset
+        for off, data in node.applied:
+            self._check_applied(node, off, data)
+        if node.raft.high_watermark < node.visible_hw:
+            self.fail(
+                "HighWatermarkMonotonic",
+                f"node {node.node_id} restarted with high watermark {node.raft.high_watermark}"
+                f" below the {node.visible_hw} it had exposed",
+            )
+        self.log(
+            f"node {node.node_id} starts: {state.hard_state}, log end {node.raft.log_end_offset}"
+        )
+
+    def crash(self, node: SimNode, mid_ready: bool = False) -> None:
+        keep = self.rng.randint(0, len(node.disk.pending))
+        self.log(
+            f"node {node.node_id} crashes{' mid-Ready' if mid_ready else ''}, keeping "
+            f"{keep}/{len(node.disk.pending)} unsynced writes"
+        )
+        node.disk.crash(keep)
+        node.raft = None
+
+    def partitioned(self, a: int, b: int) -> bool:
+        g = self.groups
+        return g is not None and g[a] != g[b]
+
+    def send(self, msg: Message) -> None:
+        if self.partitioned(msg.src, msg.dst):
+            return
+        copies = 1
+        if self.faults:
+            if self.rng.random() < self.p.p_drop:
+                return
+            if self.rng.random() < self.p.p_dup:
+                copies = 2
+        for _ in range(copies):
+            self.seq += 1
+            at = self.now + self.rng.randint(1, self.p.max_delay)
+            heapq.heappush(self.queue, (at, self.seq, msg))
+
+    # ------------------------------------------------------------------------- processing
+
+    def drain(self, node: SimNode) -> None:
+        """Carry out the node's Readies, checking invariants on each."""
+        raft = node.raft
+        while raft is not None and raft.has_ready():
+            ready = raft.ready()
+            self._check_ready(node, ready)
+            if self.faults and ready.must_sync and self.rng.random() < self.p.p_crash_mid_ready:
+                persist(
+                    node.disk,
+                    Ready(
+                        snapshot=ready.snapshot,
+                        truncate_to=ready.truncate_to,
+                        entries=ready.entries,
+                        hard_state=ready.hard_state,
+                    ),
+                )
+                self.crash(node, mid_ready=True)
+                return
+            persist(node.disk, ready)
+            for msg in ready.messages:
+                self.send(msg)
+            if ready.restore_snapshot and ready.snapshot is not None:
+                node.applied = decode_state(ready.snapshot.data)
+                node.applied_end = ready.snapshot.end_offset
+                for off, data in node.applied:
+                    self._check_applied(node, off, data)
+            for entry in ready.committed:
+                self._apply(node, entry)
+            raft.advance(ready)
+            # exposed = persisted: the in-memory value may run ahead until the next Ready
+            if ready.hard_state is not None:
+                node.visible_hw = max(node.visible_hw, ready.hard_state.high_watermark)
+        self._check_node(node)
+
+    def _apply(self, node: SimNode, entry: Entry) -> None:
+        if entry.offset != node.applied_end:
+            self.fail(
+                "StateMachineSafety",
+                f"node {node.node_id} applies offset {entry.offset}"
+                f" but has applied up to {node.applied_end}",
+            )
+        self._commit(node, entry)
+        node.applied_end = entry.offset + 1
+        if not entry.control:
+            node.applied.append((entry.offset, entry.data))
+
+    def _commit(self, node: SimNode, entry: Entry) -> None:
+        known = self.committed.get(entry.offset)
+        if known is None:
+            self.committed[entry.offset] = entry
+            while self.committed_end in self.committed:
+                self.committed_end += 1
+        elif known != entry:
+            self.fail(
+                "CommittedStable",
+                f"node {node.node_id} commits {entry} but {known} "
+                f"was committed at offset {entry.offset}",
+            )
+
+    def _check_applied(self, node: SimNode, off: int, data: bytes) -> None:
+        known = self.committed.get(off)
+        if known is not None and known.data != data:
+            self.fail(
+                "StateMachineSafety",
+                f"node {node.node_id} state holds {data!r} at {off}, committed is {known.data!r}",
+            )
+
+    def _check_ready(self, node: SimNode, ready: Ready) -> None:
+        if (
+            ready.truncate_to is not None
+            and ready.truncate_to < node.visible_hw
+            and not (
+                ready.restore_snapshot
+                and ready.snapshot is not None
+                and ready.truncate_to == ready.snapshot.end_offset
+                and ready.snapshot.end_offset >= node.visible_hw
+            )
+        ):
+            self.fail(
+                "CommittedStable",
+                f"node {node.node_id} truncates to {ready.truncate_to}"
+                f" below its high watermark {node.visible_hw}",
+            )
+
+    def _check_node(self, node: SimNode) -> None:
+        raft = node.raft
+        if raft is None:
+            return
+        if raft.high_watermark < node.visible_hw:
+            self.fail(
+                "HighWatermarkMonotonic",
+                f"node {node.node_id}: high watermark {raft.high_watermark} < {node.visible_hw}",
+            )
+        if raft.role is Role.LEADER:
+            holder = self.leaders.setdefault(raft.epoch, node.node_id)
+            if holder != node.node_id:
+                self.fail(
+                    "ElectionSafety",
+                    f"nodes {holder} and {node.node_id} both lead epoch {raft.epoch}",
+                )
+            if raft.epoch not in node.leader_epochs:
+                node.leader_epochs.add(raft.epoch)
+                self.log(f"node {node.node_id} leads epoch {raft.epoch}")
+                self._check_leader_complete(node, raft)
+
+    def _check_leader_complete(self, node: SimNode, raft: RaftNode) -> None:
+        end = self.committed_end
+        if raft.log_end_offset < end:
+            self.fail(
+                "LeaderCompleteness",
+                f"leader {node.node_id} of epoch {raft.epoch} "
+                f"ends at {raft.log_end_offset}, committed end is {end}",
+            )
+        for entry in raft.entries(raft.log_start_offset, end):
+            if self.committed[entry.offset] != entry:
+                self.fail(
+                    "LeaderCompleteness",
+                    f"leader {node.node_id} has {entry}, committed"
+                    f" is {self.committed[entry.offset]}",
+                )
+
+    def check_logs(self) -> None:
+        live = [n.raft for n in self.nodes.values() if n.raft is not None]
+        for i, a in enumerate(live):
+            ea = a.entries(a.log_start_offset, a.log_end_offset)
+            for entry in a.entries(a.log_start_offset, a.high_watermark):
+                known = self.committed.get(entry.offset)
+                if known is not None and known != entry:
+                    self.fail(
+                        "LogsAgree",
+                        f"node {a.id} holds {entry} below its high watermark, committed is {known}",
+                    )
+            for b in live[i + 1 :]:
+                lo = max(a.log_start_offset, b.log_start_offset)
+                hi = min(a.log_end_offset, b.log_end_offset)
+                if lo >= hi:
+                    continue
+                eb = b.entries(lo, hi)
+                sa = ea[lo - a.log_start_offset : hi - a.log_start_offset]
+                last_same = -1
+                for k in range(len(sa) - 1, -1, -1):
+                    if sa[k].epoch == eb[k].epoch:
+                        last_same = k
+                        break
+                if sa[: last_same + 1] != eb[: last_same + 1]:
+                    self.fail(
+                        "LogsAgree",
+                        f"nodes {a.id} and {b.id} share epoch "
+                        f"{sa[last_same].epoch} at {lo + last_same} but differ below it",
+                    )
+                agree_to = min(a.high_watermark, b.high_watermark) - lo
+                if agree_to > 0 and sa[:agree_to] != eb[:agree_to]:
+                    self.fail(
+                        "LogsAgree", f"nodes {a.id} and {b.id} differ below their high watermarks"
+                    )
+
+    # ---------------------------------------------------------------------------- events
+
+    def deliver_until(self, t: int) -> None:
+        q = self.queue
+        while q and q[0][0] <= t:
+            at, _, msg = heapq.heappop(q)
+            self.now = at
+            node = self.nodes[msg.dst]
+            if node.raft is None or self.partitioned(msg.src, msg.dst):
+                continue
+            try:
+                node.raft.step(msg)
+            except RaftError as exc:
+                self.fail("NoRaftError", f"node {node.node_id} on {msg}: {exc}")
+            self.drain(node)
+        self.now = t
+
+    def tick(self) -> None:
+        self.tick_no += 1
+        self.deliver_until(self.tick_no * SUB)
+        rng, p = self.rng, self.p
+        for node in self.nodes.values():
+            if node.raft is not None:
+                node.raft.tick()
+                self.drain(node)
+        if self.faults:
+            self._faults(rng, p)
+        self._workload(rng, p)
+        if self.tick_no % p.check_every == 0:
+            self.check_logs()
+
+    def _faults(self, rng: random.Random, p: SimParams) -> None:
+        for node in self.nodes.values():
+            if node.raft is not None:
+                if rng.random() < p.p_crash:
+                    self.crash(node)
+            elif rng.random() < p.p_restart:
+                self._start(node)
+                self.drain(node)
+        if self.groups is None and rng.random() < p.p_partition:
+            ids = list(self.nodes)
+            self.groups = {i: rng.randrange(2) for i in ids}
+            self.log(f"partition {self.groups}")
+        elif self.groups is not None and rng.random() < p.p_heal:
+            self.groups = None
+            self.log("heal")
+
+    def _workload(self, rng: random.Random, p: SimParams) -> None:
+        if rng.random() < p.p_propose:
+            self.propose_somewhere(rng.randint(1, 3))
+        for node in self.nodes.values():
+            raft = node.raft
+            if raft is not None and rng.random() < p.p_compact:
+                end = node.applied_end
+                if end > raft.log_start_offset + 3:
+                    upto = [(o, d) for o, d in node.applied if o < end]
+                    raft.compact(end, encode_state(upto))
+                    self.log(f"node {node.node_id} snapshots at {end}")
+                    self.drain(node)
+
+    def leader(self) -> SimNode | None:
+        best: SimNode | None = None
+        for node in self.nodes.values():
+            r = node.raft
+            if (
+                r is not None
+                and r.role is Role.LEADER
+                and (best is None or best.raft is None or r.epoch > best.raft.epoch)
+            ):
+                best = node
+        return best
+
+    def propose_somewhere(self, n: int) -> int | None:
+        node = self.leader()
+        if node is None or node.raft is None:
+            return None
+        data = []
+        for _ in range(n):
+            self.proposed += 1
+            data.append(b"v%d" % self.proposed)
+        try:
+            last = node.raft.propose(data)
+        except NotLeaderError:  # pragma: no cover - leader() only returns leaders
+            return None
+        self.log(f"leader {node.node_id} proposes {n} entries up to offset {last}")
+        self.drain(node)
+        return last
+
+    # ------------------------------------------------------------------------------- run
+
+    def heal(self) -> None:
+        self.faults = False
+        self.groups = None
+        for node in self.nodes.values():
+            if node.raft is None:
+                self._start(node)
+                self.drain(node)
+        self.log("faults stop: healed, every node up, no more loss")
+
+    def run(self) -> dict[str, int]:
+        """Fault phase, then the liveness phase; returns a few counters."""
+        for _ in range(self.p.fault_ticks):
+            self.tick()
+        self.heal()
+        self.check_logs()
+        start = self.tick_no
+        target: int | None = None
+        target_epoch = -1
+        while self.tick_no - start < self.p.liveness_ticks:
+            self.tick()
+            lead = self.leader()
+            if lead is None or lead.raft is None:
+                continue
+            if target is None or lead.raft.epoch != target_epoch:
+                target = self.propose_somewhere(1)
+                target_epoch = lead.raft.epoch
+                continue
+            voters = [self.nodes[v].raft for v in self.voters]
+            if all(r is not None and r.high_watermark > target for r in voters):
+                self.check_logs()
+                return {
+                    "ticks": self.tick_no,
+                    "recovery_ticks": self.tick_no - start,
+                    "committed": self.committed_end,
+                    "epochs": len(self.leaders),
+                }
+        self.fail(
+            "Liveness",
+            f"no leader committed a new entry on every voter within "
+            f"{self.p.liveness_ticks} ticks after the faults stopped",
+        )
+        raise AssertionError("unreachable")
+
+
+def run_seed(seed: int, params: SimParams | None = None, trace: bool = False) -> dict[str, int]:
+    sim = Simulation(seed, params, trace)
+    try:
+        return sim.run()
+    except InvariantViolation:
+        if trace:
+            print("\n".join(sim.trace[-400:]), file=sys.stderr)
+        raise
+
+
+def params_for_seed(seed: int) -> SimParams:
+    """Vary the cluster shape with the seed: 1, 3 or 5 voters, 0-2 observers."""
+    r = random.Random(seed ^ 0x5EED)
+    return SimParams(voters=r.choice((1, 3, 3, 3, 5, 5)), observers=r.randint(0, 2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, help="run this one seed")
+    ap.add_argument("--seeds", type=int, default=100, help="run seeds 0..N-1")
+    ap.add_argument("--trace", action="store_true", help="print the event trace on failure")
+    args = ap.parse_args(argv)
+    seeds = [args.seed] if args.seed is not None else list(range(args.seeds))
+
+    def run(s: int) -> dict[str, int]:
+        return run_seed(s, params_for_seed(s), args.trace)
+
+    for s in seeds:
+        try:
+            result = run(s)
+        except InvariantViolation as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        if args.seed is not None:
+            print(f"seed {s}: ok {result}")
+    print(f"{len(seeds)} seeds ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
