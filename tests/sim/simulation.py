@@ -29,6 +29,7 @@ Named invariants, checked after every event (a violation raises :class:`Invarian
   entries below the smaller high watermark, and Log Matching holds: equal epoch at an offset
   implies equal entries up to it.
 * HighWatermarkMonotonic: a node's high watermark never goes back, across restarts too.
+* BatchAtomicity: a high watermark never falls inside a proposal (its entries commit together).
 * StateMachineSafety: every node applies entries in offset order, and what it applies is the
   committed entry at that offset, so applied sequences are prefixes of one another.
 
@@ -189,6 +190,7 @@ class SimParams:
     p_propose: float = 0.4
     p_compact: float = 0.02
     check_every: int = 10  # ticks between full log comparisons
+    max_fetch_entries: int = 256
 
 
 class Simulation:
@@ -204,7 +206,9 @@ class Simulation:
         voters = tuple(range(1, p.voters + 1))
         ids = list(voters) + [100 + i for i in range(p.observers)]
         self.voters = voters
-        self.nodes = {i: SimNode(i, RaftConfig(node_id=i, voters=voters)) for i in ids}
+        self.nodes = {
+            i: SimNode(i, RaftConfig(i, voters, max_fetch_entries=p.max_fetch_entries)) for i in ids
+        }
         self.now = 0  # sub-ticks
         self.queue: list[tuple[int, int, Message]] = []
         self.seq = 0
@@ -307,7 +311,13 @@ class Simulation:
             raft.advance(ready)
             # exposed = persisted: the in-memory value may run ahead until the next Ready
             if ready.hard_state is not None:
-                node.visible_hw = max(node.visible_hw, ready.hard_state.high_watermark)
+                hw = ready.hard_state.high_watermark
+                node.visible_hw = max(node.visible_hw, hw)
+                if hw > raft.log_start_offset and not raft.entries(hw - 1, hw)[0].batch_end:
+                    self.fail(
+                        "BatchAtomicity",
+                        f"node {node.node_id}: high watermark {hw} splits a proposal",
+                    )
         self._check_node(node)
 
     def _apply(self, node: SimNode, entry: Entry) -> None:
@@ -579,7 +589,11 @@ def run_seed(seed: int, params: SimParams | None = None, trace: bool = False) ->
 def params_for_seed(seed: int) -> SimParams:
     """Vary the cluster shape with the seed: 1, 3 or 5 voters, 0-2 observers."""
     r = random.Random(seed ^ 0x5EED)
-    return SimParams(voters=r.choice((1, 3, 3, 3, 5, 5)), observers=r.randint(0, 2))
+    return SimParams(
+        voters=r.choice((1, 3, 3, 3, 5, 5)),
+        observers=r.randint(0, 2),
+        max_fetch_entries=r.choice((1, 2, 256)),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -199,7 +199,13 @@ class RaftNode:
         if not data:
             raise RaftInvariantError("a proposal needs at least one entry")
         start = self._log.end
-        self._append([Entry(start + i, self.epoch, bytes(d)) for i, d in enumerate(data)])
+        last = len(data) - 1
+        self._append(
+            [
+                Entry(start + i, self.epoch, bytes(d), batch_end=i == last)
+                for i, d in enumerate(data)
+            ]
+        )
         self._after_leader_change()
         return self._log.end - 1
 
@@ -482,6 +488,12 @@ class RaftNode:
                 return FetchResponse(*base, snapshot_id=self._snapshot.id)
             return FetchResponse(*base, high_watermark=self.high_watermark, diverging=diverging)
         entries = log.slice(off, off + self.config.max_fetch_entries)
+        if entries and not entries[-1].batch_end:
+            # never split a proposal: extend to the end of its batch
+            end = entries[-1].offset + 1
+            while not log.entry(end).batch_end:
+                end += 1
+            entries = log.slice(off, end + 1)
         if not entries and req.high_watermark >= self.high_watermark and not force:
             return None
         return FetchResponse(*base, entries=entries, high_watermark=self.high_watermark)

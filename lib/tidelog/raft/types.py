@@ -8,7 +8,10 @@ I/O layer that persists them).
   ``data`` is opaque to Raft; in ``__cluster_metadata`` it is one metadata record encoded by
   :func:`tidelog.metadata.records.encode_record`. ``control`` entries are Raft's own (the
   marker a new leader appends to start its epoch); the state machine skips them, just as
-  :class:`~tidelog.metadata.log.MetadataLog` skips control batches on replay.
+  :class:`~tidelog.metadata.log.MetadataLog` skips control batches on replay. The entries
+  of one proposal form a batch (``batch_end`` marks its last): the high watermark, fetch
+  responses and truncations only ever fall between batches, so a topic and its partitions
+  commit together, as in the single-node metadata log.
 * Invariant of a log: offsets are consecutive and epochs never decrease along it, so
   (offset, epoch) names an entry uniquely across the cluster (Log Matching).
 * The :class:`HardState` is what must survive a crash besides the log: the current epoch,
@@ -33,6 +36,9 @@ class Entry:
     epoch: int
     data: bytes
     control: bool = False
+    #: the last entry of one proposal: a proposal's entries are replicated, committed and
+    #: stored (as one record batch) together, never split
+    batch_end: bool = True
 
 
 @dataclass(frozen=True, slots=True)
