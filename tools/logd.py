@@ -127,6 +127,11 @@ def serve(
         int | None, typer.Option("--log-flush-interval-ms", metavar="MS", show_default=False,
                                  help="Period of the background flush (log_flush=interval)."),
     ] = None,
+    log_retention_check_interval_ms: Annotated[
+        int | None, typer.Option("--log-retention-check-interval-ms", metavar="MS",
+                                 show_default=False,
+                                 help="How often retention deletes old segments."),
+    ] = None,
     group_initial_rebalance_delay_ms: Annotated[
         int | None, typer.Option("--group-initial-rebalance-delay-ms", metavar="MS",
                                  show_default=False, help="First rebalance delay of a group."),

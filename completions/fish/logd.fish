@@ -26,6 +26,7 @@ complete -c logd -l log-index-size-max-bytes -r -f -d 'Size of a segment\'s offs
 complete -c logd -l log-index-interval-bytes -r -f -d 'Bytes between index entries.'
 complete -c logd -l log-flush -r -f -d 'always, interval or never (see tidelog.toml(5)).'
 complete -c logd -l log-flush-interval-ms -r -f -d 'Period of the background flush (log_flush=interval).'
+complete -c logd -l log-retention-check-interval-ms -r -f -d 'How often retention deletes old segments.'
 complete -c logd -l group-initial-rebalance-delay-ms -r -f -d 'First rebalance delay of a group.'
 complete -c logd -l group-min-session-timeout-ms -r -f -d 'Smallest consumer session timeout.'
 complete -c logd -l group-max-session-timeout-ms -r -f -d 'Largest consumer session timeout.'

@@ -209,3 +209,44 @@ def test_idempotent_retries_are_recognised_after_a_restart(tmp_path: Path) -> No
         assert broker.stop() == 0
     finally:
         broker.kill()
+
+
+def test_topic_retention_and_segment_configs_apply(tmp_path: Path) -> None:
+    broker = Logd(tmp_path, "--log-retention-check-interval-ms", "100", "--log-flush",
+                  "interval", "--log-flush-interval-ms", "50").start()
+    try:
+        with WireClient(broker.bootstrap) as c:
+            res = c.request(K.CREATE_TOPICS, 4, {"topics": [
+                {"name": "short", "num_partitions": 1, "replication_factor": 1, "configs": [
+                    {"name": "segment.bytes", "value": "2000"},
+                    {"name": "retention.bytes", "value": "4000"}]},
+                {"name": "young", "num_partitions": 1, "replication_factor": 1, "configs": [
+                    {"name": "segment.bytes", "value": "2000"},
+                    {"name": "retention.ms", "value": "300"}]}]})
+            assert [t.error_code for t in res.topics] == [0, 0]
+            for topic in ("short", "young"):
+                for i in range(30):
+                    res = c.request(K.PRODUCE, 7, produce_body(topic, batch([b"%03d" % i * 100])))
+                    assert res.responses[0].partition_responses[0].error_code == 0
+
+            def start_offset(topic: str) -> int:
+                p = c.request(K.LIST_OFFSETS, 2, {"replica_id": -1, "topics": [
+                    {"name": topic, "partitions": [{"partition_index": 0, "timestamp": -2}]}],
+                }).topics[0].partitions[0]
+                return int(p.offset)
+
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and (start_offset("short") == 0
+                                                   or start_offset("young") == 0):
+                time.sleep(0.05)
+            assert start_offset("short") > 0
+            assert start_offset("young") > 0
+            res = c.request(K.FETCH, 11, fetch_body("short", 0))
+            p = res.responses[0].partitions[0]
+            assert p.error_code == ErrorCode.OFFSET_OUT_OF_RANGE
+            assert p.log_start_offset == start_offset("short")
+            assert p.high_watermark == 30
+        assert len(list((broker.data_dir / "short-0").glob("*.log"))) <= 3
+        assert broker.stop() == 0
+    finally:
+        broker.kill()

@@ -251,6 +251,10 @@ SETTINGS: tuple[Setting, ...] = (
         "period of the background flush when log_flush = interval",
     ),
     Setting(
+        "log_retention_check_interval_ms", "log", _int(1, _I64), 300000,
+        "how often retention looks for segments to delete",
+    ),
+    Setting(
         "group_initial_rebalance_delay_ms", "groups", _int(0, _I32), 3000,
         "wait for more members before the first rebalance of an empty group",
     ),
@@ -321,6 +325,7 @@ class BrokerConfig:
     log_index_interval_bytes: int = 4096
     log_flush: str = "always"
     log_flush_interval_ms: int = 1000
+    log_retention_check_interval_ms: int = 300000
     group_initial_rebalance_delay_ms: int = 3000
     group_min_session_timeout_ms: int = 6000
     group_max_session_timeout_ms: int = 1800000

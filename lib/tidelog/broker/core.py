@@ -388,9 +388,13 @@ class BrokerCore:
             except Exception as exc:  # a log deleted meanwhile must not stop the others
                 log.debug("flush of %s skipped: %s", plog.dir.name, exc)
 
-    def housekeeping(self) -> None:
-        """Retention and checkpoints (blocking: call from a worker thread)."""
+    def run_retention(self) -> None:
+        """Delete the segments retention.ms / retention.bytes let go (on the event loop:
+        unlinking is quick, and logs must not change under it from another thread)."""
         deleted = self.logs.run_retention()
         if deleted:
             log.info("retention deleted %d segments", deleted)
+
+    def checkpoint(self) -> None:
+        """Write the recovery point, log start offset and high watermark checkpoints."""
         self.logs.checkpoint()

@@ -5,9 +5,9 @@ touched), then open the log dir and the metadata log (:meth:`BrokerCore.start`),
 When ``listen`` has port 0 the kernel picks one and it is also the advertised port. The line
 ``listening on HOST:PORT`` on stderr tells scripts and tests the broker is ready.
 
-Periodic work on the event loop: retention and checkpoints every
-:data:`HOUSEKEEPING_INTERVAL_S`; with ``log_flush = interval`` a background flush every
-``log_flush_interval_ms`` (on a worker thread).
+Periodic work on the event loop: retention every ``log_retention_check_interval_ms``,
+checkpoints every :data:`CHECKPOINT_INTERVAL_S`; with ``log_flush = interval`` a background
+flush every ``log_flush_interval_ms`` (on a worker thread).
 
 SIGTERM and SIGINT: stop accepting, finish the requests already read, flush every log, write
 the checkpoints and the clean-shutdown marker (``LogManager.shutdown``), exit 0. A second
@@ -23,6 +23,7 @@ import dataclasses
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 
 from tidelog.broker.config import BrokerConfig, HostPort
 from tidelog.broker.core import BrokerCore
@@ -30,7 +31,7 @@ from tidelog.broker.server import Server, bind
 
 log = logging.getLogger("tidelog.broker")
 
-HOUSEKEEPING_INTERVAL_S = 30.0
+CHECKPOINT_INTERVAL_S = 60.0  # Kafka's log.flush.offset.checkpoint.interval.ms
 
 
 def setup_logging(level: str) -> None:
@@ -53,23 +54,35 @@ def run(config: BrokerConfig) -> int:
     return asyncio.run(_main(config))
 
 
-async def _periodic(core: BrokerCore) -> None:
-    loop = asyncio.get_running_loop()
-    config = core.config
-    interval = (
-        config.log_flush_interval_ms / 1000 if config.log_flush == "interval" else None
-    )
-    next_housekeeping = loop.time() + HOUSEKEEPING_INTERVAL_S
+async def _every(seconds: float, work: Callable[[], Awaitable[None]]) -> None:
     while True:
-        await asyncio.sleep(min(interval or HOUSEKEEPING_INTERVAL_S, HOUSEKEEPING_INTERVAL_S))
+        await asyncio.sleep(seconds)
         try:
-            if interval is not None:
-                await loop.run_in_executor(None, core.flush_all)
-            if loop.time() >= next_housekeeping:
-                core.housekeeping()
-                next_housekeeping = loop.time() + HOUSEKEEPING_INTERVAL_S
+            await work()
         except Exception:
             log.exception("periodic work failed")
+
+
+def _periodic(core: BrokerCore) -> list[asyncio.Task[None]]:
+    loop = asyncio.get_running_loop()
+    config = core.config
+
+    async def flush() -> None:
+        await loop.run_in_executor(None, core.flush_all)
+
+    async def retention() -> None:
+        core.run_retention()
+
+    async def checkpoint() -> None:
+        core.checkpoint()
+
+    tasks = [
+        asyncio.create_task(_every(config.log_retention_check_interval_ms / 1000, retention)),
+        asyncio.create_task(_every(CHECKPOINT_INTERVAL_S, checkpoint)),
+    ]
+    if config.log_flush == "interval":
+        tasks.append(asyncio.create_task(_every(config.log_flush_interval_ms / 1000, flush)))
+    return tasks
 
 
 async def _main(config: BrokerConfig) -> int:
@@ -98,10 +111,11 @@ async def _main(config: BrokerConfig) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    periodic = asyncio.create_task(_periodic(core))
+    periodic = _periodic(core)
     await stop.wait()
     log.info("shutting down")
-    periodic.cancel()
+    for task in periodic:
+        task.cancel()
     await server.stop()
     await loop.run_in_executor(None, core.shutdown)
     log.info("stopped cleanly")
