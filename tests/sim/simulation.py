@@ -34,8 +34,9 @@ Named invariants, checked after every event (a violation raises :class:`Invarian
   committed entry at that offset, so applied sequences are prefixes of one another.
 
 Liveness: after ``fault_ticks`` the faults stop (partitions heal, crashed nodes restart, the
-network stops losing messages); within ``liveness_ticks`` a leader must be elected and commit
-a proposed entry on every voter.
+network stops losing messages; with ``minority_down`` a minority of voters, the leader first,
+stays crashed); within ``liveness_ticks`` a leader must be elected and commit a proposed entry
+on every live voter.
 """
 
 from __future__ import annotations
@@ -191,6 +192,8 @@ class SimParams:
     p_compact: float = 0.02
     check_every: int = 10  # ticks between full log comparisons
     max_fetch_entries: int = 256
+    #: after the faults stop, keep a minority of voters (the leader first) crashed for good
+    minority_down: bool = False
 
 
 class Simulation:
@@ -219,6 +222,7 @@ class Simulation:
         self.committed_end = 0
         self.proposed = 0
         self.tick_no = 0
+        self.down: set[int] = set()  # voters kept down after the faults stop
         for node in self.nodes.values():
             self._start(node)
 
@@ -539,7 +543,14 @@ class Simulation:
             if node.raft is None:
                 self._start(node)
                 self.drain(node)
-        self.log("faults stop: healed, every node up, no more loss")
+        if self.p.minority_down:
+            lead = self.leader()
+            order = [lead.node_id] if lead is not None and lead.node_id in self.voters else []
+            order += [v for v in self.rng.sample(self.voters, len(self.voters)) if v not in order]
+            for v in order[: (len(self.voters) - 1) // 2]:
+                self.crash(self.nodes[v])
+                self.down.add(v)
+        self.log(f"faults stop: healed, no more loss, every node up but {sorted(self.down)}")
 
     def run(self) -> dict[str, int]:
         """Fault phase, then the liveness phase; returns a few counters."""
@@ -559,7 +570,7 @@ class Simulation:
                 target = self.propose_somewhere(1)
                 target_epoch = lead.raft.epoch
                 continue
-            voters = [self.nodes[v].raft for v in self.voters]
+            voters = [self.nodes[v].raft for v in self.voters if v not in self.down]
             if all(r is not None and r.high_watermark > target for r in voters):
                 self.check_logs()
                 return {
@@ -593,6 +604,7 @@ def params_for_seed(seed: int) -> SimParams:
         voters=r.choice((1, 3, 3, 3, 5, 5)),
         observers=r.randint(0, 2),
         max_fetch_entries=r.choice((1, 2, 256)),
+        minority_down=r.random() < 0.5,
     )
 
 

@@ -527,3 +527,21 @@ def test_quorum_status_on_the_leader() -> None:
     assert [o.node_id for o in status.observers] == [9]
     assert status.max_follower_lag == 1  # node 3 never fetched
     assert status.high_watermark == node.high_watermark == 1
+
+
+def test_a_hinted_leader_is_not_proof_of_life() -> None:
+    """Regression: voters re-attaching to a dead leader by each other's hints never elected."""
+    node = make(2, log=entries(1, 1), hard=HardState(1, None, 0))
+    node.step(BeginQuorumEpoch(3, 2, 1))
+    drain(node)
+    ticks(node, 11)  # leader 3 silent for longer than election_ticks (before any timeout)
+    node.step(VoteRequest(1, 2, 2, 1, 1, pre_vote=True))  # shorter log: refused ...
+    (resp,) = [m for m in sent(drain(node)) if isinstance(m, VoteResponse)]
+    assert not resp.granted and resp.leader_id is None  # ... without naming the dead leader
+    other = make(1, log=entries(1, 1), hard=HardState(1, None, 0))
+    other.step(FetchResponse(2, 1, 1, 3, 0, 0, FetchError.NOT_LEADER))  # a hint names 3
+    drain(other)
+    assert other.leader_id == 3
+    other.step(VoteRequest(2, 1, 2, 1, 2, pre_vote=True))
+    (resp,) = [m for m in sent(drain(other)) if isinstance(m, VoteResponse)]
+    assert resp.granted

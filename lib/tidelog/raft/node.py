@@ -84,6 +84,7 @@ class RaftNode:
         self._timeout = 0
         self._reset_timer()
         self._leader_contact: int | None = None
+        self._follow_since = 0
         self._votes: set[int] = set()
         # fetcher state
         self._fetch_sent: int | None = None
@@ -178,8 +179,8 @@ class RaftNode:
                 return
         elif (
             self.leader_id is not None
-            and self._leader_contact is not None
-            and self._now - self._leader_contact >= 2 * self.config.election_ticks
+            and self._now - max(self._follow_since, self._leader_contact or 0)
+            >= 2 * self.config.election_ticks
         ):
             self.leader_id = None  # an observer looks for the leader among the voters again
         if self.role is Role.FOLLOWER and (
@@ -361,12 +362,14 @@ class RaftNode:
         self._snapshot_wanted = None
         self.leader_id = leader_id
         self._reset_timer()
+        # only a message from the leader itself proves it alive (see _leader_heard); a hint
+        # from another node does not, or voters could keep a dead leader "alive" for each other
+        self._leader_contact = None
+        self._follow_since = self._now
         if leader_id is not None and leader_id != self.id:
-            self._leader_contact = self._now
             self._send_fetch()
         else:
             self.leader_id = None
-            self._leader_contact = None
             self._fetch_sent = None
 
     def _step_down(self) -> None:
@@ -688,14 +691,10 @@ class RaftNode:
                 and not self._leader_alive()
                 and self._log_ok(req.last_epoch, req.end_offset)
             )
+            hint = self.leader_id if not granted and self._leader_alive() else None
             self._outbox.append(
                 VoteResponse(
-                    self.id,
-                    req.src,
-                    req.epoch if granted else self.epoch,
-                    granted,
-                    True,
-                    None if granted else self.leader_id,
+                    self.id, req.src, req.epoch if granted else self.epoch, granted, True, hint
                 )
             )
             return
@@ -713,7 +712,14 @@ class RaftNode:
             self.voted_for = req.src
             self._reset_timer()
         self._outbox.append(
-            VoteResponse(self.id, req.src, self.epoch, granted, False, self.leader_id)
+            VoteResponse(
+                self.id,
+                req.src,
+                self.epoch,
+                granted,
+                False,
+                self.leader_id if self._leader_alive() else None,
+            )
         )
 
     def _on_vote_response(self, msg: VoteResponse) -> None:
@@ -744,3 +750,4 @@ class RaftNode:
         if msg.epoch == self.epoch and self.role is Role.LEADER:
             return
         self._become_follower(msg.epoch, msg.src)
+        self._leader_heard()
