@@ -17,24 +17,34 @@ Crash behaviour: as build_batch (ValueError for an empty list, TypeError for non
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
 from tidelog.records.batch_header import Compression, TimestampType
 from tidelog.records.builder import build_batch, finish_batch
 from tidelog.records.record import NewRecord
-from tidelog.records.varint import TABLE_SIZE, UVARINT, encode_uvarint
+from tidelog.records.varint import TABLE_SIZE, UNZIGZAG, UVARINT, encode_uvarint
 
-#: Records per fast batch: offset deltas below this come from _HEADS.
+#: Records per fast batch: offset deltas below this come from the tables.
 _MAX_FAST = 1 << 15
-#: attributes 0, timestampDelta 0, offsetDelta d, key length -1: the bytes after the length.
-_HEADS: list[bytes] = [b"\x00\x00" + encode_uvarint(d << 1) + b"\x01" for d in range(_MAX_FAST)]
-#: The fixed part of a record's length for offset delta d (all but the value and its length),
-#: the trailing header count included.
-_FIXED: list[int] = [len(h) + 1 for h in _HEADS]
-#: A zero byte (the previous record's header count) followed by a varint, so each record's
-#: prefix needs no extra concatenation.
-_ZUV: list[bytes] = [b"\x00" + enc for enc in UVARINT]
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[list[bytes], list[int], list[bytes]]:
+    """Lookup tables, built on first use (not at import: log-consume never needs them).
+
+    heads[d]: attributes 0, timestampDelta 0, offsetDelta d, key length -1 (the bytes after a
+    record's length); fixed[d]: the part of a record's length that is not the value or its
+    length (the trailing header count included); zuv[u]: a zero byte (the previous record's
+    header count) then the varint u, so each prefix needs no extra concatenation.
+    """
+    uv = UVARINT
+    heads = [b"\x00\x00" + (uv[d << 1] if d << 1 < TABLE_SIZE else encode_uvarint(d << 1))
+             + b"\x01" for d in range(_MAX_FAST)]
+    fixed = [len(h) + 1 for h in heads]
+    zuv = [b"\x00" + enc for enc in uv]
+    return heads, fixed, zuv
 
 
 _CACHED_LENGTHS = 16
@@ -44,9 +54,10 @@ _CACHED_LENGTHS = 16
 def _prefixes(ln: int) -> list[bytes]:
     """Every record prefix (see encode_value_records) for values of length ``ln``."""
     vl = UVARINT[ln << 1]
+    heads, fixeds, zuv = _tables()
     return [
-        _ZUV[(fixed + len(vl) + ln) << 1] + head + vl
-        for fixed, head in zip(_FIXED, _HEADS, strict=True)
+        zuv[(fixed + len(vl) + ln) << 1] + head + vl
+        for fixed, head in zip(fixeds, heads, strict=True)
     ]
 
 
@@ -71,9 +82,7 @@ def encode_value_records(values: Sequence[bytes]) -> bytes | None:
             parts = [tables[ln][d] for d, ln in enumerate(lens)]
     else:
         uv = UVARINT
-        zuv = _ZUV
-        heads = _HEADS
-        fixed = _FIXED
+        heads, fixed, zuv = _tables()
         parts = [
             zuv[(fixed[d] + len(uv[ln << 1]) + ln) << 1] + heads[d] + uv[ln << 1]
             for d, ln in enumerate(lens)
@@ -112,3 +121,149 @@ def build_value_batch(
         producer_id=producer_id, producer_epoch=producer_epoch, base_sequence=base_sequence,
         timestamp_type=TimestampType.CREATE_TIME,
     )
+
+
+# -- reading --------------------------------------------------------------------------------
+
+@lru_cache(maxsize=16)
+def _uniform_pattern(ln: int) -> re.Pattern[bytes]:
+    """A regex for one value-only record whose value is ``ln`` bytes long (any width of its
+    timestampDelta and offsetDelta, 1-3 bytes each), the value its one group."""
+    vl = encode_uvarint(ln << 1)
+    widths = {1: rb"[\x00-\x7f]", 2: rb"[\x80-\xff][\x00-\x7f]",
+              3: rb"[\x80-\xff][\x80-\xff][\x00-\x7f]"}
+    prefixes = []
+    for ts_width in (1, 2, 3):
+        for off_width in (1, 2, 3):
+            size = 1 + ts_width + off_width + 1 + len(vl) + ln + 1
+            prefixes.append(
+                re.escape(encode_uvarint(size << 1)) + rb"\x00" + widths[ts_width]
+                + widths[off_width] + rb"\x01" + re.escape(vl)
+            )
+    # The value is the one group, so findall returns the values themselves.
+    one = rb"(?:" + rb"|".join(prefixes) + rb")(.{%d})\x00" % ln
+    return re.compile(one, re.S)
+
+
+def decode_values(section: bytes, start: int, end: int, count: int) -> list[bytes] | None:
+    """The values of ``count`` records in ``section[start:end]`` when every record is value
+    only (null key, no headers, non-null value), else None (use the general reader).
+
+    Records are checked for their layout (lengths, null key, no headers, nothing left over);
+    the CRC was checked with the batch header. Speed: when all values have the same length
+    (fixed-size payloads) the whole section is matched by one compiled regex in C; otherwise
+    one tight loop per record reads only the length fields.
+    """
+    if count <= 0:
+        return [] if start == end and count == 0 else None
+    found = _uniform_values(section, start, end, count)
+    if found is not None:
+        return found
+    return _loop_values(section, start, end, count)
+
+
+def _first_value_length(section: bytes, pos: int) -> int | None:
+    """The value length of the value-only record at ``pos``, or None."""
+    try:
+        b = section[pos]
+        pos += 1 if b < 0x80 else 2
+        pos += 1  # attributes
+        pos += 1 if section[pos] < 0x80 else 2  # timestampDelta
+        pos += 1 if section[pos] < 0x80 else 2  # offsetDelta
+        if section[pos] != 1:  # key must be null
+            return None
+        pos += 1
+        b = section[pos]
+        u = b if b < 0x80 else (b & 0x7F) | (section[pos + 1] << 7)
+        return u >> 1 if not u & 1 else None
+    except IndexError:
+        return None
+
+
+def _uniform_values(section: bytes, start: int, end: int, count: int) -> list[bytes] | None:
+    ln = _first_value_length(section, start)
+    if ln is None:
+        return None
+    one = _uniform_pattern(ln)
+    # Every record of this shape is one of a few sizes: a cheap bound before any matching.
+    smallest = ln + 6 + len(encode_uvarint(ln << 1))
+    if not smallest * count <= end - start <= (smallest + 6) * count:
+        return None
+    with memoryview(section) as whole, whole[start:end] as view:
+        # split() with the value as the one group: ["", v1, "", v2, ..., vN, ""] exactly when
+        # the section is nothing but such records (anything else shows up between them).
+        parts: list[bytes] = one.split(view)
+    if len(parts) != 2 * count + 1 or any(parts[0::2]):
+        return None
+    return parts[1::2]
+
+
+def _loop_values(section: bytes, start: int, end: int, count: int) -> list[bytes] | None:
+    zz = UNZIGZAG
+    values: list[bytes] = []
+    append = values.append
+    pos = start
+    try:
+        for _ in range(count):
+            b = section[pos]
+            if b < 0x80:
+                length = zz[b]
+                pos += 1
+            else:
+                length = zz[(b & 0x7F) | (section[pos + 1] << 7)] if section[pos + 1] < 0x80 \
+                    else -1
+                pos += 2
+            rec_end = pos + length
+            if length < 0 or rec_end > end:
+                return None
+            pos += 1  # attributes
+            # timestampDelta and offsetDelta are not needed: skip their varints.
+            while section[pos] & 0x80:
+                pos += 1
+            pos += 1
+            while section[pos] & 0x80:
+                pos += 1
+            pos += 1
+            if section[pos] != 1:  # a key: not value-only
+                return None
+            pos += 1
+            b = section[pos]
+            if b < 0x80:
+                vlen = zz[b]
+                pos += 1
+            elif section[pos + 1] < 0x80:
+                vlen = zz[(b & 0x7F) | (section[pos + 1] << 7)]
+                pos += 2
+            else:
+                return None
+            if vlen < 0 or pos + vlen + 1 != rec_end or section[rec_end - 1] != 0:
+                return None
+            append(section[pos:pos + vlen])
+            pos = rec_end
+    except IndexError:
+        return None
+    return values if pos == end else None
+
+
+def join_values(section: bytes, start: int, end: int, count: int, sep: bytes) -> bytes | None:
+    """The values of ``count`` value-only records in ``section[start:end]``, each followed by
+    ``sep``, as one ``bytes``; None when not every record is value-only.
+
+    When the values all have one length this is a single ``re.split`` over the section, in C,
+    then one join: no Python code runs per record.
+    """
+    ln = _first_value_length(section, start) if count > 0 else None
+    if ln is not None:
+        one = _uniform_pattern(ln)
+        with memoryview(section) as whole, whole[start:end] as view:
+            # split() with the value as the one group: ["", v1, "", v2, ..., vN, ""] exactly
+            # when the section is nothing but such records (anything else shows up between).
+            parts: list[bytes] = one.split(view)
+        if len(parts) == 2 * count + 1 and not any(parts[0::2]):
+            parts[2::2] = [sep] * count
+            return b"".join(parts)
+    values = decode_values(section, start, end, count)
+    if values is None:
+        return None
+    values.append(b"")
+    return sep.join(values)

@@ -13,6 +13,7 @@ when the stop was asked for. A second Ctrl-C raises KeyboardInterrupt at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 from collections.abc import Awaitable, Callable
@@ -102,10 +103,8 @@ def run_async(body: Callable[[Stop], Awaitable[int]]) -> int:
         except asyncio.CancelledError:
             raise KeyboardInterrupt from None
         finally:
-            try:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGINT)
-            except (NotImplementedError, RuntimeError):
-                pass
         return int(ExitCode.INTERRUPTED) if stop.requested else status
 
     return asyncio.run(main())

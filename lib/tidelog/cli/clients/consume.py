@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from tidelog.cli.clients.common import Stop, make_cluster, run_async
-from tidelog.cli.clients.fmt import Formatter, record_json, render_values
+from tidelog.cli.clients.fmt import Formatter, record_json, render_keyed, render_values
 from tidelog.cli.errors import CliError
 from tidelog.cli.runner import Program
 
@@ -111,6 +111,16 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
                     poll.cancel()
                     break
                 for fetched in poll.result():
+                    if formatter is None and not s.json and s.key_delimiter is None:
+                        # The default output needs values only: the fast paths.
+                        if left is None:
+                            out.write(fetched.joined_values(s.delimiter))
+                            continue
+                        values = fetched.values()[:left]
+                        left -= len(values)
+                        if values:
+                            out.write(render_values(values, s.delimiter))
+                        continue
                     records = fetched.records
                     if left is not None:
                         records = records[:left]
@@ -124,7 +134,8 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
                     elif formatter is not None:
                         out.write(formatter.render(fetched.topic, fetched.partition, records))
                     else:
-                        out.write(render_values(records, s.delimiter, s.key_delimiter))
+                        assert s.key_delimiter is not None
+                        out.write(render_keyed(records, s.delimiter, s.key_delimiter))
                 out.flush()
         finally:
             stop_wait.cancel()

@@ -97,15 +97,18 @@ class Formatter:
         return b"".join(out)
 
 
-def render_values(records: Sequence[Record], delimiter: bytes,
-                  key_delimiter: bytes | None = None) -> bytes:
-    """The default output: value (or ``key DELIM value``) and the record delimiter."""
-    if key_delimiter is None:
-        values = [r.value or b"" for r in records]
-    else:
-        values = [(r.key or b"") + key_delimiter + (r.value or b"") for r in records]
-    values.append(b"")
-    return delimiter.join(values)
+def render_values(values: Sequence[bytes | None], delimiter: bytes) -> bytes:
+    """The default output: each value followed by the record delimiter (null as nothing)."""
+    parts = [v or b"" for v in values] if None in values else list(values)
+    parts.append(b"")
+    return delimiter.join(parts)  # type: ignore[arg-type]
+
+
+def render_keyed(records: Sequence[Record], delimiter: bytes, key_delimiter: bytes) -> bytes:
+    """``key DELIM value`` and the record delimiter per record."""
+    parts = [(r.key or b"") + key_delimiter + (r.value or b"") for r in records]
+    parts.append(b"")
+    return delimiter.join(parts)
 
 
 def _text(data: bytes | None, force_b64: bool) -> tuple[str | None, bool]:
