@@ -14,7 +14,8 @@ Model:
   groups and drops messages across them, at send and at delivery.
 * Disk (:class:`FakeDisk`): writes are pending until ``sync``; a crash keeps a random prefix
   of the pending writes (possibly none) and loses the rest. Crashes happen between events and
-  also in the middle of persisting a Ready (after its writes, before its sync).
+  also in the middle of persisting a Ready (after its writes, before its sync). With
+  ``disk_latency`` a sync takes time and the node takes messages and ticks meanwhile.
 * Each node applies committed entries to a state machine (the list of data it applied) and
   now and then snapshots it; a restarted node restores the state machine from its snapshot.
 
@@ -164,6 +165,7 @@ class SimNode:
     applied: list[tuple[int, bytes]] = field(default_factory=list)
     applied_end: int = 0
     visible_hw: int = 0
+    incarnation: int = 0
     leader_epochs: set[int] = field(default_factory=set)
 
     @property
@@ -172,6 +174,15 @@ class SimNode:
 
 
 # ------------------------------------------------------------------------- the simulation
+
+
+@dataclass(frozen=True)
+class DiskDone:
+    """A sync that completes: then the Ready's messages go out and its entries apply."""
+
+    node: SimNode
+    incarnation: int
+    ready: Ready
 
 
 @dataclass
@@ -194,6 +205,8 @@ class SimParams:
     max_fetch_entries: int = 256
     #: after the faults stop, keep a minority of voters (the leader first) crashed for good
     minority_down: bool = False
+    #: sub-ticks a sync takes (0: synchronous); the node keeps working meanwhile
+    disk_latency: int = 0
 
 
 class Simulation:
@@ -213,7 +226,7 @@ class Simulation:
             i: SimNode(i, RaftConfig(i, voters, max_fetch_entries=p.max_fetch_entries)) for i in ids
         }
         self.now = 0  # sub-ticks
-        self.queue: list[tuple[int, int, Message]] = []
+        self.queue: list[tuple[int, int, Message | DiskDone]] = []
         self.seq = 0
         self.groups: dict[int, int] | None = None  # partition: node -> side
         self.faults = True
@@ -263,6 +276,7 @@ class Simulation:
         )
         node.disk.crash(keep)
         node.raft = None
+        node.incarnation += 1
 
     def partitioned(self, a: int, b: int) -> bool:
         g = self.groups
@@ -285,44 +299,56 @@ class Simulation:
     # ------------------------------------------------------------------------- processing
 
     def drain(self, node: SimNode) -> None:
-        """Carry out the node's Readies, checking invariants on each."""
+        """Carry out the node's Readies, checking invariants on each.
+
+        A Ready's writes reach the disk at once; its sync (and then its messages and
+        applies) completes at once, or ``disk_latency`` sub-ticks later, when the node goes on
+        taking messages and ticks meanwhile (fsync off the event loop, as logd does it).
+        """
         raft = node.raft
         while raft is not None and raft.has_ready():
             ready = raft.ready()
             self._check_ready(node, ready)
+            writes = Ready(
+                snapshot=ready.snapshot,
+                truncate_to=ready.truncate_to,
+                entries=ready.entries,
+                hard_state=ready.hard_state,
+            )
+            persist(node.disk, writes)  # no sync yet
             if self.faults and ready.must_sync and self.rng.random() < self.p.p_crash_mid_ready:
-                persist(
-                    node.disk,
-                    Ready(
-                        snapshot=ready.snapshot,
-                        truncate_to=ready.truncate_to,
-                        entries=ready.entries,
-                        hard_state=ready.hard_state,
-                    ),
-                )
                 self.crash(node, mid_ready=True)
                 return
-            persist(node.disk, ready)
-            for msg in ready.messages:
-                self.send(msg)
-            if ready.restore_snapshot and ready.snapshot is not None:
-                node.applied = decode_state(ready.snapshot.data)
-                node.applied_end = ready.snapshot.end_offset
-                for off, data in node.applied:
-                    self._check_applied(node, off, data)
-            for entry in ready.committed:
-                self._apply(node, entry)
-            raft.advance(ready)
-            # exposed = persisted: the in-memory value may run ahead until the next Ready
-            if ready.hard_state is not None:
-                hw = ready.hard_state.high_watermark
-                node.visible_hw = max(node.visible_hw, hw)
-                if hw > raft.log_start_offset and not raft.entries(hw - 1, hw)[0].batch_end:
-                    self.fail(
-                        "BatchAtomicity",
-                        f"node {node.node_id}: high watermark {hw} splits a proposal",
-                    )
+            if self.p.disk_latency and ready.must_sync:
+                self.seq += 1
+                at = self.now + self.rng.randint(1, self.p.disk_latency)
+                heapq.heappush(self.queue, (at, self.seq, DiskDone(node, node.incarnation, ready)))
+                break
+            self._complete(node, raft, ready)
         self._check_node(node)
+
+    def _complete(self, node: SimNode, raft: RaftNode, ready: Ready) -> None:
+        if ready.must_sync:
+            node.disk.sync()
+        for msg in ready.messages:
+            self.send(msg)
+        if ready.restore_snapshot and ready.snapshot is not None:
+            node.applied = decode_state(ready.snapshot.data)
+            node.applied_end = ready.snapshot.end_offset
+            for off, data in node.applied:
+                self._check_applied(node, off, data)
+        for entry in ready.committed:
+            self._apply(node, entry)
+        raft.advance(ready)
+        # exposed = persisted: the in-memory value may run ahead until the next Ready
+        if ready.hard_state is not None:
+            hw = ready.hard_state.high_watermark
+            node.visible_hw = max(node.visible_hw, hw)
+            if hw > raft.log_start_offset and not raft.entries(hw - 1, hw)[0].batch_end:
+                self.fail(
+                    "BatchAtomicity",
+                    f"node {node.node_id}: high watermark {hw} splits a proposal",
+                )
 
     def _apply(self, node: SimNode, entry: Entry) -> None:
         if entry.offset != node.applied_end:
@@ -453,6 +479,12 @@ class Simulation:
         while q and q[0][0] <= t:
             at, _, msg = heapq.heappop(q)
             self.now = at
+            if isinstance(msg, DiskDone):
+                done = msg.node
+                if done.raft is not None and done.incarnation == msg.incarnation:
+                    self._complete(done, done.raft, msg.ready)
+                    self.drain(done)
+                continue
             node = self.nodes[msg.dst]
             if node.raft is None or self.partitioned(msg.src, msg.dst):
                 continue
@@ -605,6 +637,7 @@ def params_for_seed(seed: int) -> SimParams:
         observers=r.randint(0, 2),
         max_fetch_entries=r.choice((1, 2, 256)),
         minority_down=r.random() < 0.5,
+        disk_latency=r.choice((0, 0, 5, 20)),
     )
 
 

@@ -28,8 +28,10 @@ Protocol: KRaft's (KIP-595) pull-based Raft with pre-vote (KIP-996) and check-qu
   a non-leader answers with the leader it knows.
 
 Output: the I/O layer drains :meth:`ready` and acknowledges with :meth:`advance`; see
-:mod:`tidelog.raft.ready` for the order of effects and what a crash may lose. Calling
-:meth:`ready` twice without :meth:`advance` raises RaftInvariantError.
+:mod:`tidelog.raft.ready` for the order of effects and what a crash may lose. While a Ready
+is being persisted (an fsync off the event loop) the node goes on taking ticks and messages;
+:meth:`has_ready` stays False until :meth:`advance`, and calling :meth:`ready` twice without
+:meth:`advance` raises RaftInvariantError.
 
 Restart: build a node from what the storage loaded (:class:`PersistentState`). It comes back
 as a follower with no known leader in its persisted epoch and vote. Its first Ready lists the
@@ -257,8 +259,8 @@ class RaftNode:
         return HardState(self.epoch, self.voted_for, self.high_watermark)
 
     def has_ready(self) -> bool:
-        """Whether :meth:`ready` has anything to do."""
-        return bool(
+        """Whether :meth:`ready` has anything to do (always False until the last is advanced)."""
+        return not self._in_flight and bool(
             self._outbox
             or self._persist_from is not None
             or self._pending_snapshot is not None
