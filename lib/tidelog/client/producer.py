@@ -70,7 +70,7 @@ class ProducerConfig:
     linger_ms: float = 5.0
     batch_size: int = MAX_BATCH_SIZE
     max_buffer_bytes: int = 64 << 20
-    max_in_flight: int = 5
+    max_in_flight: int = 16
     idempotent: bool = False
     request_timeout_ms: int = 30_000
 
@@ -265,10 +265,12 @@ class Producer:
         return target
 
     async def send_values(
-        self, topic: str, values: list[bytes], *, partition: int | None = None
+        self, topic: str, values: list[bytes], *, partition: int | None = None,
+        payload_hint: int | None = None,
     ) -> None:
         """Queue many value-only records (no key, no headers, timestamp "now"): the fast path.
-        They go to ``partition``, or to sticky partitions."""
+        They go to ``partition``, or to sticky partitions. ``payload_hint`` is the sum of the
+        values' lengths when the caller knows it (saves a pass over them)."""
         info = await self.topic(topic)
         if partition is not None and partition not in info.partitions:
             raise ClientError(f"topic {topic!r} has no partition {partition} "
@@ -276,20 +278,20 @@ class Producer:
         limit = self.config.batch_size
         start = 0
         total = len(values)
+        # One C pass for the average size; each batch's exact size is summed once below.
+        avg = (payload_hint if payload_hint is not None else sum(map(len, values))) / max(
+            1, total) + RECORD_OVERHEAD
         while start < total:
             target = partition if partition is not None else self._sticky_partition(
                 topic, info.count)
             state = self._state(topic, target)
             room = limit - state.size
-            rest = values[start:start + 4096]
-            payload = sum(map(len, rest))
-            avg = payload / len(rest) + RECORD_OVERHEAD
-            n = max(1, min(len(rest), int(room // avg)))
-            chunk = rest[:n]
+            n = max(1, min(total - start, int(room // avg)))
+            chunk = values[start:start + n]
             payload = sum(map(len, chunk))
             while n > 1 and payload + RECORD_OVERHEAD * n > room:
                 n //= 2
-                chunk = rest[:n]
+                chunk = values[start:start + n]
                 payload = sum(map(len, chunk))
             size = payload + RECORD_OVERHEAD * n
             if state.open_count and state.size + size > limit:
@@ -298,8 +300,10 @@ class Producer:
             await self._reserve(size)
             if state.records:
                 state.records.extend(NewRecord(v) for v in chunk)
-            else:
+            elif state.values:
                 state.values.extend(chunk)
+            else:
+                state.values = chunk
             self._grew(state, size, payload)
             start += n
 

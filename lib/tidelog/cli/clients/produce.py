@@ -1,6 +1,6 @@
 """The engine of log-produce: input bytes -> records -> :class:`tidelog.client.Producer`.
 
-Input: stdin, or the files named, read in chunks of 1 MiB by a reader thread (so a blocked
+Input: stdin, or the files named, read in chunks of 4 MiB by a reader thread (so a blocked
 ``tail -F`` pipe never stalls the event loop that sends and lingers) and handed over through a
 bounded queue (back-pressure reaches the reader). Records are split on the record delimiter
 (``-D``, default newline) with ``bytes.split``; a last record without delimiter counts. With
@@ -36,7 +36,7 @@ from tidelog.cli.clients.common import Stop, make_cluster, run_async
 from tidelog.cli.errors import CliError
 from tidelog.cli.runner import Program
 
-CHUNK = 1 << 20
+CHUNK = 4 << 20
 #: Exit status when some records were not written.
 EXIT_FAILED_RECORDS = 3
 
@@ -203,10 +203,13 @@ async def _produce(prog: Program, s: ProduceSettings, stop: Stop) -> int:
                     break
                 if progress is not None:
                     progress.advance(len(item))
-                pieces = (rest + item).split(delim) if rest else item.split(delim)
+                data = rest + item if rest else item
+                pieces = data.split(delim)
                 rest = pieces.pop()
                 if pieces:
-                    bad_input += await _send(producer, s, pieces, prog)
+                    # The records' total size follows from the chunk's: no pass over them.
+                    payload = len(data) - len(rest) - len(pieces) * len(delim)
+                    bad_input += await _send(producer, s, pieces, prog, payload)
         finally:
             stop_wait.cancel()
             if progress is not None:
@@ -237,7 +240,8 @@ async def _produce(prog: Program, s: ProduceSettings, stop: Stop) -> int:
     return 0
 
 
-async def _send(producer: Any, s: ProduceSettings, pieces: list[bytes], prog: Program) -> int:
+async def _send(producer: Any, s: ProduceSettings, pieces: list[bytes], prog: Program,
+                payload: int | None = None) -> int:
     """Hand one chunk's records to the producer; returns how many input records were bad."""
     if s.input_format == "json":
         bad = 0
@@ -259,7 +263,11 @@ async def _send(producer: Any, s: ProduceSettings, pieces: list[bytes], prog: Pr
     if s.key_delimiter is None and not s.headers:
         values: list[Any] = pieces if null is None else [
             None if v == null else v for v in pieces]
-        if null is None or None not in values:
+        if null is None:
+            await producer.send_values(s.topic, values, partition=s.partition,
+                                       payload_hint=payload)
+            return 0
+        if None not in values:
             await producer.send_values(s.topic, values, partition=s.partition)
             return 0
     kd = s.key_delimiter
