@@ -265,7 +265,15 @@ class RaftNode:
             or self._persist_from is not None
             or self._pending_snapshot is not None
             or self.high_watermark > self._applied
-            or self._hard_state() != self._persisted_hard
+            or self._hard_changed()
+        )
+
+    def _hard_changed(self) -> bool:
+        p = self._persisted_hard  # field by field: cheaper than building a HardState
+        return (
+            self.epoch != p.epoch
+            or self.voted_for != p.voted_for
+            or self.high_watermark != p.high_watermark
         )
 
     def ready(self) -> Ready:
