@@ -8,6 +8,7 @@ messages over the network. See :mod:`tidelog.raft.node` for the protocol (KRaft'
 Raft with pre-vote and check-quorum).
 """
 
+from tidelog.raft.batches import decode_entries, encode_entries
 from tidelog.raft.config import RaftConfig
 from tidelog.raft.errors import NotLeaderError, RaftConfigError, RaftError, RaftInvariantError
 from tidelog.raft.log import RaftLog
@@ -65,5 +66,7 @@ __all__ = [
     "SnapshotId",
     "VoteRequest",
     "VoteResponse",
+    "decode_entries",
+    "encode_entries",
     "persist",
 ]
