@@ -26,6 +26,17 @@ from tidelog.protocol import ApiKey
 from tidelog.protocol.errors import ErrorCode
 
 TOPIC_RESOURCE = 2
+
+
+def _check(code: int, context: str, message: str | None = None) -> None:
+    """Like :func:`check`, but a missing topic is final here: retrying an admin request for
+    a topic the controller does not know would only delay the answer."""
+    try:
+        check(code, context, message)
+    except BrokerError as exc:
+        if exc.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+            exc.retriable = False
+        raise
 OP_SET = 0
 OP_DELETE = 1
 
@@ -94,7 +105,7 @@ class Admin:
                 "timeout_ms": self.timeout_ms,
             }, version=version)
             for topic in answer.responses:
-                check(topic.error_code, f"delete topic {name!r}", topic.error_message)
+                _check(topic.error_code, f"delete topic {name!r}", topic.error_message)
 
         await self.cluster.with_retry(once)
         self.cluster.forget(name)
@@ -109,7 +120,7 @@ class Admin:
                 "timeout_ms": self.timeout_ms, "validate_only": False,
             })
             for result in answer.results:
-                check(result.error_code, f"partitions of {name!r}", result.error_message)
+                _check(result.error_code, f"partitions of {name!r}", result.error_message)
 
         await self.cluster.with_retry(once)
         self.cluster.forget(name)
@@ -132,7 +143,7 @@ class Admin:
             })
             configs: dict[str, str | None] = {}
             for result in answer.results:
-                check(result.error_code, f"configs of {name!r}", result.error_message)
+                _check(result.error_code, f"configs of {name!r}", result.error_message)
                 for entry in result.configs:
                     configs[entry.name] = entry.value
             return configs
@@ -154,7 +165,8 @@ class Admin:
                 "validate_only": False,
             })
             for result in answer.responses:
-                check(result.error_code, f"alter configs of {name!r}", result.error_message)
+                _check(result.error_code, f"alter configs of {name!r}",
+                       result.error_message)
 
         await self.cluster.with_retry(once)
 

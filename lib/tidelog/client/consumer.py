@@ -46,6 +46,9 @@ class PartitionState:
     high_watermark: int = -1
     log_start: int = -1
     at_end: bool = False
+    #: Start at a timestamp: records before the first one at or after it are skipped (a
+    #: broker may answer ListOffsets with the offset of the batch rather than the record).
+    skip_before_ts: int | None = None
 
 
 class Fetched:
@@ -210,7 +213,8 @@ class Consumer:
                 else:
                     raise ClientError(f"unknown offset kind {spec.kind!r}")
                 self.partitions[(topic, partition)] = PartitionState(
-                    topic, partition, pos, high, low, at_end=pos >= high)
+                    topic, partition, pos, high, low, at_end=pos >= high,
+                    skip_before_ts=spec.value if spec.kind == "timestamp" else None)
 
     @property
     def all_at_end(self) -> bool:
@@ -297,8 +301,18 @@ class Consumer:
                 header = batch.header
                 if header.last_offset < position:
                     continue
+                first = position
+                if state.skip_before_ts is not None and not header.is_control:
+                    found = next((r.offset for r in batch.records()
+                                  if r.offset >= position
+                                  and r.timestamp >= state.skip_before_ts), None)
+                    if found is None:
+                        position = header.last_offset + 1
+                        continue
+                    first = found
+                    state.skip_before_ts = None
                 if not header.is_control:
-                    batches.append((batch, position))
+                    batches.append((batch, first))
                 position = header.last_offset + 1
             state.position = position
         state.at_end = state.position >= state.high_watermark

@@ -126,6 +126,13 @@ class _Partition:
         return len(self.values) + len(self.records)
 
 
+def _payload(values: list[bytes | None]) -> int:
+    """Bytes of ``values`` (None counts 0); one C pass in the usual case of no nulls."""
+    if None in values:
+        return sum(len(v) for v in values if v is not None)
+    return sum(map(len, values))  # type: ignore[arg-type]
+
+
 class Producer:
     """An asyncio producer over a :class:`~tidelog.client.cluster.Cluster`."""
 
@@ -265,7 +272,7 @@ class Producer:
         return target
 
     async def send_values(
-        self, topic: str, values: list[bytes], *, partition: int | None = None,
+        self, topic: str, values: list[bytes | None], *, partition: int | None = None,
         payload_hint: int | None = None,
     ) -> None:
         """Queue many value-only records (no key, no headers, timestamp "now"): the fast path.
@@ -279,8 +286,9 @@ class Producer:
         start = 0
         total = len(values)
         # One C pass for the average size; each batch's exact size is summed once below.
-        avg = (payload_hint if payload_hint is not None else sum(map(len, values))) / max(
-            1, total) + RECORD_OVERHEAD
+        if payload_hint is None:
+            payload_hint = sum(len(v) for v in values if v is not None)
+        avg = payload_hint / max(1, total) + RECORD_OVERHEAD
         while start < total:
             target = partition if partition is not None else self._sticky_partition(
                 topic, info.count)
@@ -288,11 +296,11 @@ class Producer:
             room = limit - state.size
             n = max(1, min(total - start, int(room // avg)))
             chunk = values[start:start + n]
-            payload = sum(map(len, chunk))
+            payload = _payload(chunk)
             while n > 1 and payload + RECORD_OVERHEAD * n > room:
                 n //= 2
                 chunk = values[start:start + n]
-                payload = sum(map(len, chunk))
+                payload = _payload(chunk)
             size = payload + RECORD_OVERHEAD * n
             if state.open_count and state.size + size > limit:
                 self._close(state)

@@ -79,6 +79,11 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
                              if regex.fullmatch(t) and not info.internal and t not in topics)
             if not topics:
                 raise CliError(f"no topic matches {s.pattern!r}", EXIT_NOT_FOUND)
+        # One metadata round first, so a missing topic is reported at once, not after retries.
+        answer = await cluster.refresh(topics, auto_create=False)
+        for entry in answer.topics:
+            if entry.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+                raise CliError(f"topic {entry.name!r} does not exist", EXIT_NOT_FOUND)
         assignments = []
         for topic in topics:
             try:
