@@ -6,6 +6,23 @@ in through :meth:`RaftNode.step`, and everything the node wants done comes out a
 I/O layer (``logd``) implements :class:`RaftStorage` over ``__cluster_metadata-0`` and carries
 messages over the network. See :mod:`tidelog.raft.node` for the protocol (KRaft's pull-based
 Raft with pre-vote and check-quorum).
+
+The I/O layer's loop, in outline (``storage`` implements RaftStorage, e.g. over
+``__cluster_metadata-0`` with :func:`encode_entries`/:func:`decode_entries`)::
+
+    node = RaftNode(RaftConfig(node_id, voters), storage.load(), random.Random())
+    # every tick (e.g. 50 ms): node.tick(); for every message received: node.step(msg)
+    # for a metadata change on the active controller: node.propose([encode_record(r), ...])
+    while node.has_ready():
+        ready = node.ready()
+        persist(storage, ready)          # snapshot, truncate, append, hard state, fsync
+        for msg in ready.messages:       # only after the fsync
+            send(msg)
+        if ready.restore_snapshot:       # a snapshot from the leader replaces the image
+            image = load_image(ready.snapshot.data)
+        for entry in ready.committed:    # replay non-control entries into the image
+            ...
+        node.advance(ready)
 """
 
 from tidelog.raft.batches import decode_entries, encode_entries
