@@ -545,3 +545,60 @@ def test_a_hinted_leader_is_not_proof_of_life() -> None:
     other.step(VoteRequest(2, 1, 2, 1, 2, pre_vote=True))
     (resp,) = [m for m in sent(drain(other)) if isinstance(m, VoteResponse)]
     assert resp.granted
+
+
+def test_leader_reannounces_itself_to_silent_voters() -> None:
+    node = make(1, begin_epoch_ticks=3)
+    elect(node)
+    out = ticks(node, 3)
+    begins = [m for m in sent(out) if isinstance(m, BeginQuorumEpoch)]
+    assert {m.dst for m in begins} == {2, 3}
+    node.step(FetchRequest(2, 1, node.epoch, node.log_end_offset, node.last_epoch))
+    drain(node)
+    out = ticks(node, 3)  # 2 fetched: only 3 hears again
+    assert {m.dst for m in sent(out) if isinstance(m, BeginQuorumEpoch)} == {3}
+
+
+def test_leader_fences_an_older_epoch_and_yields_to_a_newer_one() -> None:
+    node = make(1)
+    elect(node)
+    node.step(FetchRequest(2, 1, node.epoch - 1, 0, 0))
+    (resp,) = sent(drain(node))
+    assert isinstance(resp, FetchResponse) and resp.error is FetchError.FENCED_EPOCH
+    assert resp.leader_id == 1 and resp.epoch == node.epoch
+    node.step(FetchSnapshotRequest(2, 1, node.epoch - 1, SnapshotId(0, 0)))
+    (snap_resp,) = sent(drain(node))
+    assert isinstance(snap_resp, FetchSnapshotResponse) and snap_resp.snapshot is None
+    node.step(FetchRequest(2, 1, node.epoch + 1, 0, 0))
+    (resp,) = sent(drain(node))
+    assert node.role is Role.FOLLOWER and node.epoch == resp.epoch
+    assert isinstance(resp, FetchResponse) and resp.error is FetchError.NOT_LEADER
+
+
+def test_follower_answers_fetches_with_its_leader() -> None:
+    node = make(2)
+    node.step(BeginQuorumEpoch(1, 2, 4))
+    drain(node)
+    node.step(FetchRequest(9, 2, 0, 0, 0))
+    (resp,) = [m for m in sent(drain(node)) if m.dst == 9]
+    assert isinstance(resp, FetchResponse)
+    assert (resp.error, resp.leader_id, resp.epoch) == (FetchError.NOT_LEADER, 1, 4)
+
+
+def test_follower_forgets_a_leader_that_resigned() -> None:
+    node = make(2)
+    node.step(BeginQuorumEpoch(1, 2, 4))
+    drain(node)
+    node.step(FetchResponse(1, 2, 4, None, 0, 0, FetchError.NOT_LEADER))
+    drain(node)
+    assert node.leader_id is None and node.epoch == 4
+
+
+def test_observer_gives_up_on_a_silent_leader() -> None:
+    node = make(9, election_ticks=10)
+    node.step(FetchResponse(1, 9, 2, 3, 0, 0, FetchError.NOT_LEADER))
+    drain(node)
+    assert node.leader_id == 3
+    out = ticks(node, 20)
+    assert node.leader_id is None
+    assert {m.dst for m in sent(out) if isinstance(m, FetchRequest)} - {3}
