@@ -1,0 +1,53 @@
+"""log-topics as a program against a real logd: the create contract, list, describe
+(tab-separated and JSON), alter, delete, the --if-* flags and the exit statuses."""
+
+from __future__ import annotations
+
+import orjson
+from client_tools_env import broker, run
+from logd_harness import Logd
+
+__all__ = ["broker"]
+
+
+def test_create_list_describe_alter_delete(broker: Logd) -> None:
+    run(broker, "log-topics", "-b", broker.bootstrap, "create", "orders", "--partitions", "3",
+        "--config", "retention.ms=3600000")
+    assert b"orders" in run(broker, "log-topics", "list").stdout.splitlines()
+    result = run(broker, "log-topics", "create", "orders", "--partitions", "3", check=3)
+    assert b"already exists" in result.stderr
+    again = run(broker, "log-topics", "create", "orders", "--if-not-exists", "--json")
+    assert orjson.loads(again.stdout) == {"topic": "orders", "action": "create",
+                                          "changed": False}
+    run(broker, "log-produce", "-t", "orders", "-p", "2", stdin=b"x\ny\n")
+    lines = run(broker, "log-topics", "describe", "orders").stdout.decode().splitlines()
+    assert lines[0].split("\t") == ["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR",
+                                    "LOG-START", "HIGH-WATERMARK"]
+    assert lines[1:] == ["orders\t0\t1\t1\t1\t0\t0", "orders\t1\t1\t1\t1\t0\t0",
+                         "orders\t2\t1\t1\t1\t0\t2"]
+    configs = run(broker, "log-topics", "describe", "orders", "--configs").stdout.decode()
+    assert "orders\tretention.ms\t3600000" in configs.splitlines()
+    run(broker, "log-topics", "alter", "orders", "--partitions", "4", "--config",
+        "retention.ms=60000")
+    doc = orjson.loads(run(broker, "log-topics", "describe", "orders", "--json").stdout)
+    assert [p["partition"] for p in doc["partitions"]] == [0, 1, 2, 3]
+    assert doc["partitions"][2]["high_watermark"] == 2
+    assert doc["configs"]["retention.ms"] == "60000"
+    run(broker, "log-topics", "alter", "orders", "--delete-config", "retention.ms")
+    doc = orjson.loads(run(broker, "log-topics", "describe", "orders", "--json").stdout)
+    assert doc["configs"]["retention.ms"] != "60000"
+    listing = [orjson.loads(line) for line in
+               run(broker, "log-topics", "list", "--json").stdout.splitlines()]
+    assert {"topic": "orders", "partitions": 4} in listing
+    deleted = run(broker, "log-topics", "delete", "orders")
+    assert deleted.stdout == b"" and b"deleted topic orders" in deleted.stderr
+    assert b"does not exist" in run(broker, "log-topics", "delete", "orders", check=4).stderr
+    run(broker, "log-topics", "delete", "orders", "--if-exists")
+    run(broker, "log-topics", "describe", "orders", check=4)
+
+
+def test_usage_errors(broker: Logd) -> None:
+    assert b"alter needs" in run(broker, "log-topics", "alter", "x", check=2).stderr
+    assert b"needs at least one TOPIC" in run(broker, "log-topics", "create", check=2).stderr
+    run(broker, "log-topics", "explode", check=2)
+    run(broker, "log-topics", "create", "t", "--config", "novalue", check=2)
