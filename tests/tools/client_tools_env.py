@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from logd_harness import Logd  # noqa: E402
+from logd_harness import Logd
 
 BIN = Path(sys.executable).parent
 TIMEOUT = 60
