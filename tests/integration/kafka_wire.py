@@ -6,9 +6,11 @@ raw bytes) and read the decoded answers; real clients are tested in tests/compat
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 from tidelog.protocol import RequestHeader, Struct, decode_response, encode_request, join_parts
@@ -25,6 +27,7 @@ class WireClient:
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         self._ids = itertools.count(1)
         self.pending: list[tuple[int, int, int]] = []
+        self._held: list[bytes] | None = None
 
     def close(self) -> None:
         self.sock.close()
@@ -39,12 +42,25 @@ class WireClient:
         cid = next(self._ids)
         header = RequestHeader(api_key, version, cid, "tidelog-tests")
         payload = join_parts(encode_request(header, body))
-        self.sock.sendall(_SIZE.pack(len(payload)) + payload)
+        self.send_raw(_SIZE.pack(len(payload)) + payload)
         self.pending.append((api_key, version, cid))
         return cid
 
     def send_raw(self, data: bytes) -> None:
-        self.sock.sendall(data)
+        if self._held is not None:
+            self._held.append(data)
+        else:
+            self.sock.sendall(data)
+
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[None]:
+        """Send everything sent inside the block with one sendall (one TCP segment)."""
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            self.sock.sendall(b"".join(held))
 
     def read_frame(self) -> bytes:
         size = _SIZE.unpack(self._read_exact(4))[0]

@@ -58,6 +58,8 @@ def test_no_arguments_uses_the_default_data_dir(tmp_path: Path) -> None:
         with WireClient(broker.bootstrap) as c:
             md = c.request(K.METADATA, 4, {"topics": [{"name": "first-use"}]})
             assert md.topics[0].error_code == 0
+            res = c.request(K.PRODUCE, 7, produce_body("first-use", batch([b"x"])))
+            assert res.responses[0].partition_responses[0].error_code == 0
         assert broker.stop(signal.SIGINT) == 0
     finally:
         broker.kill()

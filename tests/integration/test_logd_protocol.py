@@ -298,3 +298,23 @@ def test_list_offsets_and_offset_for_leader_epoch(shared_logd: Logd) -> None:
                 {"partition": 0, "current_leader_epoch": 0, "leader_epoch": 0}]}]})
         p = ofle.topics[0].partitions[0]
         assert (p.error_code, p.leader_epoch, p.end_offset) == (0, 0, 6)
+
+
+def test_clients_vanishing_mid_produce_do_not_stall_others(shared_logd: Logd) -> None:
+    # A client that closes while its acks=all produce waits for the group-committed flush
+    # must not take the flush away from the producers that share it.
+    with WireClient(shared_logd.bootstrap) as c:
+        create(c, "vanish")
+    join_group = (10).to_bytes(4, "big") + bytes.fromhex("000b 0000 00000001 0000")
+    for _ in range(30):
+        with WireClient(shared_logd.bootstrap) as quitter:
+            # A request that closes the connection, then (same packet) an acks=all produce:
+            # the produce's wait for the flush is cancelled when the connection goes.
+            with quitter.batched():
+                quitter.send_raw(join_group)
+                quitter.send(K.PRODUCE, 7, produce_body("vanish", batch([b"q" * 1000] * 50)))
+            with pytest.raises((ConnectionError, OSError)):
+                quitter.read_frame()
+    with WireClient(shared_logd.bootstrap, timeout=5) as c:
+        res = c.request(K.PRODUCE, 7, produce_body("vanish", batch([b"stays"])))
+        assert res.responses[0].partition_responses[0].error_code == 0

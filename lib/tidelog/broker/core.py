@@ -7,9 +7,9 @@ and the image it replays, and per partition the idempotent producer state. Reque
 
 Metadata changes (topics, partitions, configs, producer id blocks) are controller operations
 (:mod:`tidelog.metadata.controller_ops`) whose records are appended to the metadata log (which
-fdatasyncs) *before* the logs on disk are created or deleted; on start the image is replayed and
-the logs are made to match it (partition logs the image does not know are deleted: they are
-leftovers of a crash between the two steps). This is the one-voter case of the Raft-replicated
+fdatasyncs) *before* logs on disk are deleted; a partition's log is created on its first use.
+On start the image is replayed and partition logs it does not know are deleted (leftovers of a
+crash between the two steps of a deletion). This is the one-voter case of the Raft-replicated
 metadata of a later issue.
 
 Durability follows ``log_flush`` (man 5 tidelog.toml, FLUSH POLICY): with ``always`` a produce
@@ -112,18 +112,15 @@ class BrokerCore:
         self._reconcile_logs()
 
     def _reconcile_logs(self) -> None:
+        """Give existing logs their topic's config; delete logs the metadata does not know
+        (missing logs are created on first use, see :meth:`partition_log`)."""
         image = self.image
-        wanted: set[TopicPartition] = set()
-        for topic in image.topics_by_id.values():
-            cfg = self.topic_log_config(topic.name)
-            for p in topic.partitions:
-                tp = TopicPartition(topic.name, p)
-                wanted.add(tp)
-                self.logs.get_or_create_log(tp, cfg, topic.topic_id_str)
-        for tp in list(self.logs.logs()):
-            if tp not in wanted:
+        for tp, plog in self.logs.logs().items():
+            if image.partition(tp.topic, tp.partition) is None:
                 log.warning("deleting log %s: its topic is not in the metadata", tp)
                 self.logs.delete_log(tp)
+            else:
+                plog.update_config(self.topic_log_config(tp.topic))
 
     @property
     def stopping(self) -> bool:
@@ -195,9 +192,6 @@ class BrokerCore:
         self._commit(records)
         topic = self.image.topic(name)
         assert topic is not None
-        cfg = self.topic_log_config(name)
-        for p in topic.partitions:
-            self.logs.get_or_create_log(TopicPartition(name, p), cfg, topic.topic_id_str)
         log.info("created topic %s with %d partitions", name, len(topic.partitions))
         return topic
 
@@ -211,7 +205,7 @@ class BrokerCore:
         self._commit(records)
         for p in topic.partitions:
             tp = TopicPartition(topic.name, p)
-            self.logs.delete_log(tp)
+            self.logs.delete_log(tp)  # False when it was never used: nothing on disk
             self._producer_states.pop(tp, None)
             self._wake(tp)
         log.info("deleted topic %s", topic.name)
@@ -222,11 +216,6 @@ class BrokerCore:
         if validate_only:
             return
         self._commit(records)
-        topic = self.image.topic(name)
-        assert topic is not None
-        cfg = self.topic_log_config(name)
-        for p in topic.partitions:
-            self.logs.get_or_create_log(TopicPartition(name, p), cfg, topic.topic_id_str)
         log.info("topic %s now has %d partitions", name, count)
 
     def alter_configs(
@@ -278,9 +267,21 @@ class BrokerCore:
     # -- partitions --------------------------------------------------------------------------
 
     def partition_log(self, topic: str, partition: int) -> PartitionLog | None:
+        """The partition's log, created on first use; None if the partition does not exist.
+
+        Logs are created lazily so that creating a topic costs a metadata append, not one
+        directory, index preallocation and fsync per partition on the event loop."""
         if self.image.partition(topic, partition) is None:
             return None
-        return self.logs.get_log(TopicPartition(topic, partition))
+        tp = TopicPartition(topic, partition)
+        plog = self.logs.get_log(tp)
+        if plog is None:
+            image = self.image.topic(topic)
+            assert image is not None
+            plog = self.logs.get_or_create_log(
+                tp, self.topic_log_config(topic), image.topic_id_str
+            )
+        return plog
 
     def leader_epoch(self, topic: str, partition: int) -> int:
         part = self.image.partition(topic, partition)
@@ -354,7 +355,9 @@ class BrokerCore:
         acknowledged writes must be."""
         if self.config.log_flush != "always":
             return
-        await asyncio.wrap_future(plog.flush_async())
+        # Shielded: a waiter that goes away (its connection closed) must not cancel the shared
+        # flush future, which storage's group commit resolves for every other waiter too.
+        await asyncio.shield(asyncio.wrap_future(plog.flush_async()))
 
     async def wait_for_data(self, tps: Iterable[TopicPartition], timeout: float) -> None:
         """Return after an append to any of ``tps``, or after ``timeout`` seconds."""

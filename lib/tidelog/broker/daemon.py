@@ -13,13 +13,15 @@ SIGTERM and SIGINT: stop accepting, finish the requests already read, flush ever
 the checkpoints and the clean-shutdown marker (``LogManager.shutdown``), exit 0. A second
 signal during shutdown is ignored; shutdown is bounded by the drain timeout of the server.
 
-Logs go to stderr, one line per event: ``TIME LEVEL LOGGER: MESSAGE``.
+Logs go to stderr, one line per event: ``TIME LEVEL LOGGER: MESSAGE``. SIGUSR1 dumps the
+stacks of every thread to stderr (for diagnosing a stuck broker).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import faulthandler
 import logging
 import signal
 import sys
@@ -51,6 +53,8 @@ class BindError(Exception):
 def run(config: BrokerConfig) -> int:
     """Run the broker until SIGTERM/SIGINT; returns the exit status."""
     setup_logging(config.log_level)
+    # SIGUSR1 prints every thread's stack on stderr: a stuck broker can be diagnosed live.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     return asyncio.run(_main(config))
 
 
