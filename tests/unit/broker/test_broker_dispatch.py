@@ -1,0 +1,132 @@
+"""The dispatcher, in process (no sockets): a handler that raises is answered with its API's
+error shape for every served version, unknown and malformed requests close the connection,
+and an unsupported ApiVersions version gets the downgrade answer."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tidelog.broker.config import BrokerConfig
+from tidelog.broker.core import BrokerCore
+from tidelog.broker.dispatch import CloseConnection, Dispatcher
+from tidelog.broker.handlers import HANDLERS
+from tidelog.broker.handlers.base import Handler
+from tidelog.protocol import (
+    SUPPORTED_VERSIONS,
+    ApiKey,
+    ErrorCode,
+    RequestHeader,
+    decode_response,
+    encode_request,
+    join_parts,
+)
+
+K = ApiKey
+_TOPIC = {"name": "t", "topic": "t", "topic_id": None}
+
+SAMPLES: dict[ApiKey, dict[str, Any]] = {
+    K.PRODUCE: {"acks": -1, "timeout_ms": 1, "topic_data": [
+        {"name": "t", "partition_data": [{"index": 0, "records": None}]}]},
+    K.FETCH: {"max_wait_ms": 0, "min_bytes": 1, "topics": [
+        {"topic": "t", "partitions": [{"partition": 0, "fetch_offset": 0,
+                                       "partition_max_bytes": 1}]}]},
+    K.LIST_OFFSETS: {"replica_id": -1, "topics": [
+        {"name": "t", "partitions": [{"partition_index": 0, "timestamp": -1}]}]},
+    K.METADATA: {"topics": [{"name": "t"}]},
+    K.API_VERSIONS: {},
+    K.CREATE_TOPICS: {"topics": [{"name": "t", "num_partitions": 1,
+                                  "replication_factor": 1}]},
+    K.DELETE_TOPICS: {"topic_names": ["t"], "topics": [{"name": "t"}], "timeout_ms": 1},
+    K.INIT_PRODUCER_ID: {"transactional_id": None, "transaction_timeout_ms": 1},
+    K.OFFSET_FOR_LEADER_EPOCH: {"topics": [
+        {"topic": "t", "partitions": [{"partition": 0, "leader_epoch": 0}]}]},
+    K.DESCRIBE_CONFIGS: {"resources": [
+        {"resource_type": 2, "resource_name": "t", "configuration_keys": None}]},
+    K.CREATE_PARTITIONS: {"topics": [{"name": "t", "count": 2, "assignments": None}],
+                          "timeout_ms": 1},
+    K.INCREMENTAL_ALTER_CONFIGS: {"resources": [
+        {"resource_type": 2, "resource_name": "t", "configs": []}]},
+    K.DESCRIBE_CLUSTER: {},
+    K.FIND_COORDINATOR: {"key": "g", "coordinator_keys": ["g"]},
+}
+
+
+@pytest.fixture
+def core(tmp_path: Path) -> Any:
+    config = BrokerConfig.load(env={}, overrides={"data_dir": str(tmp_path)})
+    broker = BrokerCore(config)
+    broker.start()
+    yield broker
+    broker.shutdown()
+
+
+def _frame(key: ApiKey, version: int, body: dict[str, Any]) -> bytes:
+    return join_parts(encode_request(RequestHeader(key, version, 42, "unit"), body))
+
+
+def _codes(value: Any) -> list[int]:
+    """Every error_code in a decoded response, depth first."""
+    found: list[int] = []
+    if isinstance(value, list):
+        for item in value:
+            found += _codes(item)
+    elif hasattr(value, "__dict__"):
+        for name, item in vars(value).items():
+            if name == "error_code":
+                found.append(item)
+            else:
+                found += _codes(item)
+    return found
+
+
+def test_samples_cover_every_served_api() -> None:
+    assert set(SAMPLES) == set(HANDLERS)
+
+
+@pytest.mark.parametrize("key", sorted(HANDLERS), ids=lambda k: ApiKey(k).name)
+def test_a_failing_handler_is_answered_with_an_error_at_every_version(
+    core: BrokerCore, key: ApiKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(HANDLERS, key, Handler(broken, HANDLERS[key].fallback))
+    dispatcher = Dispatcher(core)
+    lo, hi = SUPPORTED_VERSIONS[key]
+    for version in range(lo, hi + 1):
+        parts = asyncio.run(dispatcher.dispatch(_frame(key, version, SAMPLES[key])))
+        assert parts is not None
+        header, body = decode_response(key, version, join_parts(parts))
+        assert header.correlation_id == 42
+        codes = _codes(body)
+        # A top-level error_code that an older version does not carry decodes as 0.
+        assert ErrorCode.UNKNOWN_SERVER_ERROR in codes, (version, body)
+        assert set(codes) <= {0, ErrorCode.UNKNOWN_SERVER_ERROR}, (version, body)
+        assert codes[-1] == ErrorCode.UNKNOWN_SERVER_ERROR  # the innermost entry has it
+
+
+def test_unserved_and_malformed_requests_close_the_connection(core: BrokerCore) -> None:
+    dispatcher = Dispatcher(core)
+    join_group = bytes.fromhex("000b 0000 00000001 0000")
+    for frame in (join_group, b"\x00\x03", bytes.fromhex("0003 0063 00000001 0000"),
+                  bytes.fromhex("7fff 0000 00000001 0000")):
+        with pytest.raises(CloseConnection):
+            asyncio.run(dispatcher.dispatch(frame))
+
+
+def test_unsupported_api_versions_version_gets_the_v0_downgrade(core: BrokerCore) -> None:
+    frame = bytes.fromhex("0012 0063 00000005 0000 00 00")
+    parts = asyncio.run(Dispatcher(core).dispatch(frame))
+    assert parts is not None
+    _, body = decode_response(K.API_VERSIONS, 0, join_parts(parts))
+    assert body.error_code == ErrorCode.UNSUPPORTED_VERSION
+    assert [(e.api_key, e.min_version, e.max_version) for e in body.api_keys] == [
+        (K.API_VERSIONS, *SUPPORTED_VERSIONS[K.API_VERSIONS])]
+
+
+def test_acks_0_produce_has_no_response(core: BrokerCore) -> None:
+    body = dict(SAMPLES[K.PRODUCE], acks=0)
+    assert asyncio.run(Dispatcher(core).dispatch(_frame(K.PRODUCE, 7, body))) is None
