@@ -252,3 +252,34 @@ def test_topic_retention_and_segment_configs_apply(tmp_path: Path) -> None:
         assert broker.stop() == 0
     finally:
         broker.kill()
+
+
+def test_connection_and_frame_limits(tmp_path: Path) -> None:
+    broker = Logd(tmp_path, "--max-connections", "2", "--max-request-size", "2048",
+                  "--message-max-bytes", "1024").start()
+    try:
+        with WireClient(broker.bootstrap) as a, WireClient(broker.bootstrap) as b:
+            assert a.request(K.API_VERSIONS, 2, {}).error_code == 0
+            assert b.request(K.API_VERSIONS, 2, {}).error_code == 0
+            with WireClient(broker.bootstrap) as third:
+                third.send(K.API_VERSIONS, 2, {})
+                try:
+                    third.read_frame()
+                    refused = False
+                except (ConnectionError, OSError):
+                    refused = True
+                assert refused
+            # A frame above max_request_size closes that connection only.
+            a.send(K.PRODUCE, 7, produce_body("big", batch([b"x" * 4000])))
+            try:
+                a.read_frame()
+                closed = False
+            except (ConnectionError, OSError):
+                closed = True
+            assert closed
+            assert b.request(K.API_VERSIONS, 2, {}).error_code == 0
+        assert "refusing" in broker.log()
+        assert "frame size" in broker.log()
+        assert broker.stop() == 0
+    finally:
+        broker.kill()
