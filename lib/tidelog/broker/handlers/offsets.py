@@ -1,10 +1,11 @@
 """Handlers: ListOffsets (2) and OffsetForLeaderEpoch (23).
 
 ListOffsets: timestamp -2 is the log start offset, -1 the latest offset (the high watermark,
-for read_uncommitted and read_committed alike: no transactions here), anything >= 0 the first
-batch whose max timestamp is >= it (offset -1 and timestamp -1 when there is none, as Kafka
-answers). Other negative specs (-3 max timestamp, -4 remote-storage offsets) are not served
-yet: INVALID_REQUEST.
+for read_uncommitted and read_committed alike: no transactions here), -3 the batch holding the
+largest timestamp (its base offset: batch granularity, as every lookup here), -4 (earliest
+local) the log start offset (there is no tiered storage), anything >= 0 the first batch whose
+max timestamp is >= it (offset -1 and timestamp -1 when there is none, as Kafka answers).
+Other negative specs get INVALID_REQUEST.
 
 OffsetForLeaderEpoch: the largest epoch <= the asked one and the offset where it ends, from the
 partition's leader-epoch cache. A ``current_leader_epoch`` newer than the broker's is
@@ -20,9 +21,31 @@ from tidelog.protocol.data import Struct
 from tidelog.protocol.errors import ErrorCode
 from tidelog.protocol.header import RequestHeader
 from tidelog.storage.errors import StorageError
+from tidelog.storage.log import PartitionLog
 
 EARLIEST = -2
 LATEST = -1
+MAX_TIMESTAMP = -3  # v7+
+EARLIEST_LOCAL = -4  # v8+: no tiered storage here, so the same as EARLIEST
+_TS_TOP = (1 << 63) - 1
+
+
+def _max_timestamp(plog: PartitionLog) -> tuple[int, int] | None:
+    """(offset, timestamp) of the batch with the largest max timestamp, by binary search
+    over ``offset_for_timestamp`` (about 64 index lookups, no scan of the log)."""
+    found = plog.offset_for_timestamp(-1)
+    if found is None:
+        return None
+    lo, hi = found[1], _TS_TOP
+    best = found
+    while lo < hi:
+        mid = lo + (hi - lo + 1) // 2
+        probe = plog.offset_for_timestamp(mid)
+        if probe is None:
+            hi = mid - 1
+        else:
+            best, lo = probe, max(probe[1], mid)
+    return best
 
 
 def _epoch_error(current: int, epoch: int) -> ErrorCode:
@@ -51,8 +74,12 @@ async def list_offsets(core: BrokerCore, header: RequestHeader, req: Struct) -> 
                 continue
             res.leader_epoch = epoch
             try:
-                if p.timestamp == EARLIEST:
+                if p.timestamp in (EARLIEST, EARLIEST_LOCAL):
                     res.offset = plog.log_start_offset
+                elif p.timestamp == MAX_TIMESTAMP:
+                    found = _max_timestamp(plog)
+                    if found is not None:
+                        res.offset, res.timestamp = found
                 elif p.timestamp == LATEST:
                     res.offset = plog.high_watermark
                 elif p.timestamp < 0:
