@@ -29,6 +29,8 @@ Named invariants, checked after every event (a violation raises :class:`Invarian
 * LogsAgree: (checked every few ticks, for every pair of live nodes) the logs hold the same
   entries below the smaller high watermark, and Log Matching holds: equal epoch at an offset
   implies equal entries up to it.
+* CheckQuorum: a leader that a partition cuts off from a majority of voters no longer leads
+  ``check_quorum_ticks`` later.
 * HighWatermarkMonotonic: a node's high watermark never goes back, across restarts too.
 * BatchAtomicity: a high watermark never falls inside a proposal (its entries commit together).
 * StateMachineSafety: every node applies entries in offset order, and what it applies is the
@@ -236,6 +238,7 @@ class Simulation:
         self.proposed = 0
         self.tick_no = 0
         self.down: set[int] = set()  # voters kept down after the faults stop
+        self.partition_since = 0
         for node in self.nodes.values():
             self._start(node)
 
@@ -421,6 +424,24 @@ class Simulation:
                 self.log(f"node {node.node_id} leads epoch {raft.epoch}")
                 self._check_leader_complete(node, raft)
 
+    def _check_quorum(self) -> None:
+        """A leader cut off from a majority of voters steps down within check_quorum_ticks."""
+        groups = self.groups
+        if groups is None:
+            return
+        for node in self.nodes.values():
+            raft = node.raft
+            if raft is None or raft.role is not Role.LEADER:
+                continue
+            side = sum(1 for v in self.voters if groups[v] == groups[node.node_id])
+            cut_off = self.tick_no - self.partition_since
+            if side < raft.config.majority and cut_off > raft.config.check_quorum_ticks:
+                self.fail(
+                    "CheckQuorum",
+                    f"leader {node.node_id} of epoch {raft.epoch} still leads {cut_off} ticks "
+                    f"after a partition left it {side} of {len(self.voters)} voters",
+                )
+
     def _check_leader_complete(self, node: SimNode, raft: RaftNode) -> None:
         end = self.committed_end
         if raft.log_end_offset < end:
@@ -503,6 +524,7 @@ class Simulation:
             if node.raft is not None:
                 node.raft.tick()
                 self.drain(node)
+        self._check_quorum()
         if self.faults:
             self._faults(rng, p)
         self._workload(rng, p)
@@ -520,6 +542,7 @@ class Simulation:
         if self.groups is None and rng.random() < p.p_partition:
             ids = list(self.nodes)
             self.groups = {i: rng.randrange(2) for i in ids}
+            self.partition_since = self.tick_no
             self.log(f"partition {self.groups}")
         elif self.groups is not None and rng.random() < p.p_heal:
             self.groups = None
