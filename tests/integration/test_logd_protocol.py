@@ -115,6 +115,16 @@ def test_produce_errors_per_partition(shared_logd: Logd) -> None:
         assert res.responses[0].partition_responses[0].error_code == ErrorCode.CORRUPT_MESSAGE
         res = c.request(K.PRODUCE, 7, produce_body("small", b"\x00" * 30))
         assert res.responses[0].partition_responses[0].error_code == ErrorCode.CORRUPT_MESSAGE
+        zstd = batch([b"z"], compression=4)
+        res = c.request(K.PRODUCE, 3, produce_body("small", zstd))
+        assert res.responses[0].partition_responses[0].error_code == (
+            ErrorCode.UNSUPPORTED_COMPRESSION_TYPE)
+        odd = bytearray(batch([b"z"]))
+        odd[22] |= 0x07  # codec 7 does not exist (attributes' low byte), CRC restamped
+        from tidelog.records.batch_header import restamp_crc
+        restamp_crc(odd, 0)
+        res = c.request(K.PRODUCE, 7, produce_body("small", bytes(odd)))
+        assert res.responses[0].partition_responses[0].error_code == ErrorCode.CORRUPT_MESSAGE
         res = c.request(K.PRODUCE, 7, produce_body("small", batch([b"y" * 500])))
         assert res.responses[0].partition_responses[0].error_code == ErrorCode.MESSAGE_TOO_LARGE
         future = int(time.time() * 1000) + 10 * 3_600_000

@@ -11,7 +11,8 @@ connection append in the order they were sent (what idempotent producers rely on
 acks 1 and all, the handler waits for the group-committed fdatasync the flush policy asks for
 (:meth:`BrokerCore.durable`); acks 0 gets no response at all, as in Kafka.
 
-Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (bad size, magic, CRC),
+Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (bad size, magic, CRC,
+unknown codec), UNSUPPORTED_COMPRESSION_TYPE (zstd before Produce v7),
 MESSAGE_TOO_LARGE (max.message.bytes), INVALID_TIMESTAMP (CreateTime more than an hour in the
 future, Kafka 4.0's message.timestamp.after.max.ms), INVALID_RECORD (control batches from a
 client), OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH (idempotence),
@@ -38,6 +39,7 @@ from tidelog.records.batch_header import (
     CONTROL_BIT,
     TIMESTAMP_TYPE_BIT,
     BatchHeader,
+    Compression,
     check_header,
     parse_header,
 )
@@ -62,13 +64,18 @@ def _headers(view: memoryview) -> list[BatchHeader]:
     return headers
 
 
-def _check_batches(headers: list[BatchHeader], log_append_time: bool) -> tuple[
+def _check_batches(headers: list[BatchHeader], log_append_time: bool, version: int) -> tuple[
     ErrorCode, str | None
 ]:
     now = time.time_ns() // 1_000_000
     for h in headers:
         if h.attributes & CONTROL_BIT:
             return ErrorCode.INVALID_RECORD, "clients may not write control batches"
+        if h.compression > Compression.ZSTD:
+            return ErrorCode.CORRUPT_MESSAGE, f"unknown compression codec {h.compression}"
+        if h.compression == Compression.ZSTD and version < 7:
+            # Kafka's rule: zstd needs Produce v7+, so old consumers never meet it unasked.
+            return ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, "zstd needs Produce v7 or later"
         if log_append_time or h.attributes & TIMESTAMP_TYPE_BIT:
             continue
         if h.max_timestamp > now + MAX_FUTURE_MS:
@@ -81,7 +88,8 @@ def _check_batches(headers: list[BatchHeader], log_append_time: bool) -> tuple[
 
 
 def _append_partition(
-    core: BrokerCore, topic: str, partition: int, records: memoryview | None, acks: int
+    core: BrokerCore, topic: str, partition: int, records: memoryview | None, acks: int,
+    version: int,
 ) -> tuple[Struct, PartitionLog | None]:
     res = Struct(
         index=partition, error_code=0, base_offset=-1, log_append_time_ms=-1,
@@ -104,7 +112,7 @@ def _append_partition(
     tp = TopicPartition(topic, partition)
     try:
         headers = _headers(records)
-        code, why = _check_batches(headers, plog.config.log_append_time)
+        code, why = _check_batches(headers, plog.config.log_append_time, version)
         if code != ErrorCode.NONE:
             res.error_code, res.error_message = int(code), why
             return res, None
@@ -159,7 +167,9 @@ async def produce(core: BrokerCore, header: RequestHeader, req: Struct) -> Struc
             if code is not None:
                 parts.append(Struct(index=p.index, error_code=int(code), base_offset=-1))
                 continue
-            res, plog = _append_partition(core, name, p.index, p.records, acks)
+            res, plog = _append_partition(
+                core, name, p.index, p.records, acks, header.api_version
+            )
             parts.append(res)
             if plog is not None:
                 written[id(plog)] = plog
