@@ -45,7 +45,6 @@ from tidelog.metadata.records import (
     MetadataRecord,
     RegisterBrokerRecord,
 )
-from tidelog.metadata.uuids import uuid_to_str
 from tidelog.records.batch_header import iter_batches
 from tidelog.storage.config import LogConfig
 from tidelog.storage.log import PartitionLog
@@ -331,10 +330,6 @@ class BrokerCore:
     def topic_name_of(self, topic_id: uuid.UUID) -> str | None:
         topic = self.image.topic_by_id(topic_id)
         return topic.name if topic is not None else None
-
-    @staticmethod
-    def topic_id_text(topic: TopicImage) -> str:
-        return uuid_to_str(topic.topic_id)
 
     # -- appends, durability and waiting ----------------------------------------------------
 

@@ -46,10 +46,6 @@ def setup_logging(level: str) -> None:
     root.setLevel(getattr(logging, level.upper()))
 
 
-class BindError(Exception):
-    """The listen address cannot be bound."""
-
-
 def run(config: BrokerConfig) -> int:
     """Run the broker until SIGTERM/SIGINT; returns the exit status."""
     setup_logging(config.log_level)

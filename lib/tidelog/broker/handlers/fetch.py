@@ -17,7 +17,6 @@ requests (librdkafka always does). A request naming a session gets FETCH_SESSION
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.base import Handler, error_of
@@ -28,8 +27,6 @@ from tidelog.protocol.errors import ErrorCode
 from tidelog.protocol.header import RequestHeader
 from tidelog.storage.errors import StorageError
 from tidelog.storage.topic_partition import TopicPartition
-
-_ZERO_UUID = uuid.UUID(int=0)
 
 
 def _partition(code: int, index: int, hw: int = -1, start: int = -1) -> Struct:
