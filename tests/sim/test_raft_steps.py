@@ -603,3 +603,14 @@ def test_observer_gives_up_on_a_silent_leader() -> None:
     out = ticks(node, 20)
     assert node.leader_id is None
     assert {m.dst for m in sent(out) if isinstance(m, FetchRequest)} - {3}
+
+
+def test_load_drops_entries_that_cannot_follow_the_snapshot() -> None:
+    """A crash between saving a loaded snapshot and truncating the old log after it."""
+    st = MemoryStorage()
+    st.snapshot = Snapshot(4, 5, b"s")
+    st.entries = [Entry(4, 3, b"old"), Entry(5, 3, b"old")]
+    node = RaftNode(RaftConfig(2, VOTERS), st.load(), random.Random(0))
+    assert node.log_end_offset == 4 and node.log_start_offset == 4
+    (r,) = drain(node, st)
+    assert r.truncate_to == 4 and st.entries == []

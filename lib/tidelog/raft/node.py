@@ -63,6 +63,22 @@ from tidelog.raft.ready import Ready
 from tidelog.raft.types import Entry, HardState, PersistentState, Role, Snapshot, SnapshotId
 
 
+def consistent_prefix(snapshot: Snapshot, entries: Sequence[Entry]) -> Sequence[Entry]:
+    """The loaded entries that can follow ``snapshot``: consecutive, epochs not decreasing.
+
+    A crash while a loaded snapshot replaced the log can leave old entries after the new
+    snapshot (the snapshot write survived, the truncation after it did not). Such entries
+    were never part of the log that the snapshot summarises, so they cannot be committed:
+    the node drops them on load, and its first Ready truncates them on disk.
+    """
+    offset, epoch = snapshot.end_offset, snapshot.last_epoch
+    for i, entry in enumerate(entries):
+        if entry.offset != offset + i or entry.epoch < epoch:
+            return entries[:i]
+        epoch = entry.epoch
+    return entries
+
+
 class RaftNode:
     """A Raft voter or observer; see the module docstring for the protocol."""
 
@@ -72,7 +88,8 @@ class RaftNode:
         self._rng = rng
         self._voters = config.voters
         self._others = tuple(v for v in config.voters if v != config.node_id)
-        self._log = RaftLog(state.snapshot, state.entries)
+        kept = consistent_prefix(state.snapshot, state.entries)
+        self._log = RaftLog(state.snapshot, kept)
         self._snapshot = state.snapshot
         hard = state.hard_state
         self.epoch = hard.epoch
@@ -97,7 +114,9 @@ class RaftNode:
         # output and persistence bookkeeping
         self._outbox: list[Message] = []
         self._persist_from: int | None = None  # lowest log offset changed since last ready
-        self._stored_end = self._log.end  # log end in storage once the last Ready is persisted
+        # log end in storage once the last Ready is persisted (beyond the log when stale
+        # entries were dropped on load: the first Ready then truncates them on disk too)
+        self._stored_end = state.snapshot.end_offset + len(state.entries)
         self._durable_end = self._log.end  # log end known durable (advance() acknowledged)
         self._inflight_end: int | None = None
         self._persisted_hard = hard
@@ -105,6 +124,8 @@ class RaftNode:
         self._restore = False
         self._applied = self._log.start
         self._in_flight = False
+        if len(kept) < len(state.entries):
+            self._persist_from = self._log.end
 
     # ----------------------------------------------------------------------------- queries
 
