@@ -1,0 +1,112 @@
+"""log-consume as a program against a real logd: the -o beginning -e contract, start
+positions, -c, -p, --pattern, kcat -f tokens, JSON lines, -K and -D, a closed stdout, Ctrl-C
+while following, a missing topic, and a pipeline through tr into another topic."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import orjson
+import pytest
+from client_tools_env import TIMEOUT, broker, env_for, run, tool
+from logd_harness import Logd
+
+__all__ = ["broker"]
+
+
+@pytest.fixture(scope="module")
+def filled(broker: Logd) -> Logd:
+    run(broker, "log-topics", "create", "words", "--partitions", "2")
+    run(broker, "log-produce", "-t", "words", "-p", "0", stdin=b"alpha\nbeta\ngamma\n")
+    run(broker, "log-produce", "-t", "words", "-p", "1", "-K", "=", "-H", "h=1",
+        stdin=b"k=delta\n")
+    run(broker, "log-produce", "-t", "other", stdin=b"\xff\xfe\n")
+    return broker
+
+
+def test_beginning_to_end_contract(filled: Logd) -> None:
+    out = run(filled, "log-consume", "-b", filled.bootstrap, "-t", "words", "-o", "beginning",
+              "-e").stdout
+    lines = out.splitlines()
+    assert sorted(lines) == [b"alpha", b"beta", b"delta", b"gamma"]
+    assert [x for x in lines if x != b"delta"] == [b"alpha", b"beta", b"gamma"]
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["-p", "0", "-o", "1"], b"beta\ngamma\n"),
+    (["-p", "0", "-o", "-1"], b"gamma\n"),
+    (["-p", "0", "-o", "+2"], b"gamma\n"),
+    (["-p", "0", "-o", "end"], b""),
+    (["-p", "0", "-c", "2"], b"alpha\nbeta\n"),
+    (["-p", "0", "-o", "@0"], b"alpha\nbeta\ngamma\n"),
+    (["-p", "0", "-D", "|"], b"alpha|beta|gamma|"),
+    (["-p", "1", "-K", "\\t"], b"k\tdelta\n"),
+    (["-p", "1", "-f", "%t/%p/%o %k=%s (%K,%S) [%h]\\n"], b"words/1/0 k=delta (1,5) [h=1]\n"),
+])
+def test_positions_counts_and_formats(filled: Logd, args: list[str], expected: bytes) -> None:
+    assert run(filled, "log-consume", "-t", "words", "-e", *args).stdout == expected
+
+
+def test_json_lines_and_base64(filled: Logd) -> None:
+    out = run(filled, "log-consume", "-t", "words", "-p", "1", "-e", "--json").stdout
+    doc = orjson.loads(out)
+    assert doc["topic"] == "words" and doc["partition"] == 1 and doc["offset"] == 0
+    assert (doc["key"], doc["value"], doc["headers"]) == ("k", "delta", {"h": "1"})
+    assert isinstance(doc["timestamp"], int)
+    raw = orjson.loads(run(filled, "log-consume", "-t", "other", "-e", "--json").stdout)
+    assert raw["value"] == "//4=" and raw["value_encoding"] == "base64"
+    forced = orjson.loads(run(filled, "log-consume", "-t", "words", "-p", "1", "-e", "--json",
+                              "--base64").stdout)
+    assert forced["value"] == "ZGVsdGE=" and forced["key_encoding"] == "base64"
+
+
+def test_pattern_and_missing_topics(filled: Logd) -> None:
+    out = run(filled, "log-consume", "--pattern", "wor.s|oth.*", "-e", "-c", "10").stdout
+    assert len(out.splitlines()) == 5
+    assert b"does not exist" in run(filled, "log-consume", "-t", "nope", "-e", check=3).stderr
+    run(filled, "log-consume", "--pattern", "zzz.*", "-e", check=3)
+    run(filled, "log-consume", "-t", "words", "-p", "5", "-e", check=3)
+    run(filled, "log-consume", "-t", "words", "-o", "soon", "-e", check=2)
+    run(filled, "log-consume", "-t", "words", "-f", "%z", "-e", check=2)
+    run(filled, "log-consume", "-e", check=2)
+
+
+def test_closed_stdout_ends_quietly(broker: Logd) -> None:
+    run(broker, "log-produce", "-t", "many", stdin=b"".join(b"%d\n" % i for i in range(50000)))
+    env = env_for(broker)
+    consume = subprocess.Popen([tool("log-consume"), "-t", "many"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env)
+    head = subprocess.run(["head", "-n", "3"], stdin=consume.stdout, capture_output=True,
+                          timeout=TIMEOUT, check=True)
+    assert consume.stdout is not None
+    consume.stdout.close()
+    assert head.stdout == b"0\n1\n2\n"
+    # Like tail -f, a follower learns that its reader left at its next write.
+    run(broker, "log-produce", "-t", "many", stdin=b"more\n")
+    _, err = consume.communicate(timeout=TIMEOUT)
+    assert consume.returncode == 0 and err == b""
+
+
+def test_follows_new_records_until_ctrl_c(broker: Logd) -> None:
+    run(broker, "log-topics", "create", "live", "--partitions", "1")
+    follower = subprocess.Popen([tool("log-consume"), "-t", "live", "-o", "end"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env_for(broker))
+    assert follower.stdout is not None
+    time.sleep(1.5)  # started and waiting at the end
+    run(broker, "log-produce", "-t", "live", stdin=b"first\nsecond\n")
+    assert follower.stdout.readline() == b"first\n"  # flushed as the batch arrives
+    assert follower.stdout.readline() == b"second\n"
+    follower.send_signal(signal.SIGINT)
+    _, err = follower.communicate(timeout=TIMEOUT)
+    assert follower.returncode == 130, err.decode()
+
+
+def test_pipeline_through_tr(filled: Logd) -> None:
+    env = env_for(filled)
+    script = (f"{tool('log-consume')} -t words -p 0 -o beginning -e | tr a-z A-Z | "
+              f"{tool('log-produce')} -t shouted -q")
+    subprocess.run(["sh", "-c", script], env=env, check=True, timeout=TIMEOUT)
+    assert run(filled, "log-consume", "-t", "shouted", "-e").stdout == b"ALPHA\nBETA\nGAMMA\n"
