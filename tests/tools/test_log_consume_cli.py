@@ -4,9 +4,11 @@ while following, a missing topic, and a pipeline through tr into another topic."
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -110,3 +112,16 @@ def test_pipeline_through_tr(filled: Logd) -> None:
               f"{tool('log-produce')} -t shouted -q")
     subprocess.run(["sh", "-c", script], env=env, check=True, timeout=TIMEOUT)
     assert run(filled, "log-consume", "-t", "shouted", "-e").stdout == b"ALPHA\nBETA\nGAMMA\n"
+
+
+def test_topic_pipe_script(filled: Logd) -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "topic-pipe"
+    env = env_for(filled)
+    env["PATH"] = f"{Path(tool('log-produce')).parent}{os.pathsep}{env['PATH']}"
+    subprocess.run([str(script), "words", "piped", "tr", "a-z", "A-Z"], env=env, check=True,
+                   timeout=TIMEOUT, capture_output=True)
+    out = run(filled, "log-consume", "-t", "piped", "-e").stdout
+    assert sorted(out.splitlines()) == [b"ALPHA", b"BETA", b"DELTA", b"GAMMA"]
+    missing = subprocess.run([str(script), "nope", "x", "cat"], env=env, timeout=TIMEOUT,
+                             capture_output=True, check=False)
+    assert missing.returncode == 1 and b"does not exist" in missing.stderr
