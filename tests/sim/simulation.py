@@ -16,13 +16,16 @@ Model:
   of the pending writes (possibly none) and loses the rest. Crashes happen between events and
   also in the middle of persisting a Ready (after its writes, before its sync). With
   ``disk_latency`` a sync takes time and the node takes messages and ticks meanwhile.
+* Pauses: a node may stop for a while (a long GC, a stopped VM) with its state intact: no
+  ticks, its messages wait; a paused leader wakes up believing it still leads.
 * Each node applies committed entries to a state machine (the list of data it applied) and
   now and then snapshots it; a restarted node restores the state machine from its snapshot.
 
 Named invariants, checked after every event (a violation raises :class:`InvariantViolation`):
 
 * ElectionSafety: at most one leader per epoch, ever.
-* LeaderCompleteness: a node that becomes leader holds every committed entry.
+* LeaderCompleteness: a node that becomes leader of epoch E holds every entry committed in
+  an epoch before E.
 * CommittedStable: an entry, once committed anywhere, never changes (same epoch and data on
   every node that commits it) and is never truncated (no node truncates below the high
   watermark it exposed).
@@ -168,6 +171,9 @@ class SimNode:
     applied_end: int = 0
     visible_hw: int = 0
     incarnation: int = 0
+    #: a pause (a long GC, a stopped VM): no ticks, messages wait, state intact
+    paused_until: int = 0
+    last_tick: int = 0
     leader_epochs: set[int] = field(default_factory=set)
 
     @property
@@ -209,6 +215,8 @@ class SimParams:
     minority_down: bool = False
     #: sub-ticks a sync takes (0: synchronous); the node keeps working meanwhile
     disk_latency: int = 0
+    p_pause: float = 0.004  # per live node per tick
+    max_pause: int = 40  # ticks
 
 
 class Simulation:
@@ -234,6 +242,7 @@ class Simulation:
         self.faults = True
         self.leaders: dict[int, int] = {}  # epoch -> leader id
         self.committed: dict[int, Entry] = {}
+        self.commit_epoch: dict[int, int] = {}
         self.committed_end = 0
         self.proposed = 0
         self.tick_no = 0
@@ -257,6 +266,8 @@ class Simulation:
     def _start(self, node: SimNode) -> None:
         state = node.disk.load()
         node.raft = RaftNode(node.config, state, random.Random(self.rng.getrandbits(32)))
+        node.last_tick = self.tick_no
+        node.paused_until = 0
         node.applied = decode_state(state.snapshot.data)
         node.applied_end = state.snapshot.end_offset
         for off, data in node.applied:
@@ -369,6 +380,10 @@ class Simulation:
         known = self.committed.get(entry.offset)
         if known is None:
             self.committed[entry.offset] = entry
+            # the epoch it was committed in, or later: the applying node learned the high
+            # watermark from that epoch's leader (or from its own hard state of that epoch)
+            raft = node.raft
+            self.commit_epoch[entry.offset] = raft.epoch if raft is not None else 1 << 62
             while self.committed_end in self.committed:
                 self.committed_end += 1
         elif known != entry:
@@ -431,8 +446,8 @@ class Simulation:
             return
         for node in self.nodes.values():
             raft = node.raft
-            if raft is None or raft.role is not Role.LEADER:
-                continue
+            if raft is None or raft.role is not Role.LEADER or node.paused_until > self.tick_no:
+                continue  # a paused leader cannot notice anything; it resigns when it wakes
             side = sum(1 for v in self.voters if groups[v] == groups[node.node_id])
             cut_off = self.tick_no - self.partition_since
             if side < raft.config.majority and cut_off > raft.config.check_quorum_ticks:
@@ -443,19 +458,26 @@ class Simulation:
                 )
 
     def _check_leader_complete(self, node: SimNode, raft: RaftNode) -> None:
-        end = self.committed_end
-        if raft.log_end_offset < end:
+        """Entries committed in an epoch before this leader's are all in its log.
+
+        (A leader of an older epoch may still be elected late, by votes that waited out a
+        pause; it owes nothing to later epochs, and their followers fence it.)
+        """
+        owed = [o for o in range(self.committed_end) if self.commit_epoch[o] < raft.epoch]
+        if not owed:
+            return
+        if raft.log_end_offset <= owed[-1]:
             self.fail(
                 "LeaderCompleteness",
-                f"leader {node.node_id} of epoch {raft.epoch} "
-                f"ends at {raft.log_end_offset}, committed end is {end}",
+                f"leader {node.node_id} of epoch {raft.epoch} ends at {raft.log_end_offset}, "
+                f"but offset {owed[-1]} was committed in an earlier epoch",
             )
-        for entry in raft.entries(raft.log_start_offset, end):
-            if self.committed[entry.offset] != entry:
+        held = {e.offset: e for e in raft.entries(raft.log_start_offset, owed[-1] + 1)}
+        for off in owed:
+            if off in held and held[off] != self.committed[off]:
                 self.fail(
                     "LeaderCompleteness",
-                    f"leader {node.node_id} has {entry}, committed"
-                    f" is {self.committed[entry.offset]}",
+                    f"leader {node.node_id} has {held[off]}, committed is {self.committed[off]}",
                 )
 
     def check_logs(self) -> None:
@@ -502,12 +524,20 @@ class Simulation:
             self.now = at
             if isinstance(msg, DiskDone):
                 done = msg.node
+                if done.paused_until > self.tick_no:
+                    self.seq += 1
+                    heapq.heappush(q, (done.paused_until * SUB + 1, self.seq, msg))
+                    continue
                 if done.raft is not None and done.incarnation == msg.incarnation:
                     self._complete(done, done.raft, msg.ready)
                     self.drain(done)
                 continue
             node = self.nodes[msg.dst]
             if node.raft is None or self.partitioned(msg.src, msg.dst):
+                continue
+            if node.paused_until > self.tick_no:  # it reads its socket when it wakes up
+                self.seq += 1
+                heapq.heappush(q, (node.paused_until * SUB + 1, self.seq, msg))
                 continue
             try:
                 node.raft.step(msg)
@@ -521,9 +551,13 @@ class Simulation:
         self.deliver_until(self.tick_no * SUB)
         rng, p = self.rng, self.p
         for node in self.nodes.values():
-            if node.raft is not None:
-                node.raft.tick()
-                self.drain(node)
+            if node.raft is not None and node.paused_until <= self.tick_no:
+                # as the I/O layer does: one tick per tick interval elapsed on its monotonic
+                # clock, so a node waking from a pause catches up on its timeouts at once
+                while node.last_tick < self.tick_no and node.raft is not None:
+                    node.last_tick += 1
+                    node.raft.tick()
+                    self.drain(node)
         self._check_quorum()
         if self.faults:
             self._faults(rng, p)
@@ -536,6 +570,9 @@ class Simulation:
             if node.raft is not None:
                 if rng.random() < p.p_crash:
                     self.crash(node)
+                elif node.paused_until <= self.tick_no and rng.random() < p.p_pause:
+                    node.paused_until = self.tick_no + rng.randint(1, p.max_pause)
+                    self.log(f"node {node.node_id} pauses until tick {node.paused_until}")
             elif rng.random() < p.p_restart:
                 self._start(node)
                 self.drain(node)
@@ -555,7 +592,8 @@ class Simulation:
             self.propose_somewhere(rng.randint(1, 3))
         for node in self.nodes.values():
             raft = node.raft
-            if raft is not None and rng.random() < p.p_compact:
+            awake = node.paused_until <= self.tick_no
+            if raft is not None and awake and rng.random() < p.p_compact:
                 end = node.applied_end
                 if end > raft.log_start_offset + 3:
                     upto = [(o, d) for o, d in node.applied if o < end]
@@ -569,6 +607,7 @@ class Simulation:
             r = node.raft
             if (
                 r is not None
+                and node.paused_until <= self.tick_no
                 and r.role is Role.LEADER
                 and (best is None or best.raft is None or r.epoch > best.raft.epoch)
             ):

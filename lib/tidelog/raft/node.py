@@ -191,7 +191,12 @@ class RaftNode:
     # ------------------------------------------------------------------------------ inputs
 
     def tick(self) -> None:
-        """Advance the clock by one tick: timeouts, retries, check-quorum."""
+        """Advance the clock by one tick: timeouts, retries, check-quorum.
+
+        The I/O layer calls it once per tick interval elapsed on a monotonic clock, catching
+        up after a stall (a long pause must not look like one tick to a leader, or it would
+        keep leading without a quorum).
+        """
         self._now += 1
         if self.role is Role.LEADER:
             self._tick_leader()
