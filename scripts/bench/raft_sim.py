@@ -4,10 +4,11 @@
 Two figures:
 
 1. Failover: in the simulator (3 voters, messages delayed 0.1-1.5 ticks, no loss) the leader
-   crashes; we count the ticks until another voter leads, over ``--seeds`` seeds, and print
-   the median next to the election timeout (``election_ticks``; a follower waits a random
-   [1, 2) times that before it asks for pre-votes), so the ratio shows the protocol's own
-   overhead on top of the timeout it must wait out.
+   crashes (kill -9); we count the ticks until another voter leads, over ``--seeds`` seeds,
+   and print the median next to the election timeout (``election_ticks``; a follower waits a
+   random [1, 2) times that before it asks for pre-votes), so the ratio shows the protocol's
+   own overhead on top of the timeout it must wait out. The same again for a clean shutdown
+   (the leader resigns with EndQuorumEpoch first), which needs no timeout.
 2. Throughput: a 3-voter cluster in memory (instant network, MemoryStorage) commits
    proposals of ``--batch`` entries for ``--seconds``; we print entries committed per second
    of wall time, and the same for a single voter measured in the same run as the baseline
@@ -42,7 +43,7 @@ from tidelog.raft import (
 ELECTION_TICKS = RaftConfig(1, (1,)).election_ticks
 
 
-def failover_ticks(seed: int) -> int:
+def failover_ticks(seed: int, graceful: bool = False) -> int:
     params = SimParams(
         voters=3,
         observers=0,
@@ -65,6 +66,9 @@ def failover_ticks(seed: int) -> int:
     lead = sim.leader()
     assert lead is not None and lead.raft is not None
     old_epoch = lead.raft.epoch
+    if graceful:  # a clean shutdown: resign (EndQuorumEpoch to the voters), then stop
+        lead.raft.resign()
+        sim.drain(lead)
     sim.crash(lead)
     start = sim.tick_no
     while True:
@@ -136,13 +140,15 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1, help="entries per proposal")
     args = ap.parse_args()
 
-    ticks = [failover_ticks(seed) for seed in range(args.seeds)]
-    median = statistics.median(ticks)
-    print(
-        f"failover: new leader {median:g} ticks after the leader crashed (median of "
-        f"{args.seeds} seeds; min {min(ticks)}, max {max(ticks)}); election timeout "
-        f"{ELECTION_TICKS} ticks, ratio {median / ELECTION_TICKS:.2f}"
-    )
+    for graceful in (False, True):
+        ticks = [failover_ticks(seed, graceful) for seed in range(args.seeds)]
+        median = statistics.median(ticks)
+        how = "resigned and stopped" if graceful else "crashed"
+        print(
+            f"failover: new leader {median:g} ticks after the leader {how} (median of "
+            f"{args.seeds} seeds; min {min(ticks)}, max {max(ticks)}); election timeout "
+            f"{ELECTION_TICKS} ticks, ratio {median / ELECTION_TICKS:.2f}"
+        )
     one = Cluster(1).throughput(args.seconds, args.batch)
     three = Cluster(3).throughput(args.seconds, args.batch)
     print(

@@ -216,6 +216,7 @@ class SimParams:
     #: sub-ticks a sync takes (0: synchronous); the node keeps working meanwhile
     disk_latency: int = 0
     p_pause: float = 0.004  # per live node per tick
+    p_resign: float = 0.005  # per tick: the leader resigns (a graceful shutdown)
     max_pause: int = 40  # ticks
 
 
@@ -576,6 +577,11 @@ class Simulation:
             elif rng.random() < p.p_restart:
                 self._start(node)
                 self.drain(node)
+        lead = self.leader()
+        if lead is not None and lead.raft is not None and rng.random() < p.p_resign:
+            self.log(f"leader {lead.node_id} resigns")
+            lead.raft.resign()
+            self.drain(lead)
         if self.groups is None and rng.random() < p.p_partition:
             ids = list(self.nodes)
             self.groups = {i: rng.randrange(2) for i in ids}

@@ -13,6 +13,7 @@ import pytest
 from tidelog.errors import TidelogError
 from tidelog.raft import (
     BeginQuorumEpoch,
+    EndQuorumEpoch,
     Entry,
     FetchError,
     FetchRequest,
@@ -614,3 +615,32 @@ def test_load_drops_entries_that_cannot_follow_the_snapshot() -> None:
     assert node.log_end_offset == 4 and node.log_start_offset == 4
     (r,) = drain(node, st)
     assert r.truncate_to == 4 and st.entries == []
+
+
+def test_resign_hands_over_to_the_most_caught_up_voter() -> None:
+    node = make(1)
+    elect(node)
+    node.step(FetchRequest(3, 1, node.epoch, node.log_end_offset, node.last_epoch))
+    drain(node)
+    node.resign()
+    out = sent(drain(node))
+    ends = [m for m in out if isinstance(m, EndQuorumEpoch)]
+    assert {m.dst for m in ends} == {2, 3}
+    assert all(m.preferred_successors == (3, 2) for m in ends)
+    assert node.role is Role.FOLLOWER and node.leader_id is None
+
+    successor = make(3)
+    successor.step(BeginQuorumEpoch(1, 3, node.epoch))
+    drain(successor)
+    successor.step(ends[1] if ends[1].dst == 3 else ends[0])
+    drain(successor)
+    assert successor.leader_id is None
+    out = ticks(successor, 1)  # the first preferred successor campaigns at once
+    assert any(isinstance(m, VoteRequest) and m.pre_vote for m in sent(out))
+    second = make(2)
+    second.step(BeginQuorumEpoch(1, 2, node.epoch))
+    drain(second)
+    second.step(EndQuorumEpoch(1, 2, node.epoch, (3, 2)))
+    drain(second)
+    assert not any(isinstance(m, VoteRequest) for m in sent(ticks(second, 2)))
+    assert any(isinstance(m, VoteRequest) for m in sent(ticks(second, 1)))

@@ -31,6 +31,7 @@ from tidelog.raft.errors import NotLeaderError, RaftConfigError, RaftError, Raft
 from tidelog.raft.log import RaftLog
 from tidelog.raft.messages import (
     BeginQuorumEpoch,
+    EndQuorumEpoch,
     FetchError,
     FetchRequest,
     FetchResponse,
@@ -57,6 +58,7 @@ from tidelog.raft.types import (
 __all__ = [
     "EMPTY_SNAPSHOT",
     "BeginQuorumEpoch",
+    "EndQuorumEpoch",
     "Entry",
     "FetchError",
     "FetchRequest",

@@ -11,6 +11,7 @@ which changes no state anywhere), then for votes in a new epoch; the winner send
 ``BeginQuorumEpoch`` to the voters; every follower and observer then pulls the log with
 ``FetchRequest`` and the leader answers with ``FetchResponse`` (entries, high watermark, or
 where the follower's log diverges, or which snapshot it must load with ``FetchSnapshotRequest``).
+A leader that shuts down sends ``EndQuorumEpoch`` so that a successor is elected at once.
 """
 
 from __future__ import annotations
@@ -66,6 +67,21 @@ class BeginQuorumEpoch:
     src: int
     dst: int
     epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class EndQuorumEpoch:
+    """The leader of ``epoch`` resigns (graceful shutdown): elect a successor now.
+
+    ``preferred_successors`` lists the other voters, most caught up first; the first starts
+    its election at once, the others a little later each, so the best log usually wins
+    without waiting for an election timeout.
+    """
+
+    src: int
+    dst: int
+    epoch: int
+    preferred_successors: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +151,7 @@ Message = (
     VoteRequest
     | VoteResponse
     | BeginQuorumEpoch
+    | EndQuorumEpoch
     | FetchRequest
     | FetchResponse
     | FetchSnapshotRequest

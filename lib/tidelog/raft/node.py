@@ -49,6 +49,7 @@ from tidelog.raft.errors import NotLeaderError, RaftInvariantError
 from tidelog.raft.log import RaftLog
 from tidelog.raft.messages import (
     BeginQuorumEpoch,
+    EndQuorumEpoch,
     FetchError,
     FetchRequest,
     FetchResponse,
@@ -256,9 +257,18 @@ class RaftNode:
         return self._snapshot
 
     def resign(self) -> None:
-        """Stop leading (graceful shutdown); a new election follows the voters' timeouts."""
-        if self.role is Role.LEADER:
-            self._step_down()
+        """Stop leading (graceful shutdown) and ask the other voters to elect a successor.
+
+        Sends EndQuorumEpoch naming the voters most caught up first, so a successor is
+        elected within a few ticks instead of an election timeout.
+        """
+        lead = self._lead
+        if self.role is not Role.LEADER or lead is None:
+            return
+        successors = tuple(sorted(self._others, key=lambda v: (-lead.replicas[v].end_offset, v)))
+        for v in self._others:
+            self._outbox.append(EndQuorumEpoch(self.id, v, self.epoch, successors))
+        self._step_down()
 
     def step(self, msg: Message) -> None:
         """Take one message addressed to this node."""
@@ -274,6 +284,8 @@ class RaftNode:
             self._on_vote_response(msg)
         elif isinstance(msg, BeginQuorumEpoch):
             self._on_begin_epoch(msg)
+        elif isinstance(msg, EndQuorumEpoch):
+            self._on_end_epoch(msg)
         elif isinstance(msg, FetchSnapshotRequest):
             self._on_fetch_snapshot(msg)
         else:
@@ -775,6 +787,18 @@ class RaftNode:
         if self.role is Role.CANDIDATE and msg.epoch == self.epoch and msg.granted:
             self._votes.add(msg.src)
             self._check_votes()
+
+    def _on_end_epoch(self, msg: EndQuorumEpoch) -> None:
+        if msg.epoch < self.epoch or not self.config.is_voter:
+            return
+        if msg.epoch == self.epoch and (
+            self.role is not Role.FOLLOWER or self.leader_id not in (None, msg.src)
+        ):
+            return
+        self._become_follower(msg.epoch, None)  # the leader is gone: not alive for pre-votes
+        if self.id in msg.preferred_successors:
+            # the most caught-up successor first, the next ones a little later each
+            self._timeout = 1 + 2 * msg.preferred_successors.index(self.id)
 
     def _on_begin_epoch(self, msg: BeginQuorumEpoch) -> None:
         if msg.epoch < self.epoch:
