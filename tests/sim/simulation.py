@@ -52,23 +52,19 @@ import heapq
 import random
 import sys
 from dataclasses import dataclass, field
-from typing import Any
 
+from fake_disk import FakeDisk
 from tidelog.raft import (
     Entry,
-    HardState,
     Message,
     NotLeaderError,
-    PersistentState,
     RaftConfig,
     RaftError,
     RaftNode,
     Ready,
     Role,
-    Snapshot,
     persist,
 )
-from tidelog.raft.storage import MemoryStorage
 
 SUB = 10  # sub-ticks per tick
 
@@ -79,69 +75,6 @@ class InvariantViolation(AssertionError):
 
 def replay_command(seed: int) -> str:
     return f"python tests/sim/simulation.py --seed {seed} --trace"
-
-
-# --------------------------------------------------------------------------------- the disk
-
-
-class FakeDisk:
-    """A RaftStorage whose writes are lost on a crash unless synced (or a lucky prefix)."""
-
-    def __init__(self) -> None:
-        self.durable = MemoryStorage()
-        self.current = MemoryStorage()
-        self.pending: list[tuple[str, Any]] = []
-
-    def load(self) -> PersistentState:
-        return self.durable.load()
-
-    def _write(self, op: str, arg: Any) -> None:
-        self.pending.append((op, arg))
-        _apply(self.current, op, arg)
-
-    def save_snapshot(self, snapshot: Snapshot) -> None:
-        self._write("snapshot", snapshot)
-
-    def truncate(self, end_offset: int) -> None:
-        self._write("truncate", end_offset)
-
-    def append(self, entries: Any) -> None:
-        self._write("append", tuple(entries))
-
-    def read(self, start: int, end: int) -> Any:
-        return self.current.read(start, end)
-
-    def save_hard_state(self, state: HardState) -> None:
-        self._write("hard", state)
-
-    def sync(self) -> None:
-        for op, arg in self.pending:
-            _apply(self.durable, op, arg)
-        self.pending.clear()
-
-    def crash(self, keep: int) -> None:
-        """Lose every pending write but the first ``keep``."""
-        for op, arg in self.pending[:keep]:
-            _apply(self.durable, op, arg)
-        self.pending.clear()
-        self.current = MemoryStorage()
-        for op, arg in (
-            ("snapshot", self.durable.snapshot),
-            ("append", tuple(self.durable.entries)),
-            ("hard", self.durable.hard_state),
-        ):
-            _apply(self.current, op, arg)
-
-
-def _apply(storage: MemoryStorage, op: str, arg: Any) -> None:
-    if op == "snapshot":
-        storage.save_snapshot(arg)
-    elif op == "truncate":
-        storage.truncate(arg)
-    elif op == "append":
-        storage.append(arg)
-    else:
-        storage.hard_state = arg
 
 
 # ------------------------------------------------------------------------ the state machine

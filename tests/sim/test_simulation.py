@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from fake_disk import FakeDisk
 from simulation import (
-    FakeDisk,
     InvariantViolation,
     SimParams,
     Simulation,
