@@ -43,7 +43,7 @@ from tidelog.protocol.errors import ErrorCode
 from tidelog.records.batch_header import Compression
 from tidelog.records.builder import build_batch
 from tidelog.records.record import Header, NewRecord
-from tidelog.records.values import build_value_batch
+from tidelog.records.values import MAX_FAST_RECORDS, build_value_batch
 
 #: Bytes a record adds to a batch besides its key, value and headers (varints and attributes).
 RECORD_OVERHEAD = 13
@@ -294,7 +294,12 @@ class Producer:
                 topic, info.count)
             state = self._state(topic, target)
             room = limit - state.size
-            n = max(1, min(total - start, int(room // avg)))
+            # Value-only batches stop at MAX_FAST_RECORDS so they stay on the fast path.
+            slots = MAX_FAST_RECORDS - len(state.values) if not state.records else total
+            if slots <= 0:
+                self._close(state)
+                continue
+            n = max(1, min(total - start, int(room // avg), slots))
             chunk = values[start:start + n]
             payload = _payload(chunk)
             while n > 1 and payload + RECORD_OVERHEAD * n > room:
@@ -319,7 +324,7 @@ class Producer:
         first = state.open_count and state.size == BATCH_OVERHEAD
         state.size += size
         state.payload += payload
-        if state.size >= self.config.batch_size:
+        if state.size >= self.config.batch_size or len(state.values) >= MAX_FAST_RECORDS:
             self._close(state)
         elif first:
             generation = state.generation

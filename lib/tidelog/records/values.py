@@ -26,8 +26,10 @@ from tidelog.records.builder import build_batch, finish_batch
 from tidelog.records.record import NewRecord
 from tidelog.records.varint import TABLE_SIZE, UNZIGZAG, UVARINT, encode_uvarint
 
-#: Records per fast batch: offset deltas below this come from the tables.
-_MAX_FAST = 1 << 15
+#: Records per fast batch: offset deltas below this come from the tables (every delta of
+#: at most two varint bytes, so the tables are quick to build). Producers cap value-only
+#: batches at this many records; a longer list falls back to the general builder.
+MAX_FAST_RECORDS = TABLE_SIZE >> 1
 
 
 @lru_cache(maxsize=1)
@@ -40,8 +42,7 @@ def _tables() -> tuple[list[bytes], list[int], list[bytes]]:
     header count) then the varint u, so each prefix needs no extra concatenation.
     """
     uv = UVARINT
-    heads = [b"\x00\x00" + (uv[d << 1] if d << 1 < TABLE_SIZE else encode_uvarint(d << 1))
-             + b"\x01" for d in range(_MAX_FAST)]
+    heads = [b"\x00\x00" + uv[d << 1] + b"\x01" for d in range(MAX_FAST_RECORDS)]
     fixed = [len(h) + 1 for h in heads]
     zuv = [b"\x00" + enc for enc in uv]
     return heads, fixed, zuv
@@ -65,7 +66,7 @@ def encode_value_records(values: Sequence[bytes]) -> bytes | None:
     """The records section for value-only records, or None when the fast path does not apply
     (a null value, too many records, a value over 8 KiB)."""
     n = len(values)
-    if n == 0 or n > _MAX_FAST or None in values:
+    if n == 0 or n > MAX_FAST_RECORDS or None in values:
         return None
     lens = list(map(len, values))
     if max(lens) >= (TABLE_SIZE >> 1) - 16:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
+import contextlib
 import os
 import sys
 import threading
@@ -89,9 +91,10 @@ class _Reader:
                     os.close(fd)
             self._put(None)
         except OSError as exc:
-            self._put(exc)
-        except RuntimeError:
-            pass  # the loop is gone: the program is ending
+            with contextlib.suppress(RuntimeError, concurrent.futures.CancelledError):
+                self._put(exc)
+        except (RuntimeError, concurrent.futures.CancelledError):
+            pass  # the loop is gone or stopped waiting (Ctrl-C): the program is ending
 
     def _pump(self, fd: int) -> None:
         while True:
