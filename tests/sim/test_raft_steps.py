@@ -618,6 +618,7 @@ def test_load_drops_entries_that_cannot_follow_the_snapshot() -> None:
 
 
 def test_resign_hands_over_to_the_most_caught_up_voter() -> None:
+    """EndQuorumEpoch: successors campaign in order, and the old leader stays gone."""
     node = make(1)
     elect(node)
     node.step(FetchRequest(3, 1, node.epoch, node.log_end_offset, node.last_epoch))
@@ -642,5 +643,19 @@ def test_resign_hands_over_to_the_most_caught_up_voter() -> None:
     drain(second)
     second.step(EndQuorumEpoch(1, 2, node.epoch, (3, 2)))
     drain(second)
-    assert not any(isinstance(m, VoteRequest) for m in sent(ticks(second, 2)))
+    # the second one waits half an election timeout more (election_ticks 10: 1 + 5 ticks)
+    assert not any(isinstance(m, VoteRequest) for m in sent(ticks(second, 5)))
     assert any(isinstance(m, VoteRequest) for m in sent(ticks(second, 1)))
+
+
+def test_stale_messages_do_not_revive_a_resigned_leader() -> None:
+    node = make(3)
+    node.step(BeginQuorumEpoch(1, 3, 2))
+    drain(node)
+    node.step(EndQuorumEpoch(1, 3, 2, (3, 2)))
+    drain(node)
+    node.step(BeginQuorumEpoch(1, 3, 2))  # sent before the resignation, delivered after it
+    node.step(FetchResponse(1, 3, 2, 1, 0, 0, high_watermark=0))
+    node.step(VoteResponse(2, 3, 2, False, True, 1))  # a pre-vote refusal naming it
+    drain(node)
+    assert node.leader_id is None

@@ -105,6 +105,7 @@ class RaftNode:
         self._reset_timer()
         self._leader_contact: int | None = None
         self._follow_since = 0
+        self._ended: tuple[int, int] | None = None  # (epoch, leader) that resigned
         self._votes: set[int] = set()
         # fetcher state
         self._fetch_sent: int | None = None
@@ -645,9 +646,14 @@ class RaftNode:
         self._leader_contact = self._now
         self._timer_start = self._now
 
+    def _resigned(self, epoch: int, leader_id: int | None) -> bool:
+        """Whether ``leader_id`` resigned ``epoch`` (EndQuorumEpoch): its later-arriving
+        messages of that epoch are stale and must not revive it."""
+        return self._ended is not None and self._ended == (epoch, leader_id)
+
     def _adopt(self, epoch: int, leader_id: int | None, src: int) -> bool:
         """Learn (epoch, leader) from a message; True if it came from our current leader."""
-        if epoch < self.epoch:
+        if epoch < self.epoch or self._resigned(epoch, leader_id):
             return False
         news = leader_id is not None and (
             self.leader_id != leader_id or self.role is not Role.FOLLOWER
@@ -778,7 +784,9 @@ class RaftNode:
                 if msg.epoch == self.epoch + 1:
                     self._votes.add(msg.src)
                     self._check_pre_votes()
-            elif msg.epoch > self.epoch or (msg.epoch == self.epoch and msg.leader_id is not None):
+            elif (
+                msg.epoch > self.epoch or (msg.epoch == self.epoch and msg.leader_id is not None)
+            ) and not self._resigned(msg.epoch, msg.leader_id):
                 self._become_follower(msg.epoch, msg.leader_id)
             return
         if msg.epoch > self.epoch:
@@ -796,12 +804,15 @@ class RaftNode:
         ):
             return
         self._become_follower(msg.epoch, None)  # the leader is gone: not alive for pre-votes
+        self._ended = (msg.epoch, msg.src)
         if self.id in msg.preferred_successors:
-            # the most caught-up successor first, the next ones a little later each
-            self._timeout = 1 + 2 * msg.preferred_successors.index(self.id)
+            # the most caught-up successor first, the next ones half an election timeout
+            # later each (enough for the first one's pre-vote and vote round trips)
+            position = msg.preferred_successors.index(self.id)
+            self._timeout = 1 + position * (self.config.election_ticks // 2)
 
     def _on_begin_epoch(self, msg: BeginQuorumEpoch) -> None:
-        if msg.epoch < self.epoch:
+        if msg.epoch < self.epoch or self._resigned(msg.epoch, msg.src):
             return
         if msg.epoch == self.epoch and self.role is Role.FOLLOWER and self.leader_id == msg.src:
             self._leader_heard()
