@@ -23,6 +23,7 @@ import asyncio
 import dataclasses
 import faulthandler
 import logging
+import resource
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -51,7 +52,19 @@ def run(config: BrokerConfig) -> int:
     setup_logging(config.log_level)
     # SIGUSR1 prints every thread's stack on stderr: a stuck broker can be diagnosed live.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    _raise_open_files_limit()
     return asyncio.run(_main(config))
+
+
+def _raise_open_files_limit() -> None:
+    """Lift the soft limit on open files to the hard one, as brokers do: every connection,
+    segment, index and in-flight fetch region holds a descriptor."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (OSError, ValueError) as exc:
+        log.warning("cannot raise the open files limit: %s", exc)
 
 
 async def _every(seconds: float, work: Callable[[], Awaitable[None]]) -> None:
