@@ -23,6 +23,9 @@ Protocol: KRaft's (KIP-595) pull-based Raft with pre-vote (KIP-996) and check-qu
   persisted in the hard state, so it never goes back, even across a restart.
 * Check-quorum. A leader that has not been fetched from by a majority within
   ``check_quorum_ticks`` resigns, so a partitioned leader stops acting as one.
+* Resignation. :meth:`resign` (a clean shutdown) sends EndQuorumEpoch naming the voters
+  most caught up first; they campaign at once, one after the other, and ignore any late
+  message of the resigned leader's epoch that would revive it.
 * Observers (non-voters, such as brokers) fetch like followers, never vote or campaign, and do
   not count toward the high watermark. Without a known leader they ask the voters in turn, and
   a non-leader answers with the leader it knows.
@@ -480,19 +483,21 @@ class RaftNode:
         assert lead is not None
         now = self._now
         cfg = self.config
-        active = 1
+        active = 1 + sum(
+            1
+            for v in self._others
+            if (last := lead.replicas[v].last_fetch) is not None
+            and now - last < cfg.check_quorum_ticks
+        )
+        if active < cfg.majority:
+            self._step_down()
+            return
         for v in self._others:
-            rep = lead.replicas[v]
-            last = rep.last_fetch
-            if last is not None and now - last < cfg.check_quorum_ticks:
-                active += 1
+            last = lead.replicas[v].last_fetch
             quiet_since = max(last if last is not None else -1, lead.last_begin.get(v, -1))
             if now - quiet_since >= cfg.begin_epoch_ticks:
                 self._outbox.append(BeginQuorumEpoch(self.id, v, self.epoch))
                 lead.last_begin[v] = now
-        if active < cfg.majority:
-            self._step_down()
-            return
         expired = [k for k, (_, deadline) in lead.parked.items() if deadline <= now]
         for k in expired:
             req, _ = lead.parked.pop(k)
@@ -542,8 +547,8 @@ class RaftNode:
         entries = log.slice(off, off + self.config.max_fetch_entries)
         if entries and not entries[-1].batch_end:
             # never split a proposal: extend to the end of its batch
-            end = entries[-1].offset + 1
-            while not log.entry(end).batch_end:
+            end, last = entries[-1].offset + 1, log.end - 1
+            while end < last and not log.entry(end).batch_end:
                 end += 1
             entries = log.slice(off, end + 1)
         if not entries and req.high_watermark >= self.high_watermark and not force:
