@@ -206,12 +206,17 @@ async def _produce(prog: Program, s: ProduceSettings, stop: Stop) -> int:
                     break
                 if progress is not None:
                     progress.advance(len(item))
-                data = rest + item if rest else item
-                pieces = data.split(delim)
+                if rest and len(delim) > 1:
+                    item = rest + item  # a delimiter may straddle the chunks
+                    rest = b""
+                pieces = item.split(delim)
+                total = len(item) + len(rest)
+                if rest:
+                    pieces[0] = rest + pieces[0]  # not rest + item: that copies the chunk
                 rest = pieces.pop()
                 if pieces:
                     # The records' total size follows from the chunk's: no pass over them.
-                    payload = len(data) - len(rest) - len(pieces) * len(delim)
+                    payload = total - len(rest) - len(pieces) * len(delim)
                     bad_input += await _send(producer, s, pieces, prog, payload)
         finally:
             stop_wait.cancel()
