@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 from client_tools_env import TIMEOUT, broker, env_for, run, tool
 from logd_harness import Logd
 
@@ -108,3 +109,25 @@ def test_help_is_fast_and_imports_no_client() -> None:
     imported = out.stderr.decode()
     for heavy in ("tidelog.client", "tidelog.protocol", "asyncio.base_events", "rich.console"):
         assert f" {heavy}\n" not in imported, heavy
+
+
+def test_records_straddling_input_chunks(broker: Logd, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # In-process with tiny read chunks: every record and delimiter crosses chunk boundaries.
+    import io
+
+    from tidelog.cli.clients import produce as engine
+    from tidelog.cli.output import Output
+    from tidelog.cli.runner import make_program
+
+    monkeypatch.setattr(engine, "CHUNK", 3)
+    lines = [b"record-%d" % i for i in range(40)]
+    for delim, topic in ((b"\n", "chunks-nl"), (b"<->", "chunks-multi")):
+        source = tmp_path / f"{topic}.txt"
+        source.write_bytes(delim.join(lines))  # the last record has no delimiter
+        prog = make_program("log-produce", quiet=True, output=Output(io.BytesIO()))
+        settings = engine.ProduceSettings(bootstrap=broker.bootstrap, topic=topic,
+                                          files=[source], delimiter=delim)
+        assert engine.produce(prog, settings) == 0
+        out = run(broker, "log-consume", "-t", topic, "-e").stdout
+        assert out.splitlines() == lines
