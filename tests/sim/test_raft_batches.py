@@ -10,6 +10,7 @@ from tidelog.errors import TidelogError
 from tidelog.metadata.log import METADATA_LOG_CONFIG, METADATA_LOG_DIR, MetadataLog
 from tidelog.metadata.records import (
     ClusterIdRecord,
+    MetadataRecord,
     PartitionRecord,
     TopicRecord,
     encode_record,
@@ -63,7 +64,7 @@ def test_decode_refuses_what_is_not_a_raft_log() -> None:
 def test_raft_batches_replay_as_the_metadata_log(tmp_path: Path) -> None:
     """What a Raft leader writes is what MetadataLog replays (control batches skipped)."""
     topic_id = uuid.uuid4()
-    records = [
+    records: list[list[MetadataRecord]] = [
         [ClusterIdRecord("c1")],
         [
             TopicRecord("t", topic_id),

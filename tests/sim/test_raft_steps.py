@@ -636,8 +636,8 @@ def test_resign_hands_over_to_the_most_caught_up_voter() -> None:
     successor.step(ends[1] if ends[1].dst == 3 else ends[0])
     drain(successor)
     assert successor.leader_id is None
-    out = ticks(successor, 1)  # the first preferred successor campaigns at once
-    assert any(isinstance(m, VoteRequest) and m.pre_vote for m in sent(out))
+    first = ticks(successor, 1)  # the first preferred successor campaigns at once
+    assert any(isinstance(m, VoteRequest) and m.pre_vote for m in sent(first))
     second = make(2)
     second.step(BeginQuorumEpoch(1, 2, node.epoch))
     drain(second)
