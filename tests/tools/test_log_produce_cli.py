@@ -95,6 +95,7 @@ def test_ctrl_c_flushes_what_was_read(broker: Logd) -> None:
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 130, err.decode()
+    assert b"interrupted" in err and b"Traceback" not in err and b"Exception" not in err
     assert [r["value"] for r in records(broker, "interrupted")] == ["one", "two"]
 
 
@@ -131,3 +132,10 @@ def test_records_straddling_input_chunks(broker: Logd, tmp_path: Path,
         assert engine.produce(prog, settings) == 0
         out = run(broker, "log-consume", "-t", topic, "-e").stdout
         assert out.splitlines() == lines
+
+
+def test_unreachable_broker_fails_in_bounded_time(broker: Logd) -> None:
+    started = time.monotonic()
+    result = run(broker, "log-produce", "-b", "127.0.0.1:1", "-t", "x", stdin=b"a\n", check=1)
+    assert b"no broker reachable" in result.stderr
+    assert time.monotonic() - started < 20  # retries are bounded, and not nested

@@ -130,7 +130,8 @@ class Cluster:
         """The connection to broker ``node_id`` (known from metadata)."""
         broker = self.brokers.get(node_id)
         if broker is None:
-            await self.refresh()
+            # One try: callers run under their own retry loop.
+            await self._refresh_once(None, False)
             broker = self.brokers.get(node_id)
             if broker is None:
                 raise ConnectionLost(f"broker {node_id} is not in the cluster's metadata")
@@ -154,7 +155,7 @@ class Cluster:
     async def controller(self) -> Connection:
         """The connection admin requests go to (the controller when metadata names one)."""
         if self.controller_id < 0:
-            await self.refresh()
+            await self._refresh_once(None, False)
         if self.controller_id >= 0 and self.controller_id in self.brokers:
             return await self.node(self.controller_id)
         return await self.any_node()
@@ -163,21 +164,22 @@ class Cluster:
 
     async def refresh(self, topics: Sequence[str] | None = None, *,
                       auto_create: bool | None = None) -> Struct:
-        """Ask a broker for metadata of ``topics`` (None: all) and update the cache."""
+        """Ask a broker for metadata of ``topics`` (None: all) and update the cache; retried
+        within the retry policy."""
+        return await retrying(lambda: self._refresh_once(topics, auto_create), self.retry)
+
+    async def _refresh_once(self, topics: Sequence[str] | None,
+                            auto_create: bool | None) -> Struct:
         create = self.allow_auto_create if auto_create is None else auto_create
-
-        async def once() -> Struct:
-            conn = await self.any_node()
-            body: dict[str, Any] = {
-                "topics": None if topics is None else [{"name": t} for t in topics],
-                "allow_auto_topic_creation": create,
-            }
-            version = conn.version(ApiKey.METADATA)
-            if topics is None and version == 0:
-                body["topics"] = []
-            return await conn.request(ApiKey.METADATA, body, version=version)
-
-        answer = await retrying(once, self.retry)
+        conn = await self.any_node()
+        body: dict[str, Any] = {
+            "topics": None if topics is None else [{"name": t} for t in topics],
+            "allow_auto_topic_creation": create,
+        }
+        version = conn.version(ApiKey.METADATA)
+        if topics is None and version == 0:
+            body["topics"] = []
+        answer = await conn.request(ApiKey.METADATA, body, version=version)
         self._absorb(answer, full=topics is None)
         return answer
 
@@ -210,7 +212,8 @@ class Cluster:
             return info
 
         async def once() -> TopicInfo:
-            answer = await self.refresh([name], auto_create=auto_create)
+            # One try per attempt: the retries are this loop's, not nested ones.
+            answer = await self._refresh_once([name], auto_create)
             for topic in answer.topics:
                 if topic.name == name and topic.error_code != ErrorCode.NONE:
                     raise BrokerError(topic.error_code, f"topic {name!r}")
