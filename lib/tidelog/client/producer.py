@@ -17,7 +17,9 @@ Memory bound: bytes held in open, queued and in-flight batches never exceed
 limit (back-pressure).
 
 Idempotence: one InitProducerId at start; every batch carries the producer id, epoch and the
-partition's next sequence number, kept across retries so the broker drops duplicates.
+partition's next sequence number, kept across retries so the broker drops duplicates. Known
+limit: the epoch is never bumped, so after a batch of a partition fails for good, later
+batches of that partition fail too (OUT_OF_ORDER_SEQUENCE_NUMBER) and are counted as failed.
 
 Crash behaviour: a batch that fails for good (a non-retriable error, or retries exhausted)
 counts its records in :attr:`ProducerStats.failed` and its message in
