@@ -139,3 +139,37 @@ def test_unreachable_broker_fails_in_bounded_time(broker: Logd) -> None:
     result = run(broker, "log-produce", "-b", "127.0.0.1:1", "-t", "x", stdin=b"a\n", check=1)
     assert b"no broker reachable" in result.stderr
     assert time.monotonic() - started < 20  # retries are bounded, and not nested
+
+
+def test_progress_bar_only_for_files_on_a_terminal(broker: Logd, tmp_path: Path) -> None:
+    import pty
+
+    source = tmp_path / "input.txt"
+    source.write_bytes(b"x\n" * 1000)
+
+    def stderr_of(*args: str) -> bytes:
+        leader, follower = pty.openpty()
+        try:
+            proc = subprocess.run([tool("log-produce"), "-t", "progress", *args],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=follower, env=env_for(broker), timeout=TIMEOUT,
+                                  check=True)
+            assert proc.returncode == 0
+            os.close(follower)
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # EIO: the terminal's other end is closed and drained
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(leader)
+
+    assert b"producing" in stderr_of(str(source))
+    assert b"producing" not in stderr_of("-q", str(source))
+    piped = run(broker, "log-produce", "-t", "progress", str(source)).stderr
+    assert b"producing" not in piped and b"1000 records" in piped
