@@ -98,7 +98,9 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
                     raise CliError(f"topic {topic!r} has no partition {p} "
                                    f"(it has {info.count})", EXIT_NOT_FOUND)
                 assignments.append((topic, p, spec))
-        consumer = Consumer(cluster, ConsumerConfig(max_wait_ms=s.max_wait_ms))
+        # A long poll must end well within the request timeout.
+        wait = int(min(s.max_wait_ms, s.timeout * 500))
+        consumer = Consumer(cluster, ConsumerConfig(max_wait_ms=wait))
         await consumer.assign(assignments)
         prog.diag.info(f"consuming {len(assignments)} partitions of {', '.join(topics)}")
         left = s.count
