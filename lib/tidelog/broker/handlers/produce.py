@@ -9,7 +9,8 @@ append rewrites in place (the frame itself is immutable).
 Every partition is appended before the handler first awaits, so requests pipelined on one
 connection append in the order they were sent (what idempotent producers rely on). Then, for
 acks 1 and all, the handler waits for the group-committed fdatasync the flush policy asks for
-(:meth:`BrokerCore.durable`); acks 0 gets no response at all, as in Kafka.
+(:meth:`BrokerCore.durable`), at most the request's ``timeout_ms`` (then REQUEST_TIMED_OUT: the
+records are written, not yet known durable); acks 0 gets no response at all, as in Kafka.
 
 Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (bad size, magic, CRC,
 unknown codec), UNSUPPORTED_COMPRESSION_TYPE (zstd before Produce v7),
@@ -177,16 +178,27 @@ async def produce(core: BrokerCore, header: RequestHeader, req: Struct) -> Struc
     if acks == 0:
         return None
     if written:
-        results = await asyncio.gather(
+        waits = asyncio.gather(
             *(core.durable(plog) for plog in written.values()), return_exceptions=True
         )
-        failed = [r for r in results if isinstance(r, BaseException)]
-        if failed:
-            log.error("flush failed: %s", failed[0])
+        failure = None
+        # The request's timeout bounds the wait for the disk, as in Kafka (0 or less: no bound).
+        bound = req.timeout_ms / 1000 if req.timeout_ms > 0 else None
+        try:
+            results = await asyncio.wait_for(waits, bound)
+        except TimeoutError:
+            failure = ErrorCode.REQUEST_TIMED_OUT
+            log.warning("flush slower than the produce timeout of %d ms", req.timeout_ms)
+        else:
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if failed:
+                failure = ErrorCode.KAFKA_STORAGE_ERROR
+                log.error("flush failed: %s", failed[0])
+        if failure is not None:
             for t in responses:
                 for res in t.partition_responses:
                     if res.error_code == 0:
-                        res.error_code = int(ErrorCode.KAFKA_STORAGE_ERROR)
+                        res.error_code = int(failure)
     return Struct(responses=responses, throttle_time_ms=0)
 
 
