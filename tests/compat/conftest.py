@@ -24,3 +24,15 @@ def logd(tmp_path: Path) -> Iterator[Logd]:
     finally:
         broker.kill()
         print(broker.log())  # captured: shown when the test failed
+
+
+@pytest.fixture(scope="module")
+def shared_logd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logd]:
+    """One broker for the tests of a module that do not restart it."""
+    broker = Logd(tmp_path_factory.mktemp("compat")).start()
+    yield broker
+    try:
+        if broker.running:
+            assert broker.stop() == 0, broker.log()
+    finally:
+        broker.kill()

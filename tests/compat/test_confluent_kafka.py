@@ -65,7 +65,8 @@ def test_default_settings_across_a_restart(logd: Logd) -> None:
 
 
 @pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
-def test_every_codec_idempotent_with_keys_and_headers(logd: Logd, codec: str) -> None:
+def test_every_codec_idempotent_with_keys_and_headers(shared_logd: Logd, codec: str) -> None:
+    logd = shared_logd
     topic = f"ck-{codec}"
     count = 20_000
     producer = ck.Producer({
