@@ -13,7 +13,8 @@ SIGTERM and SIGINT: stop accepting, finish the requests already read, flush ever
 the checkpoints and the clean-shutdown marker (``LogManager.shutdown``), exit 0. A second
 signal during shutdown is ignored; shutdown is bounded by the drain timeout of the server.
 
-Logs go to stderr, one line per event: ``TIME LEVEL LOGGER: MESSAGE``. SIGUSR1 dumps the
+Logs go to stderr, one line per event: ``TIME LEVEL LOGGER: MESSAGE`` (a traceback is folded
+onto its event's line). SIGUSR1 dumps the
 stacks of every thread to stderr (for diagnosing a stuck broker).
 """
 
@@ -37,11 +38,16 @@ log = logging.getLogger("tidelog.broker")
 CHECKPOINT_INTERVAL_S = 60.0  # Kafka's log.flush.offset.checkpoint.interval.ms
 
 
+class OneLineFormatter(logging.Formatter):
+    """Keeps every event on one line: a traceback's lines are joined with `` | ``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", " | ")
+
+
 def setup_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper()))
