@@ -62,6 +62,10 @@ def serve(
         int | None, typer.Option("--max-connections", metavar="N", show_default=False,
                                  help="Client connections served at once."),
     ] = None,
+    connections_max_idle_ms: Annotated[
+        int | None, typer.Option("--connections-max-idle-ms", metavar="MS", show_default=False,
+                                 help="Close connections idle this long."),
+    ] = None,
     max_inflight_per_connection: Annotated[
         int | None, typer.Option("--max-inflight-per-connection", metavar="N",
                                  show_default=False,

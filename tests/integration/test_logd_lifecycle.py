@@ -283,3 +283,26 @@ def test_connection_and_frame_limits(tmp_path: Path) -> None:
         assert broker.stop() == 0
     finally:
         broker.kill()
+
+
+def test_idle_connections_are_closed_but_long_polls_are_not(tmp_path: Path) -> None:
+    broker = Logd(tmp_path, "--connections-max-idle-ms", "300").start()
+    try:
+        with WireClient(broker.bootstrap) as busy, WireClient(broker.bootstrap) as idle:
+            busy.request(K.CREATE_TOPICS, 4, {"topics": [
+                {"name": "idle", "num_partitions": 1, "replication_factor": 1}]})
+            assert idle.request(K.API_VERSIONS, 2, {}).error_code == 0
+            # A long poll outlasting the idle timeout is still answered.
+            res = busy.request(K.FETCH, 11, fetch_body("idle", 0, max_wait_ms=900))
+            assert res.responses[0].partitions[0].error_code == 0
+            time.sleep(0.3)
+            try:
+                idle.request(K.API_VERSIONS, 2, {})
+                closed = False
+            except (ConnectionError, OSError):
+                closed = True
+            assert closed
+        assert "idle" in broker.log()
+        assert broker.stop() == 0
+    finally:
+        broker.kill()

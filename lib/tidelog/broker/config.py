@@ -192,6 +192,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_connections", "network", _int(1, _I32), 1000, "open client connections"),
     Setting(
+        "connections_max_idle_ms", "network", _int(1, _I64), 600000,
+        "a connection without requests for this long is closed",
+    ),
+    Setting(
         "max_inflight_per_connection", "network", _int(1, 1 << 16), 16,
         "requests read ahead from one connection before its answers are sent",
     ),
@@ -309,6 +313,7 @@ class BrokerConfig:
     advertised_listen: HostPort | None = None
     max_request_size: int = 104857600
     max_connections: int = 1000
+    connections_max_idle_ms: int = 600000
     max_inflight_per_connection: int = 16
     auto_create_topics: bool = True
     num_partitions: int = 1

@@ -12,6 +12,9 @@ Sending: bytes parts are joined and written with ``sock_sendall``; record region
 ``sendfile`` from the segment files. TCP_CORK holds a response's pieces together so they leave
 in full packets.
 
+A connection that sends nothing for ``idle_timeout`` seconds while no answer is pending is
+closed (Kafka's connections.max.idle.ms).
+
 Failure behaviour: a malformed or oversized frame, or a request that cannot be answered, logs
 one line; the responses to earlier requests are still sent, then the connection closes. A
 client that disconnects ends both tasks; region descriptors are always released.
@@ -47,10 +50,12 @@ class Connection:
         max_frame_size: int,
         max_inflight: int,
         peer: str,
+        idle_timeout: float | None = None,
     ) -> None:
         self.sock = sock
         self.dispatcher = dispatcher
         self.peer = peer
+        self.idle_timeout = idle_timeout
         self._decoder = FrameDecoder(max_frame_size)
         self._queue: asyncio.Queue[asyncio.Task[list[Sized] | None] | None] = asyncio.Queue(
             max_inflight
@@ -58,6 +63,7 @@ class Connection:
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
+        self._inflight = 0  # requests read whose answers are not sent yet
 
     async def run(self) -> None:
         """Serve the connection until either side ends it."""
@@ -82,7 +88,14 @@ class Connection:
         try:
             while True:
                 try:
-                    data = await loop.sock_recv(self.sock, RECV_SIZE)
+                    data = await asyncio.wait_for(
+                        loop.sock_recv(self.sock, RECV_SIZE), self.idle_timeout
+                    )
+                except TimeoutError:
+                    if self._inflight == 0 and self._decoder.buffered == 0:
+                        log.info("closing connection from %s: idle", self.peer)
+                        return
+                    continue  # answers still pending: not idle
                 except (ConnectionError, OSError):
                     return
                 if not data:
@@ -94,6 +107,7 @@ class Connection:
                     return
                 for payload in frames:
                     task = asyncio.create_task(self.dispatcher.dispatch(payload))
+                    self._inflight += 1
                     try:
                         await self._queue.put(task)
                     except asyncio.CancelledError:
@@ -110,7 +124,7 @@ class Connection:
             if task is _END:
                 return
             try:
-                parts = await task
+                parts = await self._answer(task)
             except CloseConnection as exc:
                 log.warning("closing connection from %s: %s", self.peer, exc)
                 return
@@ -125,6 +139,14 @@ class Connection:
                 return
             finally:
                 close_parts(parts)
+
+    async def _answer(
+        self, task: asyncio.Task[list[Sized] | None]
+    ) -> list[Sized] | None:
+        try:
+            return await task
+        finally:
+            self._inflight -= 1
 
     async def _send(self, parts: list[Sized]) -> None:
         loop = asyncio.get_running_loop()

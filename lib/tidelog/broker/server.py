@@ -80,6 +80,7 @@ class Server:
                 max_frame_size=config.max_request_size,
                 max_inflight=config.max_inflight_per_connection,
                 peer=peer,
+                idle_timeout=config.connections_max_idle_ms / 1000,
             )
             log.debug("connection from %s", peer)
             task = asyncio.create_task(self._serve(conn))

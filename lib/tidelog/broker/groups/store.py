@@ -1,0 +1,100 @@
+"""Group state on disk: records of the internal topic ``__consumer_offsets``.
+
+The topic is created on first use (the first FindCoordinator for a group, or the first
+commit) with ``offsets_topic_num_partitions`` partitions (50 by default), ``cleanup.policy``
+compact and no time or size retention (a commit must not vanish with old segments). A group
+lives in partition ``abs(javaHash(group)) % partitions``, as in Kafka, so all of its records
+are in order in one log.
+
+:meth:`OffsetsStore.write` appends one uncompressed batch of key/value records (formats in
+:mod:`tidelog.broker.groups.schema`) and waits for the flush policy's durability, so a commit
+is acknowledged only once it would survive a crash. :meth:`OffsetsStore.replay` reads every
+partition from its start on broker start-up: later records override earlier ones and a
+tombstone (null value) deletes. A record that cannot be decoded is logged and skipped (the
+rest of the log still loads); a log that cannot be read at all stops the load of that
+partition with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from tidelog.broker.groups.schema import partition_for
+from tidelog.errors import TidelogError
+from tidelog.records import NewRecord, build_batch, iter_decoded_batches
+from tidelog.storage.topic_partition import TopicPartition
+
+if TYPE_CHECKING:
+    from tidelog.broker.core import BrokerCore
+
+log = logging.getLogger("tidelog.broker.groups")
+
+OFFSETS_TOPIC = "__consumer_offsets"
+_TOPIC_CONFIGS = {"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1"}
+_READ_CHUNK = 4 << 20
+
+
+class OffsetsStore:
+    def __init__(self, core: BrokerCore) -> None:
+        self.core = core
+
+    @property
+    def partitions(self) -> int:
+        topic = self.core.image.topic(OFFSETS_TOPIC)
+        if topic is not None:
+            return len(topic.partitions)
+        return self.core.config.offsets_topic_num_partitions
+
+    def ensure_topic(self) -> None:
+        """Create ``__consumer_offsets`` if it does not exist yet."""
+        if self.core.image.topic(OFFSETS_TOPIC) is None:
+            self.core.create_topic(
+                OFFSETS_TOPIC, self.core.config.offsets_topic_num_partitions,
+                self.core.config.offsets_topic_replication_factor, _TOPIC_CONFIGS,
+            )
+
+    def partition_of(self, group: str) -> int:
+        return partition_for(group, self.partitions)
+
+    async def write(self, group: str, records: Sequence[tuple[bytes, bytes | None]]) -> None:
+        """Append ``(key, value)`` records to the group's partition; durable on return.
+        Raises the storage error if the append fails (nothing was written then)."""
+        if not records:
+            return
+        self.ensure_topic()
+        partition = self.partition_of(group)
+        plog = self.core.partition_log(OFFSETS_TOPIC, partition)
+        if plog is None:
+            raise TidelogError(f"{OFFSETS_TOPIC}-{partition} does not exist")
+        batch = bytearray(build_batch([NewRecord(value, key) for key, value in records]))
+        plog.append(batch, leader_epoch=self.core.leader_epoch(OFFSETS_TOPIC, partition))
+        self.core.appended(TopicPartition(OFFSETS_TOPIC, partition), plog)
+        await self.core.durable(plog)
+
+    def replay(self) -> Iterator[tuple[bytes, bytes | None]]:
+        """Every ``(key, value)`` of the topic, partition by partition, in log order."""
+        topic = self.core.image.topic(OFFSETS_TOPIC)
+        if topic is None:
+            return
+        for p in sorted(topic.partitions):
+            plog = self.core.logs.get_log(TopicPartition(OFFSETS_TOPIC, p))
+            if plog is None:
+                continue
+            offset, end = plog.log_start_offset, plog.log_end_offset
+            try:
+                while offset < end:
+                    with plog.read(offset, _READ_CHUNK, max_offset=end) as region:
+                        data = region.read_bytes()
+                    if not data:
+                        break
+                    for batch in iter_decoded_batches(data):
+                        offset = batch.header.next_offset
+                        if batch.header.is_control:
+                            continue
+                        for rec in batch.records():
+                            if rec.key is not None:
+                                yield rec.key, rec.value
+            except (TidelogError, OSError) as exc:
+                log.warning("%s-%d: group state not fully loaded: %s", OFFSETS_TOPIC, p, exc)
