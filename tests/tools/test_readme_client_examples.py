@@ -35,7 +35,7 @@ def test_readme_examples_run(broker: Logd, tmp_path: Path) -> None:
                   f"{os.pathsep}{env['PATH']}"
     outputs = []
     for command in commands:
-        shell = command.replace("tail -F", "timeout 2 tail -F")
+        shell = command.replace("tail -F", "timeout 1 tail -F")
         shell = shell.replace("scripts/topic-pipe", "topic-pipe")
         result = subprocess.run(["sh", "-c", f"set -e; {shell}"], cwd=tmp_path, env=env,
                                 capture_output=True, timeout=TIMEOUT, check=False)
