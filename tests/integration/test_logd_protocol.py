@@ -33,7 +33,7 @@ def test_api_versions_lists_served_apis(shared_logd: Logd) -> None:
             keys = {e.api_key: (e.min_version, e.max_version) for e in res.api_keys}
             assert keys[K.PRODUCE] == (3, 10)
             assert keys[K.FETCH][0] == 4
-            assert K.JOIN_GROUP not in keys  # not served, so not advertised
+            assert keys[K.JOIN_GROUP] == (0, 7)  # the group coordinator
 
 
 def test_unsupported_api_versions_version_gets_the_downgrade_answer(shared_logd: Logd) -> None:
@@ -226,7 +226,7 @@ def test_bad_frames_close_only_their_connection(shared_logd: Logd) -> None:
             (-5).to_bytes(4, "big", signed=True),
             (6).to_bytes(4, "big") + b"\x00\x00\x00\x00\x00\x01",  # header cut short
             (12).to_bytes(4, "big") + bytes.fromhex("0003 0063 00000001 0000 0000"),  # v99
-            (10).to_bytes(4, "big") + bytes.fromhex("00 0b 0000 00000001 0000"),  # JoinGroup
+            (10).to_bytes(4, "big") + bytes.fromhex("00 0b 0000 00000001 0000"),  # JoinGroup, no body
         ):
             with WireClient(shared_logd.bootstrap) as bad:
                 bad.send_raw(garbage)

@@ -29,6 +29,7 @@ import socket
 from collections.abc import Sized
 
 from tidelog.broker.dispatch import CloseConnection, Dispatcher
+from tidelog.broker.groups.coordinator import CLIENT_PEER
 from tidelog.broker.regions import RegionPart, close_parts
 from tidelog.protocol.exceptions import ProtocolError
 from tidelog.protocol.framing import FrameDecoder, frame
@@ -67,6 +68,8 @@ class Connection:
 
     async def run(self) -> None:
         """Serve the connection until either side ends it."""
+        # The request tasks inherit this context: the group coordinator records client hosts.
+        CLIENT_PEER.set(self.peer)
         self._reader = asyncio.create_task(self._read_loop())
         self._writer = asyncio.create_task(self._write_loop())
         try:

@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
 from tidelog.broker.config import BrokerConfig
+from tidelog.broker.groups.coordinator import GroupCoordinator
 from tidelog.broker.producer_state import ProducerStateTable
 from tidelog.errors import TidelogError
 from tidelog.metadata import controller_ops
@@ -76,6 +77,8 @@ class BrokerCore:
         self._next_pid = 0
         self.cluster_id = ""
         self._stopping = False
+        #: The group coordinator (consumer groups, ``__consumer_offsets``), loaded by start().
+        self.groups = GroupCoordinator(self)
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -109,6 +112,7 @@ class BrokerCore:
         self.metadata.append(records)
         self.cluster_id = self.metadata.image.cluster_id or ""
         self._reconcile_logs()
+        self.groups.load()
 
     def _reconcile_logs(self) -> None:
         """Give existing logs their topic's config; delete logs the metadata does not know
@@ -135,6 +139,7 @@ class BrokerCore:
     def shutdown(self) -> None:
         """Flush and close everything, writing the clean-shutdown marker last."""
         self.wake_all()
+        self.groups.shutdown()
         self.logs.shutdown()
         if self.metadata is not None:
             self.metadata.close()

@@ -6,7 +6,8 @@ When ``listen`` has port 0 the kernel picks one and it is also the advertised po
 ``listening on HOST:PORT`` on stderr tells scripts and tests the broker is ready.
 
 Periodic work on the event loop: retention every ``log_retention_check_interval_ms``,
-checkpoints every :data:`CHECKPOINT_INTERVAL_S`; with ``log_flush = interval`` a background
+checkpoints every :data:`CHECKPOINT_INTERVAL_S`, expiry of committed offsets
+every :data:`OFFSETS_RETENTION_CHECK_S`; with ``log_flush = interval`` a background
 flush every ``log_flush_interval_ms`` (on a worker thread).
 
 SIGTERM and SIGINT: stop accepting, finish the requests already read, flush every log, write
@@ -36,6 +37,7 @@ from tidelog.broker.server import Server, bind
 log = logging.getLogger("tidelog.broker")
 
 CHECKPOINT_INTERVAL_S = 60.0  # Kafka's log.flush.offset.checkpoint.interval.ms
+OFFSETS_RETENTION_CHECK_S = 600.0  # Kafka's offsets.retention.check.interval.ms
 
 
 class OneLineFormatter(logging.Formatter):
@@ -98,6 +100,7 @@ def _periodic(core: BrokerCore) -> list[asyncio.Task[None]]:
     tasks = [
         asyncio.create_task(_every(config.log_retention_check_interval_ms / 1000, retention)),
         asyncio.create_task(_every(CHECKPOINT_INTERVAL_S, checkpoint)),
+        asyncio.create_task(_every(OFFSETS_RETENTION_CHECK_S, core.groups.expire_offsets_task)),
     ]
     if config.log_flush == "interval":
         tasks.append(asyncio.create_task(_every(config.log_flush_interval_ms / 1000, flush)))

@@ -51,6 +51,22 @@ SAMPLES: dict[ApiKey, dict[str, Any]] = {
         {"resource_type": 2, "resource_name": "t", "configs": []}]},
     K.DESCRIBE_CLUSTER: {},
     K.FIND_COORDINATOR: {"key": "g", "coordinator_keys": ["g"]},
+    K.JOIN_GROUP: {"group_id": "g", "session_timeout_ms": 10000, "member_id": "m",
+                   "protocol_type": "consumer", "protocols": [{"name": "range", "metadata": b""}]},
+    K.SYNC_GROUP: {"group_id": "g", "generation_id": 1, "member_id": "m", "assignments": []},
+    K.HEARTBEAT: {"group_id": "g", "generation_id": 1, "member_id": "m"},
+    K.LEAVE_GROUP: {"group_id": "g", "member_id": "m", "members": [{"member_id": "m"}]},
+    K.OFFSET_COMMIT: {"group_id": "g", "member_id": "m", "topics": [
+        {"name": "t", "partitions": [{"partition_index": 0, "committed_offset": 1,
+                                      "committed_metadata": None}]}]},
+    K.OFFSET_FETCH: {"group_id": "g", "topics": [{"name": "t", "partition_indexes": [0]}],
+                     "groups": [{"group_id": "g", "topics": [
+                         {"name": "t", "partition_indexes": [0]}]}]},
+    K.OFFSET_DELETE: {"group_id": "g", "topics": [
+        {"name": "t", "partitions": [{"partition_index": 0}]}]},
+    K.LIST_GROUPS: {},
+    K.DESCRIBE_GROUPS: {"groups": ["g"]},
+    K.DELETE_GROUPS: {"groups_names": ["g"]},
 }
 
 
@@ -110,8 +126,8 @@ def test_a_failing_handler_is_answered_with_an_error_at_every_version(
 
 def test_unserved_and_malformed_requests_close_the_connection(core: BrokerCore) -> None:
     dispatcher = Dispatcher(core)
-    join_group = bytes.fromhex("000b 0000 00000001 0000")
-    for frame in (join_group, b"\x00\x03", bytes.fromhex("0003 0063 00000001 0000"),
+    sasl_handshake = bytes.fromhex("0011 0000 00000001 0000")
+    for frame in (sasl_handshake, b"\x00\x03", bytes.fromhex("0003 0063 00000001 0000"),
                   bytes.fromhex("7fff 0000 00000001 0000")):
         with pytest.raises(CloseConnection):
             asyncio.run(dispatcher.dispatch(frame))

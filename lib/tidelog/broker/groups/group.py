@@ -127,7 +127,7 @@ class Group:
         """A joining member fits when the type matches and it shares a protocol with all."""
         if not self.members:
             return bool(protocols)
-        if protocol_type != self.protocol_type:
+        if any(m.protocol_type != protocol_type for m in self.members.values()):
             return False
         names = {name for name, _ in protocols}
         return all(names & {n for n, _ in m.protocols} for m in self.members.values())

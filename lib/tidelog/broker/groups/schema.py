@@ -147,12 +147,12 @@ class _Reader:
         self.pos = pos + n
         return pos
 
-    def int(self, s: struct.Struct) -> int:
+    def num(self, s: struct.Struct) -> int:
         value: int = s.unpack_from(self.buf, self._take(s.size))[0]
         return value
 
     def nullable_str(self) -> str | None:
-        n = self.int(_I16)
+        n = self.num(_I16)
         if n == -1:
             return None
         if n < 0:
@@ -170,14 +170,14 @@ class _Reader:
         return s
 
     def bytes(self) -> bytes:
-        n = self.int(_I32)
+        n = self.num(_I32)
         if n == -1:
             return b""
         start = self._take(n)
         return bytes(self.buf[start:start + n])
 
     def array_len(self) -> int:
-        n = self.int(_I32)
+        n = self.num(_I32)
         if n < 0 or n > len(self.buf):
             raise GroupRecordError(f"{self.what}: bad array length {n}")
         return n
@@ -185,9 +185,9 @@ class _Reader:
 
 def decode_key(buf: bytes) -> OffsetKey | GroupKey:
     r = _Reader(buf, "__consumer_offsets key")
-    version = r.int(_I16)
+    version = r.num(_I16)
     if version in (0, 1):
-        return OffsetKey(r.str(), r.str(), r.int(_I32))
+        return OffsetKey(r.str(), r.str(), r.num(_I32))
     if version == 2:
         return GroupKey(r.str())
     raise GroupRecordError(f"__consumer_offsets key version {version} is not known")
@@ -195,36 +195,36 @@ def decode_key(buf: bytes) -> OffsetKey | GroupKey:
 
 def decode_offset_value(buf: bytes) -> OffsetValue:
     r = _Reader(buf, "offset commit value")
-    version = r.int(_I16)
+    version = r.num(_I16)
     if version not in (0, 1, 2, 3):
         raise GroupRecordError(f"offset commit value version {version} is not supported")
-    offset = r.int(_I64)
-    epoch = r.int(_I32) if version >= 3 else -1
+    offset = r.num(_I64)
+    epoch = r.num(_I32) if version >= 3 else -1
     metadata = r.str()
-    ts = r.int(_I64)
+    ts = r.num(_I64)
     if version == 1:
-        r.int(_I64)  # expire timestamp: gone since Kafka 2.1, ignored
+        r.num(_I64)  # expire timestamp: gone since Kafka 2.1, ignored
     return OffsetValue(offset, epoch, metadata, ts)
 
 
 def decode_group_value(buf: bytes) -> GroupValue:
     r = _Reader(buf, "group metadata value")
-    version = r.int(_I16)
+    version = r.num(_I16)
     if version not in (0, 1, 2, 3):
         raise GroupRecordError(f"group metadata value version {version} is not supported")
     protocol_type = r.str()
-    generation = r.int(_I32)
+    generation = r.num(_I32)
     protocol = r.nullable_str()
     leader = r.nullable_str()
-    ts = r.int(_I64) if version >= 2 else -1
+    ts = r.num(_I64) if version >= 2 else -1
     members = []
     for _ in range(r.array_len()):
         member_id = r.str()
         instance = r.nullable_str() if version >= 3 else None
         client_id = r.str()
         host = r.str()
-        rebalance = r.int(_I32) if version >= 1 else -1
-        session = r.int(_I32)
+        rebalance = r.num(_I32) if version >= 1 else -1
+        session = r.num(_I32)
         members.append(MemberValue(
             member_id, instance, client_id, host, rebalance, session, r.bytes(), r.bytes()
         ))

@@ -6,6 +6,7 @@ it must equal :data:`~tidelog.broker.handlers.cluster.SERVED`, the set ApiVersio
 
 from __future__ import annotations
 
+from tidelog.broker.groups import handlers as groups
 from tidelog.broker.handlers import admin, cluster, fetch, offsets, produce
 from tidelog.broker.handlers.base import Handler
 from tidelog.protocol.apis import ApiKey
@@ -16,6 +17,7 @@ HANDLERS: dict[ApiKey, Handler] = {
     **produce.HANDLERS,
     **fetch.HANDLERS,
     **offsets.HANDLERS,
+    **groups.HANDLERS,
 }
 
 assert set(HANDLERS) == cluster.SERVED, "every advertised API needs a handler"

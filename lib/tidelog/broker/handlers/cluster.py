@@ -1,4 +1,4 @@
-"""Handlers: ApiVersions (18), Metadata (3), DescribeCluster (60), FindCoordinator (10).
+"""Handlers: ApiVersions (18), Metadata (3), DescribeCluster (60).
 
 ApiVersions advertises exactly the APIs this broker serves (:data:`SERVED`), with the version
 ranges of the protocol's table. Metadata describes the single broker (leader, replica and ISR
@@ -20,9 +20,8 @@ from tidelog.protocol.errors import ErrorCode
 from tidelog.protocol.header import RequestHeader
 from tidelog.storage.errors import StorageError
 
-#: The APIs logd answers. Group APIs come with the group coordinator of a later issue;
-#: FindCoordinator is served (answering COORDINATOR_NOT_AVAILABLE) because librdkafka infers
-#: from its presence that the broker can take LZ4 (its feature table ties LZ4 to it).
+#: The APIs logd answers. The group APIs are served by :mod:`tidelog.broker.groups.handlers`
+#: (librdkafka also infers from FindCoordinator that the broker can take LZ4).
 SERVED: frozenset[ApiKey] = frozenset(
     {
         ApiKey.PRODUCE,
@@ -39,6 +38,16 @@ SERVED: frozenset[ApiKey] = frozenset(
         ApiKey.INCREMENTAL_ALTER_CONFIGS,
         ApiKey.DESCRIBE_CLUSTER,
         ApiKey.FIND_COORDINATOR,
+        ApiKey.JOIN_GROUP,
+        ApiKey.SYNC_GROUP,
+        ApiKey.HEARTBEAT,
+        ApiKey.LEAVE_GROUP,
+        ApiKey.OFFSET_COMMIT,
+        ApiKey.OFFSET_FETCH,
+        ApiKey.OFFSET_DELETE,
+        ApiKey.LIST_GROUPS,
+        ApiKey.DESCRIBE_GROUPS,
+        ApiKey.DELETE_GROUPS,
     }
 )
 
@@ -76,7 +85,7 @@ def _describe_topic(core: BrokerCore, topic: TopicImage) -> Struct:
         error_code=0,
         name=topic.name,
         topic_id=topic.topic_id,
-        is_internal=False,
+        is_internal=topic.name.startswith("__"),
         partitions=partitions,
     )
 
@@ -155,27 +164,7 @@ def describe_cluster_fallback(req: Struct, version: int, code: ErrorCode) -> Str
     return Struct(error_code=int(code), error_message=code.message, brokers=[])
 
 
-async def find_coordinator(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
-    code = int(ErrorCode.COORDINATOR_NOT_AVAILABLE)
-    why = "consumer groups and transactions are not served yet"
-    return Struct(
-        throttle_time_ms=0, error_code=code, error_message=why, node_id=-1, host="", port=-1,
-        coordinators=[
-            Struct(key=key, node_id=-1, host="", port=-1, error_code=code, error_message=why)
-            for key in req.coordinator_keys
-        ],
-    )
-
-
-def find_coordinator_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
-    return Struct(error_code=int(code), node_id=-1, host="", port=-1, coordinators=[
-        Struct(key=key, node_id=-1, host="", port=-1, error_code=int(code))
-        for key in req.coordinator_keys
-    ])
-
-
 HANDLERS = {
-    ApiKey.FIND_COORDINATOR: Handler(find_coordinator, find_coordinator_fallback),
     ApiKey.API_VERSIONS: Handler(api_versions, api_versions_fallback),
     ApiKey.METADATA: Handler(metadata, metadata_fallback),
     ApiKey.DESCRIBE_CLUSTER: Handler(describe_cluster, describe_cluster_fallback),

@@ -1,0 +1,296 @@
+"""Handlers of the group APIs: FindCoordinator (10), JoinGroup (11), Heartbeat (12),
+LeaveGroup (13), SyncGroup (14), DescribeGroups (15), ListGroups (16), OffsetCommit (8),
+OffsetFetch (9), DeleteGroups (42), OffsetDelete (47).
+
+Each translates between the wire structs (every version of the protocol table) and
+:class:`~tidelog.broker.groups.coordinator.GroupCoordinator` (``core.groups``). This broker is
+the coordinator of every group; FindCoordinator creates ``__consumer_offsets`` on first use,
+as Kafka does, and answers COORDINATOR_NOT_AVAILABLE for transaction coordinators (no
+transactions here). Fallbacks put the error on every entry of the answer's shape.
+"""
+
+from __future__ import annotations
+
+from tidelog.broker.core import BrokerCore
+from tidelog.broker.groups.group import GroupState
+from tidelog.broker.handlers.base import Handler, error_of
+from tidelog.errors import TidelogError
+from tidelog.protocol.apis import ApiKey
+from tidelog.protocol.data import Struct
+from tidelog.protocol.errors import ErrorCode
+from tidelog.protocol.header import RequestHeader
+
+E = ErrorCode
+
+
+def _message(code: int) -> str | None:
+    return ErrorCode(code).message if code else None  # type: ignore[call-arg]
+
+
+# -- FindCoordinator --------------------------------------------------------------------------
+
+
+async def find_coordinator(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    version = header.api_version
+    keys = list(req.coordinator_keys) if version >= 4 else [req.key]
+    code = 0
+    if req.key_type != 0:
+        code = E.COORDINATOR_NOT_AVAILABLE  # transactions are not served
+    else:
+        try:
+            core.groups.store.ensure_topic()
+        except TidelogError as exc:
+            code = error_of(exc) if error_of(exc) != E.UNKNOWN_SERVER_ERROR \
+                else E.COORDINATOR_NOT_AVAILABLE
+    adv = core.config.advertised
+    node, host, port = (core.node_id, adv.host, adv.port) if not code else (-1, "", -1)
+    return Struct(
+        throttle_time_ms=0, error_code=code, error_message=_message(code),
+        node_id=node, host=host, port=port,
+        coordinators=[
+            Struct(key=k, node_id=node, host=host, port=port, error_code=code,
+                   error_message=_message(code))
+            for k in keys
+        ],
+    )
+
+
+def find_coordinator_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(error_code=int(code), node_id=-1, host="", port=-1, coordinators=[
+        Struct(key=key, node_id=-1, host="", port=-1, error_code=int(code))
+        for key in req.coordinator_keys
+    ])
+
+
+# -- JoinGroup, SyncGroup, Heartbeat, LeaveGroup ----------------------------------------------
+
+
+async def join_group(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    result = await core.groups.join(
+        req.group_id, req.member_id, req.group_instance_id, header.client_id or "",
+        req.session_timeout_ms, req.rebalance_timeout_ms, req.protocol_type,
+        [(p.name, bytes(p.metadata)) for p in req.protocols], header.api_version,
+    )
+    return Struct(
+        throttle_time_ms=0, error_code=int(result.error), generation_id=result.generation,
+        protocol_type=result.protocol_type,
+        protocol_name=result.protocol if result.protocol is not None or
+        header.api_version >= 7 else "",
+        leader=result.leader, skip_assignment=False, member_id=result.member_id,
+        members=[Struct(member_id=mid, group_instance_id=iid, metadata=meta)
+                 for mid, iid, meta in result.members],
+    )
+
+
+def join_group_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(error_code=int(code), generation_id=-1, protocol_name=None if version >= 7
+                  else "", leader="", member_id=req.member_id, members=[])
+
+
+async def sync_group(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    result = await core.groups.sync(
+        req.group_id, req.generation_id, req.member_id, req.group_instance_id,
+        req.protocol_type, req.protocol_name,
+        {a.member_id: bytes(a.assignment) for a in req.assignments},
+    )
+    return Struct(throttle_time_ms=0, error_code=int(result.error),
+                  protocol_type=result.protocol_type, protocol_name=result.protocol,
+                  assignment=result.assignment)
+
+
+def sync_group_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(error_code=int(code), assignment=b"")
+
+
+async def heartbeat(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    code = core.groups.heartbeat(req.group_id, req.generation_id, req.member_id,
+                                 req.group_instance_id)
+    return Struct(throttle_time_ms=0, error_code=int(code))
+
+
+def heartbeat_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(error_code=int(code))
+
+
+async def leave_group(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    if header.api_version < 3:
+        wanted = [(req.member_id, None)]
+    else:
+        wanted = [(m.member_id, m.group_instance_id) for m in req.members]
+    code, errors = core.groups.leave(req.group_id, wanted)
+    if header.api_version < 3 and not code:
+        code = errors[0]
+    return Struct(
+        throttle_time_ms=0, error_code=int(code),
+        members=[Struct(member_id=mid, group_instance_id=iid, error_code=int(err))
+                 for (mid, iid), err in zip(wanted, errors, strict=True)],
+    )
+
+
+def leave_group_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    members = [] if version < 3 else [
+        Struct(member_id=m.member_id, group_instance_id=m.group_instance_id,
+               error_code=int(code)) for m in req.members]
+    return Struct(error_code=int(code), members=members)
+
+
+# -- OffsetCommit, OffsetFetch, OffsetDelete --------------------------------------------------
+
+
+async def offset_commit(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    entries = [
+        (t.name, p.partition_index, p.committed_offset, p.committed_leader_epoch,
+         p.committed_metadata)
+        for t in req.topics for p in t.partitions
+    ]
+    errors = iter(await core.groups.commit(
+        req.group_id, req.generation_id_or_member_epoch, req.member_id,
+        req.group_instance_id, entries,
+    ))
+    return Struct(throttle_time_ms=0, topics=[
+        Struct(name=t.name, partitions=[
+            Struct(partition_index=p.partition_index, error_code=int(next(errors)))
+            for p in t.partitions
+        ])
+        for t in req.topics
+    ])
+
+
+def offset_commit_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(topics=[
+        Struct(name=t.name, partitions=[
+            Struct(partition_index=p.partition_index, error_code=int(code))
+            for p in t.partitions
+        ])
+        for t in req.topics
+    ])
+
+
+def _fetched_topics(core: BrokerCore, group_id: str, topics: list[Struct] | None,
+                    name_field: str) -> list[Struct]:
+    wanted = None if topics is None else [
+        (getattr(t, name_field), list(t.partition_indexes)) for t in topics]
+    return [
+        Struct(name=topic, partitions=[
+            Struct(partition_index=p, committed_offset=off, committed_leader_epoch=epoch,
+                   metadata=meta, error_code=err)
+            for p, off, epoch, meta, err in found
+        ])
+        for topic, found in core.groups.fetch(group_id, wanted)
+    ]
+
+
+async def offset_fetch(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    if header.api_version < 8:
+        return Struct(throttle_time_ms=0, error_code=0,
+                      topics=_fetched_topics(core, req.group_id, req.topics, "name"))
+    return Struct(throttle_time_ms=0, groups=[
+        Struct(group_id=g.group_id, error_code=0,
+               topics=_fetched_topics(core, g.group_id, g.topics, "name"))
+        for g in req.groups
+    ])
+
+
+def offset_fetch_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    def topics(ts: list[Struct] | None) -> list[Struct]:
+        return [Struct(name=t.name, partitions=[
+            Struct(partition_index=p, committed_offset=-1, metadata="", error_code=int(code))
+            for p in t.partition_indexes]) for t in ts or []]
+
+    if version < 8:
+        return Struct(error_code=int(code), topics=topics(req.topics))
+    return Struct(groups=[Struct(group_id=g.group_id, topics=topics(g.topics),
+                                 error_code=int(code)) for g in req.groups])
+
+
+async def offset_delete(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    code, answer = await core.groups.delete_offsets(
+        req.group_id, [(t.name, [p.partition_index for p in t.partitions]) for t in req.topics])
+    return Struct(error_code=int(code), throttle_time_ms=0, topics=[
+        Struct(name=topic, partitions=[Struct(partition_index=p, error_code=err)
+                                       for p, err in parts])
+        for topic, parts in answer
+    ])
+
+
+def offset_delete_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(error_code=int(code), throttle_time_ms=0, topics=[
+        Struct(name=t.name, partitions=[
+            Struct(partition_index=p.partition_index, error_code=int(code))
+            for p in t.partitions]) for t in req.topics])
+
+
+# -- ListGroups, DescribeGroups, DeleteGroups -------------------------------------------------
+
+
+async def list_groups(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    states = {s.lower() for s in req.states_filter or []}
+    types = {t.lower() for t in req.types_filter or []}
+    groups = [
+        Struct(group_id=g.group_id, protocol_type=g.protocol_type or "",
+               group_state=g.state.value, group_type="classic")
+        for g in core.groups.list_groups()
+        if (not states or g.state.value.lower() in states) and (not types or "classic" in types)
+    ]
+    return Struct(throttle_time_ms=0, error_code=0, groups=groups)
+
+
+def list_groups_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(error_code=int(code), groups=[])
+
+
+async def describe_groups(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    answer = []
+    for gid in req.groups:
+        group = core.groups.describe(gid)
+        if group is None:
+            answer.append(Struct(error_code=0, group_id=gid, group_state="Dead",
+                                 protocol_type="", protocol_data="", members=[]))
+            continue
+        stable = group.state is GroupState.STABLE
+        answer.append(Struct(
+            error_code=0, group_id=gid, group_state=group.state.value,
+            protocol_type=group.protocol_type or "",
+            protocol_data=(group.protocol or "") if stable else "",
+            members=[
+                Struct(member_id=m.member_id, group_instance_id=m.group_instance_id,
+                       client_id=m.client_id, client_host=m.client_host,
+                       member_metadata=m.metadata_for(group.protocol) if stable else b"",
+                       member_assignment=m.assignment if stable else b"")
+                for m in group.members.values()
+            ],
+        ))
+    return Struct(throttle_time_ms=0, groups=answer)
+
+
+def describe_groups_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(groups=[
+        Struct(error_code=int(code), group_id=gid, group_state="", protocol_type="",
+               protocol_data="", members=[]) for gid in req.groups])
+
+
+async def delete_groups(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    results = []
+    for gid in req.groups_names:
+        results.append(Struct(group_id=gid, error_code=int(await core.groups.delete_group(gid))))
+    return Struct(throttle_time_ms=0, results=results)
+
+
+def delete_groups_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(throttle_time_ms=0, results=[
+        Struct(group_id=gid, error_code=int(code)) for gid in req.groups_names])
+
+
+HANDLERS = {
+    ApiKey.FIND_COORDINATOR: Handler(find_coordinator, find_coordinator_fallback),
+    ApiKey.JOIN_GROUP: Handler(join_group, join_group_fallback),
+    ApiKey.SYNC_GROUP: Handler(sync_group, sync_group_fallback),
+    ApiKey.HEARTBEAT: Handler(heartbeat, heartbeat_fallback),
+    ApiKey.LEAVE_GROUP: Handler(leave_group, leave_group_fallback),
+    ApiKey.OFFSET_COMMIT: Handler(offset_commit, offset_commit_fallback),
+    ApiKey.OFFSET_FETCH: Handler(offset_fetch, offset_fetch_fallback),
+    ApiKey.OFFSET_DELETE: Handler(offset_delete, offset_delete_fallback),
+    ApiKey.LIST_GROUPS: Handler(list_groups, list_groups_fallback),
+    ApiKey.DESCRIBE_GROUPS: Handler(describe_groups, describe_groups_fallback),
+    ApiKey.DELETE_GROUPS: Handler(delete_groups, delete_groups_fallback),
+}
