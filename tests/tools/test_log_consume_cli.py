@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import orjson
@@ -93,11 +92,12 @@ def test_closed_stdout_ends_quietly(broker: Logd) -> None:
 
 def test_follows_new_records_until_ctrl_c(broker: Logd) -> None:
     run(broker, "log-topics", "create", "live", "--partitions", "1")
-    follower = subprocess.Popen([tool("log-consume"), "-t", "live", "-o", "end"],
+    follower = subprocess.Popen([tool("log-consume"), "-v", "-t", "live", "-o", "end"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=env_for(broker))
-    assert follower.stdout is not None
-    time.sleep(1.5)  # started and waiting at the end
+    assert follower.stdout is not None and follower.stderr is not None
+    # -v says when the partitions are assigned: from then on "end" is fixed.
+    assert b"consuming 1 partitions" in follower.stderr.readline()
     run(broker, "log-produce", "-t", "live", stdin=b"first\nsecond\n")
     assert follower.stdout.readline() == b"first\n"  # flushed as the batch arrives
     assert follower.stdout.readline() == b"second\n"

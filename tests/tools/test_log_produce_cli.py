@@ -86,14 +86,18 @@ def test_every_codec_and_idempotence(broker: Logd) -> None:
 
 
 def test_ctrl_c_flushes_what_was_read(broker: Logd) -> None:
-    proc = subprocess.Popen([tool("log-produce"), "-t", "interrupted", "--linger-ms", "60000"],
-                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env_for(broker))
-    assert proc.stdin is not None
+    proc = subprocess.Popen([tool("log-produce"), "-vv", "-t", "interrupted", "--linger-ms",
+                             "60000"], stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env_for(broker))
+    assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.write(b"one\ntwo\n")
     proc.stdin.flush()
-    time.sleep(1.5)  # started and read the lines; the long linger keeps them buffered
+    # Wait until the lines were read (-vv says so); the long linger keeps them buffered.
+    first = proc.stderr.readline()
+    assert b"read 8 bytes" in first, first
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=TIMEOUT)
+    _, rest = proc.communicate(timeout=TIMEOUT)
+    err = first + rest
     assert proc.returncode == 130, err.decode()
     assert b"interrupted" in err and b"Traceback" not in err and b"Exception" not in err
     assert [r["value"] for r in records(broker, "interrupted")] == ["one", "two"]

@@ -206,6 +206,7 @@ async def _produce(prog: Program, s: ProduceSettings, stop: Stop) -> int:
                     break
                 if progress is not None:
                     progress.advance(len(item))
+                prog.diag.debug(f"read {len(item)} bytes")
                 if rest and len(delim) > 1:
                     item = rest + item  # a delimiter may straddle the chunks
                     rest = b""
