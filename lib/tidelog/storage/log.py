@@ -759,15 +759,24 @@ class PartitionLog:
         executor.submit(self._run_flush, future)
 
     def _run_flush(self, future: concurrent.futures.Future[int]) -> None:
+        # From here on a waiter can no longer cancel the shared future; if one already did, the
+        # flush still runs (others may rely on it) but nobody is told. Either way the group
+        # commit machinery below must advance, or every later flush_async would hang.
+        notify = future.set_running_or_notify_cancel()
         try:
-            future.set_result(self.flush())
-        except BaseException as exc:  # the waiter gets the failure, whatever it is
-            future.set_exception(exc)
-        with self._flush_state:
-            nxt, self._flush_pending = self._flush_pending, None
-            self._flush_running = nxt
-        if nxt is not None:
-            self._submit_flush(nxt)
+            point = self.flush()
+        except BaseException as exc:  # the waiters get the failure, whatever it is
+            if notify:
+                future.set_exception(exc)
+        else:
+            if notify:
+                future.set_result(point)
+        finally:
+            with self._flush_state:
+                nxt, self._flush_pending = self._flush_pending, None
+                self._flush_running = nxt
+            if nxt is not None:
+                self._submit_flush(nxt)
 
     def needs_flush(self) -> bool:
         """Whether flush.messages or flush.ms say a flush is due."""

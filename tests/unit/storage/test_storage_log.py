@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -359,6 +361,21 @@ def test_flush_and_group_commit(tmp_path: Path) -> None:
     assert results[-1] == 3 and plog.recovery_point == 3
     assert len({id(f) for f in futures}) <= 2  # the later callers share one flush
     assert not plog.needs_flush()
+
+
+def test_a_cancelled_flush_does_not_stall_later_ones(tmp_path: Path) -> None:
+    gate = threading.Event()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
+        executor.submit(gate.wait, 10)  # hold the worker so the first flush stays queued
+        plog = PartitionLog.open(tmp_path / "t-0", LogConfig(), executor=executor)
+        fill(plog, 2)
+        first = plog.flush_async()
+        assert first.cancel()  # a waiter gives up (e.g. a produce request timed out)
+        gate.set()
+        fill(plog, 1)
+        assert plog.flush_async().result(timeout=10) == 3
+        assert plog.recovery_point == 3
+        plog.close()
 
 
 def test_open_kafka_fixture_partition(tmp_path: Path) -> None:
