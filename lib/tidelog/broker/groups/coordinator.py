@@ -420,11 +420,11 @@ class GroupCoordinator:
     ) -> SyncResult:
         self._ensure_timers()
         group = self.groups.get(group_id)
+        if group is not None and _fenced(group, member_id, instance_id):
+            return SyncResult(E.FENCED_INSTANCE_ID)
         member = group.members.get(member_id) if group is not None else None
         if group is None or member is None:
             return SyncResult(E.UNKNOWN_MEMBER_ID)
-        if instance_id is not None and group.static.get(instance_id) != member_id:
-            return SyncResult(E.FENCED_INSTANCE_ID)
         if generation != group.generation:
             return SyncResult(E.ILLEGAL_GENERATION)
         if (protocol_type is not None and protocol_type != group.protocol_type) or \
@@ -468,11 +468,11 @@ class GroupCoordinator:
                   instance_id: str | None) -> int:
         self._ensure_timers()
         group = self.groups.get(group_id)
+        if group is not None and _fenced(group, member_id, instance_id):
+            return E.FENCED_INSTANCE_ID
         member = group.members.get(member_id) if group is not None else None
         if group is None or member is None:
             return E.UNKNOWN_MEMBER_ID
-        if instance_id is not None and group.static.get(instance_id) != member_id:
-            return E.FENCED_INSTANCE_ID
         if generation != group.generation:
             return E.ILLEGAL_GENERATION
         self._schedule_expiry(group, member)
@@ -529,10 +529,10 @@ class GroupCoordinator:
             pass  # a simple (or admin) commit to a group without members
         else:
             member = group.members.get(member_id)
-            if member is None:
-                error = E.UNKNOWN_MEMBER_ID
-            elif instance_id is not None and group.static.get(instance_id) != member_id:
+            if _fenced(group, member_id, instance_id):
                 error = E.FENCED_INSTANCE_ID
+            elif member is None:
+                error = E.UNKNOWN_MEMBER_ID
             elif generation != group.generation:
                 error = E.ILLEGAL_GENERATION
             elif group.state is GroupState.COMPLETING_REBALANCE:
@@ -709,6 +709,14 @@ class GroupCoordinator:
 
 
 _BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def _fenced(group: Group, member_id: str, instance_id: str | None) -> bool:
+    """A request from a static member whose instance id now belongs to another member id."""
+    if instance_id is None:
+        return False
+    current = group.static.get(instance_id)
+    return current is not None and current != member_id
 
 
 def _waiting(fut: asyncio.Future[object] | asyncio.Future[JoinResult]
