@@ -71,7 +71,7 @@ class ProducerConfig:
     compression_level: int | None = None
     linger_ms: float = 5.0
     batch_size: int = MAX_BATCH_SIZE
-    max_buffer_bytes: int = 64 << 20
+    max_buffer_bytes: int = 32 << 20  # Kafka's buffer.memory
     max_in_flight: int = 16
     idempotent: bool = False
     request_timeout_ms: int = 30_000

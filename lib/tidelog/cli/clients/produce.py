@@ -70,7 +70,7 @@ class _Reader:
     def __init__(self, loop: asyncio.AbstractEventLoop, files: list[Path]) -> None:
         self.loop = loop
         self.files = files
-        self.queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=8)
+        self.queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=2)
         self.thread = threading.Thread(target=self._run, daemon=True, name="log-produce-input")
 
     def start(self) -> None:
