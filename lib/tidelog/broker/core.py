@@ -1,7 +1,8 @@
 """The broker's state: its logs, its metadata and the waits that tie them to requests.
 
 :class:`BrokerCore` owns the :class:`~tidelog.storage.manager.LogManager` (partition logs in
-the data dir), the :class:`~tidelog.metadata.log.MetadataLog` (``<data-dir>/__cluster_metadata-0``)
+the data dir), the :class:`~tidelog.broker.quorum.MetadataQuorum` (the Raft log in
+``<data-dir>/__cluster_metadata-0``)
 and the image it replays, and per partition the idempotent producer state. Request handlers
 (``tidelog.broker.handlers``) go through it for everything that changes state.
 
@@ -9,8 +10,8 @@ Metadata changes (topics, partitions, configs, producer id blocks) are controlle
 (:mod:`tidelog.metadata.controller_ops`) whose records are appended to the metadata log (which
 fdatasyncs) *before* logs on disk are deleted; a partition's log is created on its first use.
 On start the image is replayed and partition logs it does not know are deleted (leftovers of a
-crash between the two steps of a deletion). This is the one-voter case of the Raft-replicated
-metadata of a later issue.
+crash between the two steps of a deletion). A single node is the one-voter case of the
+Raft quorum: it elects itself on start and commits each change before the call returns.
 
 Durability follows ``log_flush`` (man 5 tidelog.toml, FLUSH POLICY): with ``always`` a produce
 that asks for acks waits on :meth:`BrokerCore.durable`, which shares one group-committed
@@ -34,11 +35,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from tidelog.broker.config import BrokerConfig
 from tidelog.broker.groups.coordinator import GroupCoordinator
 from tidelog.broker.producer_state import ProducerStateTable
+from tidelog.broker.quorum import MetadataQuorum
 from tidelog.errors import TidelogError
 from tidelog.metadata import controller_ops
 from tidelog.metadata.controller_ops import ConfigChange, ProducerIdBlock
 from tidelog.metadata.image import MetadataImage, TopicImage
-from tidelog.metadata.log import MetadataLog
 from tidelog.metadata.records import (
     ClusterIdRecord,
     ConfigRecord,
@@ -70,7 +71,7 @@ class BrokerCore:
         self.logs = LogManager(
             config.data_dir, self.default_log_config, node_id=config.node_id
         )
-        self.metadata: MetadataLog | None = None
+        self.metadata: MetadataQuorum | None = None
         self._producer_states: dict[TopicPartition, ProducerStateTable] = {}
         self._waiters: dict[TopicPartition, list[asyncio.Future[None]]] = {}
         self._pid_block: ProducerIdBlock | None = None
@@ -95,7 +96,7 @@ class BrokerCore:
             "log dir %s: %d partition logs, clean shutdown %s",
             self.config.data_dir, report.logs_loaded, report.clean_shutdown,
         )
-        self.metadata = MetadataLog.open(self.config.data_dir)
+        self.metadata = MetadataQuorum.open(self.config.data_dir, node_id=self.node_id)
         image = self.metadata.image
         records: list[MetadataRecord] = []
         if image.cluster_id is None:

@@ -1,0 +1,200 @@
+"""The metadata log as a Raft log: a :class:`RaftNode` driven over :class:`DiskRaftStorage`.
+
+:class:`MetadataQuorum` is the I/O layer of :mod:`tidelog.raft` for ``logd``: it owns the
+node, carries out every :class:`~tidelog.raft.Ready` in the order its docstring sets
+(snapshot, truncate, append, hard state, fdatasync, *then* send, then apply), and replays the
+committed entries into the :class:`~tidelog.metadata.image.MetadataImage` that the broker
+serves. It replaces the one-voter stand-in :class:`~tidelog.metadata.log.MetadataLog` and keeps
+its interface (``image``, ``next_offset``, ``append``, ``close``).
+
+One voter (the default ``logd``): the node elects itself while the quorum is opened
+(:meth:`MetadataQuorum.open` ticks it synchronously until it leads; a fresh or taken-over log
+gets one control batch of the new epoch) and :meth:`append` commits before it returns, since
+the leader's own fdatasync is the whole majority. The high watermark and image therefore move
+exactly as with the stand-in.
+
+Crash behaviour: what a Ready persisted is durable before any message of it leaves or any
+entry of it is applied; a crash loses only what no client was told about. A committed entry
+that does not replay onto the image (which the leader's check before proposing prevents)
+raises MetadataError: a node must not serve metadata it cannot read. Snapshots with data are
+refused at open (tidelog does not compact the metadata log yet).
+
+Messages to other nodes go to ``send`` (None for a single voter: a one-voter node sends none).
+Not thread safe: call everything from the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tidelog.broker.quorum.storage import DiskRaftStorage
+from tidelog.metadata.errors import MetadataError
+from tidelog.metadata.image import EMPTY_IMAGE, MetadataDelta, MetadataImage
+from tidelog.metadata.records import MetadataRecord, decode_record, encode_record
+from tidelog.raft.config import RaftConfig
+from tidelog.raft.messages import Message
+from tidelog.raft.node import RaftNode
+from tidelog.raft.progress import QuorumStatus
+from tidelog.raft.storage import persist
+from tidelog.raft.types import Entry
+
+log = logging.getLogger("tidelog.quorum")
+
+#: Seconds per Raft tick (RaftConfig counts time in ticks).
+TICK_S = 0.05
+
+
+class MetadataQuorum:
+    """The replicated metadata log of one node and the image its committed prefix builds."""
+
+    def __init__(
+        self,
+        storage: DiskRaftStorage,
+        config: RaftConfig,
+        *,
+        send: Callable[[Message], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.storage = storage
+        self.config = config
+        self._send = send
+        state = storage.load()
+        if state.snapshot.data:
+            raise MetadataError(f"{storage.dir}: metadata snapshots are not supported yet")
+        self.node = RaftNode(config, state, rng or random.Random())
+        self._image = EMPTY_IMAGE
+        self.applied = state.snapshot.end_offset
+        self._listeners: list[Callable[[MetadataImage], None]] = []
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: str | Path,
+        *,
+        node_id: int = 1,
+        voters: Sequence[int] | None = None,
+        send: Callable[[Message], None] | None = None,
+    ) -> MetadataQuorum:
+        """Open the quorum log of ``data_dir``; a lone voter is elected before this returns."""
+        config = RaftConfig(node_id, tuple(voters) if voters is not None else (node_id,))
+        quorum = cls(DiskRaftStorage(data_dir), config, send=send)
+        quorum.drain()
+        if config.voters == (node_id,):
+            quorum._elect_alone()
+        return quorum
+
+    def _elect_alone(self) -> None:
+        node = self.node
+        # pre-vote, vote and the control entry each take a Ready; the timeout is < 2x election
+        for _ in range(4 * self.config.election_ticks + 10):
+            if node.is_leader and node.high_watermark >= node.log_end_offset:
+                break
+            node.tick()
+            self.drain()
+        if not node.is_leader:
+            raise MetadataError("the single metadata voter failed to elect itself")
+        self.drain()
+        log.info(
+            "metadata quorum: node %d leads epoch %d, high watermark %d",
+            node.id, node.epoch, node.high_watermark,
+        )
+
+    # -- queries -------------------------------------------------------------------------------
+
+    @property
+    def image(self) -> MetadataImage:
+        return self._image
+
+    @property
+    def path(self) -> Path:
+        return self.storage.dir
+
+    @property
+    def next_offset(self) -> int:
+        """The offset the next proposed entry gets (the Raft log end)."""
+        return self.node.log_end_offset
+
+    @property
+    def leader_id(self) -> int | None:
+        return self.node.leader_id
+
+    def status(self) -> QuorumStatus:
+        return self.node.quorum_status()
+
+    def add_listener(self, fn: Callable[[MetadataImage], None]) -> None:
+        """Call ``fn(image)`` after every change of the image (from the event loop)."""
+        self._listeners.append(fn)
+
+    # -- driving the node ----------------------------------------------------------------------
+
+    def tick(self) -> None:
+        self.node.tick()
+        self.drain()
+
+    def step(self, msg: Message) -> None:
+        self.node.step(msg)
+        self.drain()
+
+    def drain(self) -> None:
+        """Carry out every Ready the node has (persist, fsync, send, apply, advance)."""
+        node = self.node
+        while node.has_ready():
+            ready = node.ready()
+            persist(self.storage, ready)
+            if self._send is not None:
+                for msg in ready.messages:
+                    self._send(msg)
+            if ready.restore_snapshot:
+                raise MetadataError("metadata snapshots are not supported yet")
+            if ready.committed:
+                self._apply(ready.committed)
+            node.advance(ready)
+
+    def _apply(self, entries: Sequence[Entry]) -> None:
+        delta = MetadataDelta(self._image)
+        for entry in entries:
+            if entry.control:
+                continue
+            try:
+                delta.replay(decode_record(entry.data))
+            except MetadataError as exc:
+                raise MetadataError(
+                    f"{self.path}: metadata record at offset {entry.offset}: {exc}"
+                ) from None
+        self._image = delta.apply()
+        self.applied = entries[-1].offset + 1
+        for fn in self._listeners:
+            fn(self._image)
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def propose(self, records: Sequence[MetadataRecord]) -> int:
+        """Check ``records`` against the image and propose them as one batch (the node must
+        lead; NotLeaderError otherwise); returns the last offset. Committed later."""
+        if not records:
+            raise MetadataError("an append needs at least one metadata record")
+        self._image.apply_all(records)  # raises before anything is proposed
+        last = self.node.propose([encode_record(r) for r in records])
+        self.drain()
+        return last
+
+    def append(self, records: Sequence[MetadataRecord]) -> int:
+        """Propose ``records`` and return once they are committed and applied (one voter:
+        at once). MetadataError if the quorum cannot commit them synchronously."""
+        last = self.propose(records)
+        if self.applied <= last:
+            raise MetadataError(
+                f"metadata change at offset {last} is not committed yet (quorum of "
+                f"{len(self.config.voters)})"
+            )
+        return last
+
+    def close(self) -> None:
+        """Flush and close the log (a leader of several voters resigns first)."""
+        if self.node.is_leader and len(self.config.voters) > 1:
+            self.node.resign()
+            self.drain()
+        self.storage.close()
