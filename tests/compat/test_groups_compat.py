@@ -76,8 +76,12 @@ def assignment(bootstrap: str, group: str) -> dict[str, list[int]] | None:
     if state["state"] != "Stable":
         return None
     members = log_groups(bootstrap, "describe", group, "--members")
-    return {str(m["consumer_id"]): list(m["assignment"].get("gt", []))  # type: ignore[union-attr]
-            for m in members}
+    result = {}
+    for m in members:
+        owned = m["assignment"]
+        assert isinstance(owned, dict)
+        result[str(m["consumer_id"])] = list(owned.get("gt", []))
+    return result
 
 
 def split_among(bootstrap: str, group: str, count: int) -> bool:
