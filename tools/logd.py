@@ -1,4 +1,4 @@
-"""logd: the tidelog broker daemon (a single-node Kafka-compatible broker).
+"""logd: the tidelog daemon: a Kafka-compatible broker and/or metadata controller.
 
 The command line and its help live here; the broker is :mod:`tidelog.broker`. Every setting of
 ``man 5 tidelog.toml`` is also a flag (``--name-with-dashes``); flags beat ``TIDELOG_*``
@@ -155,6 +155,28 @@ def serve(
     offsets_topic_replication_factor: Annotated[
         int | None, typer.Option("--offsets-topic-replication-factor", metavar="N",
                                  show_default=False, help="Replicas of __consumer_offsets."),
+    ] = None,
+    roles: Annotated[
+        str | None, typer.Option("--roles", metavar="ROLES", show_default=False,
+                                 help="broker, controller, or broker,controller (default)."),
+    ] = None,
+    quorum: Annotated[
+        str | None, typer.Option("--quorum", metavar="ID@HOST:PORT,...", show_default=False,
+                                 help="The controller voters (default: this node alone)."),
+    ] = None,
+    controller_listen: Annotated[
+        str | None, typer.Option("--controller-listen", metavar="HOST:PORT",
+                                 show_default=False,
+                                 help="Address for quorum traffic (default: from --quorum)."),
+    ] = None,
+    broker_heartbeat_interval_ms: Annotated[
+        int | None, typer.Option("--broker-heartbeat-interval-ms", metavar="MS",
+                                 show_default=False, help="Broker heartbeat period."),
+    ] = None,
+    broker_session_timeout_ms: Annotated[
+        int | None, typer.Option("--broker-session-timeout-ms", metavar="MS",
+                                 show_default=False,
+                                 help="Fence a broker silent this long."),
     ] = None,
     offsets_retention_minutes: Annotated[
         int | None, typer.Option("--offsets-retention-minutes", metavar="MIN",

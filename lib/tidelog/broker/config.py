@@ -132,6 +132,34 @@ def _optional_address(raw: object) -> HostPort | None:
     return _address(raw)
 
 
+def parse_quorum(text: str) -> tuple[tuple[int, HostPort], ...]:
+    """``1@HOST:PORT,2@HOST:PORT``: the controller voters, by node id (empty: this node alone)."""
+    voters: list[tuple[int, HostPort]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        node, sep, addr = part.partition("@")
+        if not sep or not node.strip().isdigit():
+            raise ValueError(f"{part!r} is not ID@HOST:PORT")
+        voters.append((int(node), parse_host_port(addr.strip())))
+    ids = [v for v, _ in voters]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"a voter id is listed twice in {text!r}")
+    return tuple(voters)
+
+
+def _quorum(raw: object) -> str:
+    """Checked and kept as text (``BrokerConfig.voters`` parses it)."""
+    return ",".join(f"{v}@{a}" for v, a in parse_quorum(_str(raw)))
+
+
+def _roles(raw: object) -> str:
+    parts = sorted({p.strip() for p in _str(raw).split(",") if p.strip()})
+    if not parts or set(parts) - {"broker", "controller"}:
+        raise ValueError(f"{raw!r} is not broker, controller or broker,controller")
+    return ",".join(parts)
+
+
 def _path(raw: object) -> Path:
     if isinstance(raw, Path):
         return raw
@@ -181,7 +209,27 @@ SETTINGS: tuple[Setting, ...] = (
         "log_level", "", _choice("debug", "info", "warning", "error", "critical"), "info",
         "the least severe event logged on stderr",
     ),
+    Setting(
+        "roles", "", _roles, "broker,controller",
+        "what this node runs: broker, controller, or both",
+    ),
+    Setting(
+        "quorum", "quorum", _quorum, "",
+        "the controller voters, ID@HOST:PORT,... (empty: this node is the only voter)",
+    ),
+    Setting(
+        "broker_heartbeat_interval_ms", "quorum", _int(10, _I32), 1000,
+        "how often a broker heartbeats to the active controller",
+    ),
+    Setting(
+        "broker_session_timeout_ms", "quorum", _int(100, _I32), 6000,
+        "a broker without a heartbeat for this long is fenced",
+    ),
     Setting("listen", "network", _address, HostPort("127.0.0.1", 9092), "address to listen on"),
+    Setting(
+        "controller_listen", "network", _optional_address, None,
+        "address controllers listen on for the quorum (default: this node's --quorum entry)",
+    ),
     Setting(
         "advertised_listen", "network", _optional_address, None,
         "address clients are told to connect to (default: the listen address)",
@@ -285,7 +333,7 @@ SETTINGS: tuple[Setting, ...] = (
 )  # fmt: skip
 
 SETTINGS_BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
-SECTIONS: tuple[str, ...] = ("network", "topics", "log", "groups")
+SECTIONS: tuple[str, ...] = ("network", "topics", "log", "groups", "quorum")
 
 #: Kafka topic config name -> broker setting name, for the broker-level topic defaults.
 TOPIC_DEFAULTS: Mapping[str, str] = {
@@ -309,7 +357,12 @@ class BrokerConfig:
     node_id: int = 1
     data_dir: Path = dataclasses.field(default_factory=lambda: default_data_dir(os.environ))
     log_level: str = "info"
+    roles: str = "broker,controller"
+    quorum: str = ""
+    broker_heartbeat_interval_ms: int = 1000
+    broker_session_timeout_ms: int = 6000
     listen: HostPort = HostPort("127.0.0.1", 9092)
+    controller_listen: HostPort | None = None
     advertised_listen: HostPort | None = None
     max_request_size: int = 104857600
     max_connections: int = 1000
@@ -344,6 +397,33 @@ class BrokerConfig:
     def advertised(self) -> HostPort:
         """The address clients are told: ``advertised_listen``, else ``listen``."""
         return self.advertised_listen if self.advertised_listen is not None else self.listen
+
+    @property
+    def is_broker(self) -> bool:
+        return "broker" in self.roles.split(",")
+
+    @property
+    def is_controller(self) -> bool:
+        return "controller" in self.roles.split(",")
+
+    @property
+    def voters(self) -> dict[int, HostPort]:
+        """The controller voters by node id (empty: this node alone, no quorum traffic)."""
+        return dict(parse_quorum(self.quorum))
+
+    @property
+    def is_cluster(self) -> bool:
+        """Whether the quorum involves other nodes (a ``--quorum`` was given)."""
+        return bool(self.quorum)
+
+    @property
+    def controller_address(self) -> HostPort | None:
+        """Where this node listens for quorum traffic (None: it does not)."""
+        if not self.is_controller:
+            return None
+        if self.controller_listen is not None:
+            return self.controller_listen
+        return self.voters.get(self.node_id)
 
     @property
     def metadata_log_dir(self) -> Path:
@@ -385,9 +465,44 @@ class BrokerConfig:
         config._check()
         return config
 
+    def _check_quorum(self) -> None:
+        """Roles and voters must fit together (misconfiguration is refused at start)."""
+        src = self.sources.get
+        voters = self.voters
+        if not self.quorum:
+            if self.roles != "broker,controller":
+                raise ConfigError(
+                    f"{src('roles')}: roles = {self.roles} needs a quorum of controllers: "
+                    "set quorum (--quorum ID@HOST:PORT,...)"
+                )
+            return
+        if self.is_controller and self.node_id not in voters:
+            raise ConfigError(
+                f"{src('quorum')}: node {self.node_id} runs a controller but is not a voter "
+                f"in quorum ({', '.join(str(v) for v in voters)})"
+            )
+        if not self.is_controller and self.node_id in voters:
+            raise ConfigError(
+                f"{src('roles')}: node {self.node_id} is a voter in quorum but roles = "
+                f"{self.roles} runs no controller"
+            )
+        if self.is_controller and self.controller_listen is not None:
+            mine = voters[self.node_id]
+            if self.controller_listen.port not in (0, mine.port):
+                raise ConfigError(
+                    f"{src('controller_listen')}: controller_listen {self.controller_listen} "
+                    f"is not this node's quorum address {mine}"
+                )
+        if self.broker_heartbeat_interval_ms * 2 > self.broker_session_timeout_ms:
+            raise ConfigError(
+                f"{src('broker_session_timeout_ms')}: broker_session_timeout_ms must be at "
+                "least twice broker_heartbeat_interval_ms"
+            )
+
     def _check(self) -> None:
         """Rules across settings, with the source of the value at fault."""
         src = self.sources.get
+        self._check_quorum()
         if self.advertised_listen is None and self.listen.is_wildcard:
             raise ConfigError(
                 f"{src('listen')}: listen = {self.listen} is a wildcard address, which clients "

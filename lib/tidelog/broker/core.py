@@ -36,6 +36,7 @@ from tidelog.broker.config import BrokerConfig
 from tidelog.broker.groups.coordinator import GroupCoordinator
 from tidelog.broker.producer_state import ProducerStateTable
 from tidelog.broker.quorum import MetadataQuorum
+from tidelog.broker.quorum.cluster import ClusterNode
 from tidelog.errors import TidelogError
 from tidelog.metadata import controller_ops
 from tidelog.metadata.controller_ops import ConfigChange, ProducerIdBlock
@@ -77,6 +78,10 @@ class BrokerCore:
         self._pid_block: ProducerIdBlock | None = None
         self._next_pid = 0
         self.cluster_id = ""
+        self._fresh_dir = False
+        #: Quorum traffic, registration and forwarding of a multi-node cluster (``--quorum``;
+        #: set by the daemon), None for a single node.
+        self.cluster: ClusterNode | None = None
         self._stopping = False
         #: The group coordinator (consumer groups, ``__consumer_offsets``), loaded by start().
         self.groups = GroupCoordinator(self)
@@ -96,6 +101,9 @@ class BrokerCore:
             "log dir %s: %d partition logs, clean shutdown %s",
             self.config.data_dir, report.logs_loaded, report.clean_shutdown,
         )
+        if self.config.is_cluster:
+            self._start_clustered(report.created_meta_properties)
+            return
         self.metadata = MetadataQuorum.open(self.config.data_dir, node_id=self.node_id)
         image = self.metadata.image
         records: list[MetadataRecord] = []
@@ -114,6 +122,43 @@ class BrokerCore:
         self.cluster_id = self.metadata.image.cluster_id or ""
         self._reconcile_logs()
         self.groups.load()
+
+    def _start_clustered(self, fresh_dir: bool) -> None:
+        """Open the metadata log as one node of a quorum (``--quorum``): no election or
+        registration here; :class:`~tidelog.broker.quorum.cluster.ClusterNode` does both once
+        the quorum connections run. The image is the committed prefix this node has."""
+        self.metadata = MetadataQuorum.open(
+            self.config.data_dir, node_id=self.node_id, voters=sorted(self.config.voters)
+        )
+        self._fresh_dir = fresh_dir and self.metadata.next_offset == 0
+        self.metadata.add_listener(self._image_changed)
+        if self.image.cluster_id is not None:
+            self._image_changed(self.image)
+        self.groups.load()
+
+    def _image_changed(self, image: MetadataImage) -> None:
+        """A clustered node's image moved: adopt the cluster id, follow deletions/configs."""
+        if image.cluster_id is None:
+            return
+        if image.cluster_id != self.cluster_id:
+            mine = self.logs.meta_properties.get("cluster.id")
+            if mine != image.cluster_id:
+                if not self._fresh_dir:
+                    reason = (f"{self.config.data_dir} belongs to cluster {mine}, the quorum "
+                              f"to cluster {image.cluster_id}")
+                    if self.cluster is None:
+                        raise TidelogError(reason)
+                    self.cluster.fail(reason)
+                    return
+                from tidelog.storage.checkpoint import write_meta_properties
+                from tidelog.storage.manager import META_PROPERTIES
+
+                props = dict(self.logs.meta_properties, **{"cluster.id": image.cluster_id})
+                write_meta_properties(self.config.data_dir / META_PROPERTIES, props)
+                self.logs.meta_properties = props
+                log.info("joined cluster %s", image.cluster_id)
+            self.cluster_id = image.cluster_id
+        self._reconcile_logs()
 
     def _reconcile_logs(self) -> None:
         """Give existing logs their topic's config; delete logs the metadata does not know
@@ -155,7 +200,10 @@ class BrokerCore:
 
     @property
     def broker_ids(self) -> list[int]:
-        return [self.node_id]
+        """The brokers new partitions may go to: this one, or a cluster's unfenced brokers."""
+        if not self.config.is_cluster:
+            return [self.node_id]
+        return sorted(b for b, img in self.image.brokers.items() if not img.fenced)
 
     def topic_log_config(self, topic: str) -> LogConfig:
         return self.image.log_config(topic, self.default_log_config)
@@ -170,6 +218,11 @@ class BrokerCore:
 
     def _commit(self, records: Sequence[MetadataRecord]) -> None:
         assert self.metadata is not None
+        if self.config.is_cluster:
+            # a quorum commits asynchronously: changes go through tidelog.broker.quorum.ops
+            from tidelog.broker.quorum.cluster import NotControllerError
+
+            raise NotControllerError("this change is not available in a multi-node cluster yet")
         self.metadata.append(records)
 
     def create_topic(
@@ -276,8 +329,11 @@ class BrokerCore:
 
         Logs are created lazily so that creating a topic costs a metadata append, not one
         directory, index preallocation and fsync per partition on the event loop."""
-        if self.image.partition(topic, partition) is None:
+        part = self.image.partition(topic, partition)
+        if part is None:
             return None
+        if self.config.is_cluster and part.leader != self.node_id:
+            return None  # another broker leads it (clients find it through Metadata)
         tp = TopicPartition(topic, partition)
         plog = self.logs.get_log(tp)
         if plog is None:

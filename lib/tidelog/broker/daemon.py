@@ -1,7 +1,9 @@
 """The ``logd`` process: logging, start-up, periodic work, signals and clean shutdown.
 
 Start-up order: bind the listening socket first (a port in use fails fast, before any file is
-touched), then open the log dir and the metadata log (:meth:`BrokerCore.start`), then accept.
+touched), then open the log dir and the metadata log (:meth:`BrokerCore.start`), then (with
+``--quorum``) start the quorum connections (:class:`~tidelog.broker.quorum.cluster.ClusterNode`;
+a node the quorum refuses as misconfigured stops with status 1), then accept.
 When ``listen`` has port 0 the kernel picks one and it is also the advertised port. The line
 ``listening on HOST:PORT`` on stderr tells scripts and tests the broker is ready.
 
@@ -32,6 +34,8 @@ from collections.abc import Awaitable, Callable
 
 from tidelog.broker.config import BrokerConfig, HostPort
 from tidelog.broker.core import BrokerCore
+from tidelog.broker.quorum import ops
+from tidelog.broker.quorum.cluster import ClusterNode
 from tidelog.broker.server import Server, bind
 
 log = logging.getLogger("tidelog.broker")
@@ -123,22 +127,51 @@ async def _main(config: BrokerConfig) -> int:
         sock.close()
         log.error("cannot start: %s", exc)
         return 1
+    cluster = None
+    if config.is_cluster:
+        cluster = ClusterNode(core, ops.BUILDERS)
+        core.cluster = cluster
+        try:
+            await cluster.start()
+        except OSError as exc:
+            sock.close()
+            log.error("cannot listen on %s: %s", config.controller_address,
+                      exc.strerror or exc)
+            await loop_shutdown(core)
+            return 1
     server = Server(core, sock)
     server.start()
     log.info(
-        "node %d of cluster %s: data in %s, listening on %s",
-        config.node_id, core.cluster_id, config.data_dir, config.listen,
+        "node %d (%s) of cluster %s: data in %s, listening on %s",
+        config.node_id, config.roles, core.cluster_id or "(joining)", config.data_dir,
+        config.listen,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     periodic = _periodic(core)
-    await stop.wait()
+    waits = [asyncio.create_task(stop.wait())]
+    if cluster is not None:
+        waits.append(asyncio.create_task(cluster.failed.wait()))
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for w in waits:
+        w.cancel()
+    failed = cluster is not None and cluster.failed.is_set()
     log.info("shutting down")
     for task in periodic:
         task.cancel()
     await server.stop()
+    if cluster is not None:
+        await cluster.stop()
     await loop.run_in_executor(None, core.shutdown)
+    if failed:
+        assert cluster is not None
+        log.error("stopped: %s", cluster.failure)
+        return 1
     log.info("stopped cleanly")
     return 0
+
+
+async def loop_shutdown(core: BrokerCore) -> None:
+    await asyncio.get_running_loop().run_in_executor(None, core.shutdown)

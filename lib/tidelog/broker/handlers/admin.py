@@ -16,6 +16,7 @@ import dataclasses
 
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.base import Handler, error_of, message_of
+from tidelog.broker.quorum import ops
 from tidelog.metadata.controller_ops import AlterConfigOp, ConfigChange
 from tidelog.metadata.errors import ControllerError
 from tidelog.metadata.records import RESOURCE_BROKER, RESOURCE_TOPIC
@@ -51,15 +52,15 @@ async def create_topics(core: BrokerCore, header: RequestHeader, req: Struct) ->
         seen.add(t.name)
         partitions, factor = t.num_partitions, t.replication_factor
         if t.assignments:
-            if any(set(a.broker_ids) - {core.node_id} for a in t.assignments):
+            if any(set(a.broker_ids) - set(core.broker_ids) for a in t.assignments):
                 res.error_code = int(ErrorCode.INVALID_REPLICA_ASSIGNMENT)
                 res.error_message = f"this cluster has only broker {core.node_id}"
                 continue
             partitions, factor = len(t.assignments), len(t.assignments[0].broker_ids)
         configs = {c.name: c.value for c in t.configs}
         try:
-            topic = core.create_topic(
-                t.name, partitions, factor, configs, validate_only=req.validate_only
+            topic = await ops.create_topic(
+                core, t.name, partitions, factor, configs, validate_only=req.validate_only
             )
         except (ControllerError, StorageError) as exc:
             res.error_code, res.error_message = _fail(exc)
@@ -96,9 +97,9 @@ async def delete_topics(core: BrokerCore, header: RequestHeader, req: Struct) ->
         responses.append(res)
         try:
             if name is not None:
-                res.name = core.delete_topic(name)
+                res.name = await ops.delete_topic(core, name)
             else:
-                res.name = core.delete_topic(None, topic_id)
+                res.name = await ops.delete_topic(core, None, topic_id)
         except (ControllerError, StorageError, OSError) as exc:
             res.error_code, res.error_message = _fail(exc)
     return Struct(throttle_time_ms=0, responses=responses)
@@ -115,13 +116,13 @@ async def create_partitions(core: BrokerCore, header: RequestHeader, req: Struct
         res = Struct(name=t.name, error_code=0, error_message=None)
         results.append(res)
         if t.assignments and any(
-            set(a.broker_ids) - {core.node_id} for a in t.assignments
+            set(a.broker_ids) - set(core.broker_ids) for a in t.assignments
         ):
             res.error_code = int(ErrorCode.INVALID_REPLICA_ASSIGNMENT)
             res.error_message = f"this cluster has only broker {core.node_id}"
             continue
         try:
-            core.create_partitions(t.name, t.count, validate_only=req.validate_only)
+            await ops.create_partitions(core, t.name, t.count, validate_only=req.validate_only)
         except (ControllerError, StorageError) as exc:
             res.error_code, res.error_message = _fail(exc)
     return Struct(throttle_time_ms=0, results=results)
@@ -230,8 +231,8 @@ async def incremental_alter_configs(
             res.error_message = "unknown config operation"
             continue
         try:
-            core.alter_configs(
-                r.resource_type, r.resource_name, changes, validate_only=req.validate_only
+            await ops.alter_configs(
+                core, r.resource_type, r.resource_name, changes, validate_only=req.validate_only
             )
         except (ControllerError, StorageError) as exc:
             res.error_code, res.error_message = _fail(exc)

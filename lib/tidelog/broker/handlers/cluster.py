@@ -1,9 +1,11 @@
 """Handlers: ApiVersions (18), Metadata (3), DescribeCluster (60).
 
 ApiVersions advertises exactly the APIs this broker serves (:data:`SERVED`), with the version
-ranges of the protocol's table. Metadata describes the single broker (leader, replica and ISR
-of every partition) and creates unknown topics on first use when both the request and the
-broker allow it (``auto_create_topics``, with ``num_partitions``), as Kafka does.
+ranges of the protocol's table. Metadata describes the single broker, or in a cluster every
+unfenced broker (a partition whose leader is fenced is answered LEADER_NOT_AVAILABLE with
+leader -1; leader, replicas and ISR of every partition) and creates unknown topics on first
+use when both the request and the broker allow it (``auto_create_topics``, with
+``num_partitions``), as Kafka does.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import uuid
 
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.base import Handler, error_of
+from tidelog.broker.quorum import ops
 from tidelog.metadata.errors import ControllerError
 from tidelog.metadata.image import TopicImage
 from tidelog.protocol.apis import SUPPORTED_VERSIONS, ApiKey, api_versions_entries
@@ -64,23 +67,40 @@ def api_versions_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
 
 
 def _brokers(core: BrokerCore) -> list[Struct]:
-    adv = core.config.advertised
-    return [Struct(node_id=core.node_id, host=adv.host, port=adv.port, rack=None)]
+    """This broker alone, or in a cluster every registered unfenced broker (as Kafka)."""
+    if not core.config.is_cluster:
+        adv = core.config.advertised
+        return [Struct(node_id=core.node_id, host=adv.host, port=adv.port, rack=None)]
+    return [
+        Struct(node_id=b.broker_id, host=b.endpoints[0].host, port=b.endpoints[0].port,
+               rack=b.rack)
+        for _, b in sorted(core.image.brokers.items())
+        if not b.fenced and b.endpoints
+    ]
 
 
-def _describe_topic(core: BrokerCore, topic: TopicImage) -> Struct:
-    partitions = [
-        Struct(
-            error_code=0,
+def _live(core: BrokerCore) -> set[int] | None:
+    """Unfenced brokers in a cluster (None on a single node: it is always live)."""
+    if not core.config.is_cluster:
+        return None
+    return {i for i, b in core.image.brokers.items() if not b.fenced}
+
+
+def _describe_topic(core: BrokerCore, topic: TopicImage, live: set[int] | None = None) -> Struct:
+    partitions = []
+    for p, part in sorted(topic.partitions.items()):
+        offline = [] if live is None else [r for r in part.replicas if r not in live]
+        # a partition whose leader is fenced is offline: no leader until it comes back
+        down = live is not None and part.leader not in live
+        partitions.append(Struct(
+            error_code=int(ErrorCode.LEADER_NOT_AVAILABLE) if down else 0,
             partition_index=p,
-            leader_id=part.leader,
+            leader_id=-1 if down else part.leader,
             leader_epoch=part.leader_epoch,
             replica_nodes=list(part.replicas),
-            isr_nodes=list(part.isr),
-            offline_replicas=[],
-        )
-        for p, part in sorted(topic.partitions.items())
-    ]
+            isr_nodes=[r for r in part.isr if live is None or r in live],
+            offline_replicas=offline,
+        ))
     return Struct(
         error_code=0,
         name=topic.name,
@@ -97,9 +117,10 @@ def _topic_error(name: str | None, code: ErrorCode, topic_id: uuid.UUID = _ZERO_
 async def metadata(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
     version = header.api_version
     image = core.image
+    live = _live(core)
     wanted = req.topics
     if wanted is None or (version == 0 and not wanted):
-        topics = [_describe_topic(core, image.topics_by_id[image.topic_ids_by_name[n]])
+        topics = [_describe_topic(core, image.topics_by_id[image.topic_ids_by_name[n]], live)
                   for n in image.topic_names()]
     else:
         topics = []
@@ -111,12 +132,12 @@ async def metadata(core: BrokerCore, header: RequestHeader, req: Struct) -> Stru
                 if topic is None:
                     topics.append(_topic_error(None, ErrorCode.UNKNOWN_TOPIC_ID, entry.topic_id))
                 else:
-                    topics.append(_describe_topic(core, topic))
+                    topics.append(_describe_topic(core, topic, live))
                 continue
             topic = core.image.topic(name)
             if topic is None and auto:
                 try:
-                    topic = core.create_topic(name, -1, -1, {})
+                    topic = await ops.create_topic(core, name, -1, -1, {})
                 except ControllerError as exc:
                     if exc.error_name != "TOPIC_ALREADY_EXISTS":
                         topics.append(_topic_error(name, error_of(exc)))
@@ -128,7 +149,7 @@ async def metadata(core: BrokerCore, header: RequestHeader, req: Struct) -> Stru
             if topic is None:
                 topics.append(_topic_error(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
             else:
-                topics.append(_describe_topic(core, topic))
+                topics.append(_describe_topic(core, topic, live))
     return Struct(
         throttle_time_ms=0,
         brokers=_brokers(core),
@@ -156,6 +177,10 @@ async def describe_cluster(core: BrokerCore, header: RequestHeader, req: Struct)
         brokers=[
             Struct(broker_id=core.node_id, host=adv.host, port=adv.port, rack=None,
                    is_fenced=False)
+        ] if not core.config.is_cluster else [
+            Struct(broker_id=b.broker_id, host=b.endpoints[0].host, port=b.endpoints[0].port,
+                   rack=b.rack, is_fenced=b.fenced)
+            for _, b in sorted(core.image.brokers.items()) if b.endpoints
         ],
     )
 

@@ -32,6 +32,7 @@ import time
 
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.base import Handler, error_of, message_of
+from tidelog.broker.quorum import ops
 from tidelog.protocol.apis import ApiKey
 from tidelog.protocol.data import Struct
 from tidelog.protocol.errors import ErrorCode
@@ -225,7 +226,7 @@ async def init_producer_id(core: BrokerCore, header: RequestHeader, req: Struct)
         # An idempotent producer bumping its epoch (KIP-360) keeps its id.
         return Struct(throttle_time_ms=0, error_code=0, producer_id=req.producer_id,
                       producer_epoch=req.producer_epoch + 1)
-    pid = core.allocate_producer_id()
+    pid = await ops.allocate_producer_id(core)
     return Struct(throttle_time_ms=0, error_code=0, producer_id=pid, producer_epoch=0)
 
 

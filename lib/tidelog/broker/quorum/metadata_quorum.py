@@ -25,6 +25,7 @@ Not thread safe: call everything from the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -68,6 +69,8 @@ class MetadataQuorum:
         self._image = EMPTY_IMAGE
         self.applied = state.snapshot.end_offset
         self._listeners: list[Callable[[MetadataImage], None]] = []
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._known_leader: tuple[int, int | None] = (-1, None)
 
     @classmethod
     def open(
@@ -97,10 +100,6 @@ class MetadataQuorum:
         if not node.is_leader:
             raise MetadataError("the single metadata voter failed to elect itself")
         self.drain()
-        log.info(
-            "metadata quorum: node %d leads epoch %d, high watermark %d",
-            node.id, node.epoch, node.high_watermark,
-        )
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -123,6 +122,21 @@ class MetadataQuorum:
 
     def status(self) -> QuorumStatus:
         return self.node.quorum_status()
+
+    def set_send(self, send: Callable[[Message], None] | None) -> None:
+        """Where messages to other nodes go (the quorum transport, once it runs)."""
+        self._send = send
+
+    async def wait_applied(self, offset: int, timeout: float) -> None:
+        """Return once the image includes every entry below ``offset`` (TimeoutError)."""
+        if self.applied >= offset:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((offset, fut))
+        try:
+            await asyncio.wait_for(fut, timeout)
+        finally:
+            self._waiters = [(o, f) for o, f in self._waiters if f is not fut]
 
     def add_listener(self, fn: Callable[[MetadataImage], None]) -> None:
         """Call ``fn(image)`` after every change of the image (from the event loop)."""
@@ -152,6 +166,10 @@ class MetadataQuorum:
             if ready.committed:
                 self._apply(ready.committed)
             node.advance(ready)
+        seen = (node.epoch, node.leader_id)
+        if seen != self._known_leader and node.leader_id is not None:
+            self._known_leader = seen
+            log.info("metadata quorum: node %d leads epoch %d", node.leader_id, node.epoch)
 
     def _apply(self, entries: Sequence[Entry]) -> None:
         delta = MetadataDelta(self._image)
@@ -168,6 +186,9 @@ class MetadataQuorum:
         self.applied = entries[-1].offset + 1
         for fn in self._listeners:
             fn(self._image)
+        for offset, fut in self._waiters:
+            if offset <= self.applied and not fut.done():
+                fut.set_result(None)
 
     # -- changes -------------------------------------------------------------------------------
 

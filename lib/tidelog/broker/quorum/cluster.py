@@ -1,0 +1,325 @@
+"""A node of a multi-node cluster: quorum I/O, broker registration, fencing, forwarding.
+
+:class:`ClusterNode` runs next to :class:`~tidelog.broker.core.BrokerCore` when ``logd`` is
+given ``--quorum``. It wires the node's :class:`MetadataQuorum` to the
+:class:`QuorumTransport`, ticks Raft every :data:`TICK_S` (catching up after a stall, so a
+paused leader cannot lead on stale time), and serves the quorum RPCs:
+
+* ``register`` / ``heartbeat`` (broker -> active controller): the controller commits a
+  ``RegisterBrokerRecord`` (unfenced) for a new incarnation or a fenced broker that is back,
+  and notes the heartbeat time. A broker-role node registers once its image has caught up
+  and then heartbeats every ``broker_heartbeat_interval_ms``.
+* Fencing (on the active controller, every :data:`FENCE_CHECK_S`): an unfenced broker
+  without a heartbeat for ``broker_session_timeout_ms`` is re-registered with
+  ``fenced=True``; Metadata then shows its partitions without a leader. A new leader gives
+  every broker a full session before fencing it (heartbeat times are not replicated).
+* ``op`` (any node -> active controller): an admin change (:mod:`tidelog.broker.quorum.ops`)
+  whose records the controller computes on its image, proposes and waits to commit; the
+  caller then waits until its own image has applied the same offset, so a client that
+  created a topic through any broker sees it in that broker's Metadata at once.
+* ``describe_quorum``: the leader's view of the quorum (``log-quorum``).
+
+Admin changes on the controller run one at a time (an asyncio lock), so each is computed on
+the image that includes the previous one. Errors reach the caller as RpcError carrying the
+Kafka error name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from tidelog.broker.quorum.metadata_quorum import TICK_S
+from tidelog.broker.quorum.transport import QuorumTransport, RpcError
+from tidelog.metadata.errors import ControllerError, KafkaErrors
+from tidelog.metadata.records import ClusterIdRecord, Endpoint, MetadataRecord, RegisterBrokerRecord
+
+if TYPE_CHECKING:
+    from tidelog.broker.core import BrokerCore
+
+log = logging.getLogger("tidelog.quorum")
+
+FENCE_CHECK_S = 0.25
+#: How long a forwarded change may take (leader election included) before the client hears
+#: REQUEST_TIMED_OUT.
+OP_TIMEOUT_S = 10.0
+LEADER_WAIT_S = 5.0
+
+
+class NotControllerError(ControllerError):
+    """No active controller could take the change (Kafka's NOT_CONTROLLER, retriable)."""
+
+    def __init__(self, message: str, name: str = "NOT_CONTROLLER", code: int = 41) -> None:
+        super(ControllerError, self).__init__(f"{name}: {message}")
+        self.error_name = name
+        self.error_code = code
+        self.detail = message
+
+
+def _error_from(exc: RpcError) -> ControllerError:
+    if hasattr(KafkaErrors, exc.code):
+        return ControllerError(exc.code, str(exc))
+    if exc.code == "REQUEST_TIMED_OUT":
+        return NotControllerError(str(exc), "REQUEST_TIMED_OUT", 7)
+    return NotControllerError(str(exc))
+
+
+OpFn = Callable[["BrokerCore", dict[str, Any]], tuple[list[MetadataRecord], Any]]
+Ops = Mapping[str, OpFn]
+
+
+class ClusterNode:
+    """Quorum traffic, registration and fencing of one node; see the module docstring."""
+
+    def __init__(self, core: BrokerCore, ops: Ops) -> None:
+        self.core = core
+        self.config = core.config
+        assert core.metadata is not None
+        self.quorum = core.metadata
+        self._ops = ops
+        self.incarnation = uuid.uuid4()
+        self.transport = QuorumTransport(
+            core.node_id,
+            self.config.voters,
+            self.config.quorum,
+            on_message=self.quorum.step,
+            on_rpc=self._serve,
+            on_refused=self._refused,
+            cluster_id=lambda: self.quorum.image.cluster_id,
+        )
+        self.quorum.set_send(self.transport.send)
+        self.failed = asyncio.Event()
+        self.failure = ""
+        self._tasks: list[asyncio.Task[None]] = []
+        self._op_lock = asyncio.Lock()
+        self._heartbeats: dict[int, float] = {}
+        self._led_epoch: int | None = None
+
+    async def start(self) -> None:
+        await self.transport.start(self.config.controller_address)
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._tick_loop()))
+        if self.config.is_controller:
+            self._tasks.append(loop.create_task(self._fence_loop()))
+        if self.config.is_broker:
+            self._tasks.append(loop.create_task(self._broker_loop()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self.quorum.node.is_leader:
+            self.quorum.node.resign()
+            self.quorum.drain()
+            await asyncio.sleep(0.05)  # let EndQuorumEpoch leave before the sockets close
+        await self.transport.close()
+
+    def _refused(self, reason: str) -> None:
+        self.fail(f"refused by the quorum: {reason}")
+
+    def fail(self, reason: str) -> None:
+        """Stop this node: it cannot take part in the cluster (misconfiguration)."""
+        if not self.failed.is_set():
+            self.failure = reason
+            log.error("%s", reason)
+            self.failed.set()
+
+    # -- time ------------------------------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        next_tick = time.monotonic()
+        while True:
+            next_tick += TICK_S
+            delay = next_tick - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = time.monotonic()
+            # catch up after a stall: one tick per interval elapsed
+            while next_tick <= now:
+                try:
+                    self.quorum.tick()
+                except Exception:
+                    log.exception("metadata quorum failed")
+                    self.failure = "the metadata quorum failed"
+                    self.failed.set()
+                    return
+                if next_tick + TICK_S > now:
+                    break
+                next_tick += TICK_S
+
+    # -- controller side -------------------------------------------------------------------
+
+    async def _fence_loop(self) -> None:
+        timeout = self.config.broker_session_timeout_ms / 1000
+        while True:
+            await asyncio.sleep(FENCE_CHECK_S)
+            node = self.quorum.node
+            if not node.is_leader:
+                self._led_epoch = None
+                continue
+            if self.quorum.image.cluster_id is None and self.quorum.applied >= node.high_watermark:
+                # the first leader of a new cluster names it (its own data dir's cluster id)
+                with contextlib.suppress(Exception):
+                    await self._commit(
+                        [ClusterIdRecord(self.core.logs.meta_properties["cluster.id"])])
+                continue
+            now = time.monotonic()
+            if self._led_epoch != node.epoch:
+                self._led_epoch = node.epoch
+                self._heartbeats = dict.fromkeys(self.quorum.image.brokers, now)
+            for bid, b in sorted(self.quorum.image.brokers.items()):
+                seen = self._heartbeats.setdefault(bid, now)
+                if not b.fenced and now - seen > timeout:
+                    log.warning("fencing broker %d: no heartbeat for %.1f s", bid, now - seen)
+                    with contextlib.suppress(Exception):
+                        await self._commit([RegisterBrokerRecord(
+                            bid, b.incarnation_id, b.broker_epoch, b.endpoints, b.rack, True)])
+
+    async def _commit(self, records: list[MetadataRecord]) -> int:
+        """Propose ``records`` (on the leader) and wait until they are applied here."""
+        async with self._op_lock:
+            last = self.quorum.propose(records)
+            await self.quorum.wait_applied(last + 1, OP_TIMEOUT_S)
+            return last + 1
+
+    async def _serve(self, peer: int, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        if op == "describe_quorum":
+            return self.describe()
+        if not self.quorum.node.is_leader:
+            raise RpcError(f"node {self.core.node_id} is not the active controller")
+        if op == "heartbeat":
+            return await self._heartbeat(args)
+        if op == "register":
+            return await self._register(args)
+        if op == "op":
+            fn = self._ops.get(str(args.get("op")))
+            if fn is None:
+                raise RpcError(f"unknown operation {args.get('op')!r}", "INVALID_REQUEST")
+            async with self._op_lock:
+                records, result = fn(self.core, dict(args.get("args") or {}))
+                if not records:
+                    return {"result": result, "offset": self.quorum.applied}
+                last = self.quorum.propose(records)
+                try:
+                    await self.quorum.wait_applied(last + 1, OP_TIMEOUT_S)
+                except TimeoutError:
+                    raise RpcError("the change was not committed in time",
+                                   "REQUEST_TIMED_OUT") from None
+            return {"result": result, "offset": last + 1}
+        raise RpcError(f"unknown rpc {op!r}", "INVALID_REQUEST")
+
+    async def _register(self, args: dict[str, Any]) -> dict[str, Any]:
+        bid = int(args["broker"])
+        self._heartbeats[bid] = time.monotonic()
+        record = RegisterBrokerRecord(
+            bid, uuid.UUID(str(args["incarnation"])), self.quorum.next_offset,
+            (Endpoint("PLAINTEXT", str(args["host"]), int(args["port"])),),
+        )
+        offset = await self._commit([record])
+        log.info("broker %d registered (epoch %d)", bid, record.broker_epoch)
+        return {"offset": offset}
+
+    async def _heartbeat(self, args: dict[str, Any]) -> dict[str, Any]:
+        bid = int(args["broker"])
+        b = self.quorum.image.brokers.get(bid)
+        if b is None or str(b.incarnation_id) != str(args["incarnation"]):
+            raise RpcError(f"broker {bid} is not registered", "STALE_BROKER_EPOCH")
+        self._heartbeats[bid] = time.monotonic()
+        if b.fenced:
+            log.info("unfencing broker %d", bid)
+            await self._commit([RegisterBrokerRecord(
+                bid, b.incarnation_id, b.broker_epoch, b.endpoints, b.rack, False)])
+        return {"offset": self.quorum.applied}
+
+    # -- broker side -----------------------------------------------------------------------
+
+    async def _call(self, op: str, args: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Run ``op`` on the active controller (this node when it leads)."""
+        deadline = time.monotonic() + min(timeout, LEADER_WAIT_S)
+        leader = self.quorum.leader_id
+        while leader is None and time.monotonic() < deadline:
+            await asyncio.sleep(TICK_S)
+            leader = self.quorum.leader_id
+        if leader is None:
+            raise RpcError("no active controller is known")
+        if leader == self.core.node_id:
+            return await self._serve(leader, op, args)
+        result: dict[str, Any] = await self.transport.rpc(leader, op, args, timeout)
+        return result
+
+    async def _broker_loop(self) -> None:
+        adv = self.config.advertised
+        interval = self.config.broker_heartbeat_interval_ms / 1000
+        me = self.core.node_id
+        while True:
+            try:
+                b = self.quorum.image.brokers.get(me)
+                if b is None or b.incarnation_id != self.incarnation:
+                    await self._call("register", {
+                        "broker": me, "incarnation": str(self.incarnation),
+                        "host": adv.host, "port": adv.port,
+                    }, OP_TIMEOUT_S)
+                else:
+                    await self._call("heartbeat", {
+                        "broker": me, "incarnation": str(self.incarnation)}, interval * 2)
+            except (RpcError, ControllerError, TimeoutError) as exc:
+                log.debug("broker %d: heartbeat failed: %s", me, exc)
+            except Exception:
+                log.exception("broker %d: heartbeat failed", me)
+            await asyncio.sleep(interval)
+
+    async def submit(self, op: str, args: dict[str, Any]) -> Any:
+        """Run an admin change on the active controller; return once applied here too."""
+        try:
+            reply = await self._call("op", {"op": op, "args": args}, OP_TIMEOUT_S)
+            await self.quorum.wait_applied(int(reply["offset"]), OP_TIMEOUT_S)
+        except RpcError as exc:
+            raise _error_from(exc) from None
+        except TimeoutError:
+            raise NotControllerError("the change was not applied in time",
+                                     "REQUEST_TIMED_OUT", 7) from None
+        return reply.get("result")
+
+    # -- quorum description ----------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """This node's view of the quorum (with replication progress on the leader)."""
+        st = self.quorum.status()
+        now = time.time()
+
+        def when(tick: int | None) -> int:
+            return -1 if tick is None else int((now - (st.tick - tick) * TICK_S) * 1000)
+
+        def replica(r: Any) -> dict[str, Any]:
+            return {"node_id": r.node_id, "log_end_offset": r.log_end_offset,
+                    "lag": max(0, st.log_end_offset - r.log_end_offset)
+                    if r.log_end_offset >= 0 else -1,
+                    "last_fetch_ms": when(r.last_fetch_tick),
+                    "last_caught_up_ms": when(r.last_caught_up_tick)}
+
+        return {
+            "cluster_id": self.quorum.image.cluster_id or "",
+            "node_id": st.node_id, "role": st.role,
+            "leader_id": -1 if st.leader_id is None else st.leader_id,
+            "leader_epoch": st.epoch, "high_watermark": st.high_watermark,
+            "log_end_offset": st.log_end_offset,
+            "max_follower_lag": st.max_follower_lag,
+            "voters": [replica(r) for r in st.voters],
+            "observers": [replica(r) for r in st.observers],
+        }
+
+    async def describe_leader(self) -> dict[str, Any]:
+        """The active controller's view (this node's own when no leader answers)."""
+        leader = self.quorum.leader_id
+        if leader is not None and leader != self.core.node_id:
+            try:
+                result: dict[str, Any] = await self.transport.rpc(
+                    leader, "describe_quorum", {}, 3.0)
+                return result
+            except RpcError as exc:
+                log.debug("describe_quorum on node %d failed: %s", leader, exc)
+        return self.describe()

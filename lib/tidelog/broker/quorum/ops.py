@@ -1,0 +1,164 @@
+"""Admin changes that work on one node and in a cluster: what request handlers call.
+
+On a single node (no ``--quorum``) each function is the synchronous BrokerCore method. In a
+cluster the change is sent to the active controller (:meth:`ClusterNode.submit`), which
+computes its metadata records with the builders of :data:`BUILDERS` on its own image, commits
+them through Raft and answers with the offset to wait for; the function returns once this
+node's image has applied that offset. Errors are ControllerErrors carrying Kafka's error name
+(NOT_CONTROLLER or REQUEST_TIMED_OUT when no controller could take the change; clients retry).
+
+The builders are pure functions of (core, JSON arguments): arguments travel between nodes as
+JSON, so UUIDs are strings and config changes ``[name, op, value]`` triples.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tidelog.metadata import controller_ops
+from tidelog.metadata.controller_ops import AlterConfigOp, ConfigChange, ProducerIdBlock
+from tidelog.metadata.errors import ControllerError
+from tidelog.metadata.image import TopicImage
+from tidelog.metadata.records import ConfigRecord, MetadataRecord
+from tidelog.storage.config import LogConfig
+
+if TYPE_CHECKING:
+    from tidelog.broker.core import BrokerCore
+
+Built = tuple[list[MetadataRecord], Any]
+
+
+def _create_topic(core: BrokerCore, a: dict[str, Any]) -> Built:
+    image = core.image
+    configs: dict[str, str | None] = dict(a["configs"])
+    records = controller_ops.create_topic(
+        image, a["name"], int(a["partitions"]), int(a["replication_factor"]), configs,
+        core.broker_ids,
+        default_partitions=core.config.num_partitions,
+        default_replication_factor=core.config.default_replication_factor,
+        start=len(image.topics_by_id),  # spread single-partition topics over the brokers
+    )
+    given = {k: v for k, v in configs.items() if v is not None}
+    LogConfig.from_properties(given, base=core.default_log_config)
+    return records, None
+
+
+def _delete_topic(core: BrokerCore, a: dict[str, Any]) -> Built:
+    tid = uuid.UUID(a["topic_id"]) if a.get("topic_id") else None
+    name = a.get("name")
+    topic = core.image.topic(name) if name is not None else core.image.topic_by_id(tid)  # type: ignore[arg-type]
+    records = controller_ops.delete_topic(core.image, name, topic_id=tid)
+    return records, topic.name if topic is not None else name
+
+
+def _create_partitions(core: BrokerCore, a: dict[str, Any]) -> Built:
+    records = controller_ops.create_partitions(
+        core.image, a["name"], int(a["count"]), core.broker_ids
+    )
+    return records, None
+
+
+def _alter_configs(core: BrokerCore, a: dict[str, Any]) -> Built:
+    resource_type, resource_name = int(a["resource_type"]), str(a["resource_name"])
+    changes = [ConfigChange(n, AlterConfigOp(op), v) for n, op, v in a["changes"]]
+    records = controller_ops.alter_configs(
+        core.image, resource_type, resource_name, changes, valid_broker_configs=frozenset()
+    )
+    if resource_type == 2 and records:
+        props = dict(core.image.topic_configs(resource_name))
+        for change in records:
+            if isinstance(change, ConfigRecord):
+                if change.value is None:
+                    props.pop(change.name, None)
+                else:
+                    props[change.name] = change.value
+        LogConfig.from_properties(props, base=core.default_log_config)
+    return list(records), None
+
+
+def _producer_ids(core: BrokerCore, a: dict[str, Any]) -> Built:
+    records, block = controller_ops.allocate_producer_ids(core.image, int(a["broker"]))
+    return records, {"first": block.first, "size": block.size}
+
+
+BUILDERS = {
+    "create_topic": _create_topic,
+    "delete_topic": _delete_topic,
+    "create_partitions": _create_partitions,
+    "alter_configs": _alter_configs,
+    "producer_ids": _producer_ids,
+}
+
+
+async def create_topic(
+    core: BrokerCore,
+    name: str,
+    partitions: int,
+    replication_factor: int,
+    configs: Mapping[str, str | None],
+    *,
+    validate_only: bool = False,
+) -> TopicImage:
+    if core.cluster is None or validate_only:
+        return core.create_topic(
+            name, partitions, replication_factor, configs, validate_only=validate_only
+        )
+    await core.cluster.submit("create_topic", {
+        "name": name, "partitions": partitions, "replication_factor": replication_factor,
+        "configs": dict(configs),
+    })
+    topic = core.image.topic(name)
+    if topic is None:  # deleted again in between
+        raise ControllerError("UNKNOWN_TOPIC_OR_PARTITION", f"{name} is gone")
+    return topic
+
+
+async def delete_topic(core: BrokerCore, name: str | None, topic_id: uuid.UUID | None = None
+                       ) -> str:
+    if core.cluster is None:
+        return core.delete_topic(name, topic_id)
+    result = await core.cluster.submit("delete_topic", {
+        "name": name, "topic_id": None if topic_id is None else str(topic_id)})
+    return str(result)
+
+
+async def create_partitions(
+    core: BrokerCore, name: str, count: int, *, validate_only: bool = False
+) -> None:
+    if core.cluster is None or validate_only:
+        core.create_partitions(name, count, validate_only=validate_only)
+        return
+    await core.cluster.submit("create_partitions", {"name": name, "count": count})
+
+
+async def alter_configs(
+    core: BrokerCore,
+    resource_type: int,
+    resource_name: str,
+    changes: Sequence[ConfigChange],
+    *,
+    validate_only: bool = False,
+) -> None:
+    if core.cluster is None or validate_only:
+        core.alter_configs(resource_type, resource_name, changes, validate_only=validate_only)
+        return
+    await core.cluster.submit("alter_configs", {
+        "resource_type": resource_type, "resource_name": resource_name,
+        "changes": [[c.name, int(c.op), c.value] for c in changes],
+    })
+
+
+async def allocate_producer_id(core: BrokerCore) -> int:
+    if core.cluster is None:
+        return core.allocate_producer_id()
+    block = core._pid_block
+    if block is None or core._next_pid >= block.next_block_start:
+        result = await core.cluster.submit("producer_ids", {"broker": core.node_id})
+        block = ProducerIdBlock(core.node_id, int(result["first"]), int(result["size"]))
+        core._pid_block = block
+        core._next_pid = block.first
+    pid = core._next_pid
+    core._next_pid += 1
+    return pid

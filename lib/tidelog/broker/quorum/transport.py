@@ -1,0 +1,266 @@
+"""Quorum connections: carry Raft messages and broker RPCs between nodes (asyncio, TCP).
+
+Every node keeps at most one usable connection per peer id. A controller listens on its quorum
+address; any node connects to the voters it needs to reach (from ``--quorum``) and opens with a
+``hello`` frame (:mod:`tidelog.broker.quorum.wire`). Non-voters (brokers) are reached over the
+connection they opened: replies and fetch responses go back the way requests came.
+
+Raft messages are best effort: a message for a peer without a connection starts a connect
+(retried with backoff) and is dropped; Raft resends what matters. RPCs (``rpc``/``reply``)
+wait for their reply with a timeout.
+
+Misconfiguration is refused: the accepting side compares the hello's voter list with its own
+and refuses a node whose list differs, or whose id is already connected from another live
+process (a node id used twice). The refused side calls ``on_refused`` (logd then stops with
+an error). Invariant: the send buffer of a connection is bounded (:data:`MAX_BUFFERED`); a
+peer that does not read is disconnected rather than buffered without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tidelog.broker.config import HostPort
+from tidelog.broker.quorum.wire import (
+    FRAME_LEN,
+    MAX_FRAME,
+    WireError,
+    decode_message,
+    encode_message,
+    frame,
+    parse_frame,
+)
+from tidelog.errors import TidelogError
+from tidelog.raft.messages import Message
+
+log = logging.getLogger("tidelog.quorum")
+
+MAX_BUFFERED = 32 << 20
+RECONNECT_S = 0.2
+
+RpcHandler = Callable[[int, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class RpcError(TidelogError):
+    """An RPC failed: no connection, a timeout, or the peer answered with an error."""
+
+    def __init__(self, message: str, code: str = "NOT_CONTROLLER") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Conn:
+    def __init__(self, writer: asyncio.StreamWriter, peer: int, incarnation: str) -> None:
+        self.writer = writer
+        self.peer = peer
+        self.incarnation = incarnation
+
+    def send(self, data: bytes) -> bool:
+        if self.writer.is_closing():
+            return False
+        if self.writer.transport.get_write_buffer_size() > MAX_BUFFERED:
+            self.writer.close()
+            return False
+        self.writer.write(data)
+        return True
+
+
+class QuorumTransport:
+    """Connections to peers; see the module docstring."""
+
+    def __init__(
+        self,
+        node_id: int,
+        voters: dict[int, HostPort],
+        voters_text: str,
+        *,
+        on_message: Callable[[Message], None],
+        on_rpc: RpcHandler,
+        on_refused: Callable[[str], None],
+        cluster_id: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        self.node_id = node_id
+        self.voters = voters
+        self.voters_text = voters_text
+        self.incarnation = uuid.uuid4().hex
+        self._on_message = on_message
+        self._on_rpc = on_rpc
+        self._on_refused = on_refused
+        self._cluster_id = cluster_id
+        self._conns: dict[int, _Conn] = {}
+        self._connecting: dict[int, asyncio.Task[None]] = {}
+        self._rpc_ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    async def start(self, listen: HostPort | None) -> None:
+        if listen is not None:
+            self._server = await asyncio.start_server(
+                self._accept, listen.host, listen.port, reuse_address=True
+            )
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._conns.values()):
+            conn.writer.close()
+        for task in [*self._connecting.values(), *self._tasks]:
+            task.cancel()
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(RpcError("shutting down"))
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send(self, msg: Message) -> None:
+        """Send a Raft message (best effort)."""
+        self._send_frame(msg.dst, encode_message(msg))
+
+    def _send_frame(self, dst: int, data: bytes) -> bool:
+        conn = self._conns.get(dst)
+        if conn is not None and conn.send(data):
+            return True
+        if dst in self.voters and dst not in self._connecting and not self._closed:
+            task = asyncio.get_running_loop().create_task(self._connect(dst))
+            self._connecting[dst] = task
+        return False
+
+    async def rpc(self, dst: int, op: str, args: dict[str, Any], timeout: float) -> Any:
+        """Call ``op`` on node ``dst``; its result, or RpcError."""
+        if dst not in self._conns and dst in self.voters:
+            self._send_frame(dst, b"")  # starts a connect
+            task = self._connecting.get(dst)
+            if task is not None:
+                with contextlib.suppress(asyncio.TimeoutError, Exception):
+                    await asyncio.wait_for(asyncio.shield(task), timeout)
+        rid = next(self._rpc_ids)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        try:
+            if not self._send_frame(dst, frame({"k": "rpc", "id": rid, "op": op, "args": args})):
+                raise RpcError(f"node {dst} is not reachable")
+            reply = await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise RpcError(f"node {dst} did not answer {op} within {timeout:g} s",
+                           "REQUEST_TIMED_OUT") from None
+        finally:
+            self._pending.pop(rid, None)
+        if not reply.get("ok"):
+            raise RpcError(str(reply.get("error")), str(reply.get("code", "UNKNOWN")))
+        return reply.get("result")
+
+    # -- connections -----------------------------------------------------------------------
+
+    async def _connect(self, dst: int) -> None:
+        addr = self.voters[dst]
+        try:
+            while not self._closed and dst not in self._conns:
+                try:
+                    reader, writer = await asyncio.open_connection(addr.host, addr.port)
+                except OSError:
+                    await asyncio.sleep(RECONNECT_S)
+                    continue
+                writer.write(frame({"k": "hello", "node": self.node_id,
+                                    "voters": self.voters_text,
+                                    "incarnation": self.incarnation,
+                                    "cluster": self._cluster_id()}))
+                conn = _Conn(writer, dst, "")
+                self._conns[dst] = conn
+                task = asyncio.get_running_loop().create_task(self._read(reader, conn))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                return
+        finally:
+            self._connecting.pop(dst, None)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head, _ = await asyncio.wait_for(self._read_frame(reader), 10)
+            if head.get("k") != "hello":
+                raise WireError("the first frame is not hello")
+            peer = int(head["node"])
+            reason = None
+            if head.get("voters") != self.voters_text:
+                reason = (f"node {peer} has quorum {head.get('voters')!r}, node "
+                          f"{self.node_id} has {self.voters_text!r}")
+            elif (head.get("cluster") and self._cluster_id()
+                  and head.get("cluster") != self._cluster_id()):
+                reason = (f"node {peer} belongs to cluster {head.get('cluster')}, node "
+                          f"{self.node_id} to cluster {self._cluster_id()}")
+            elif peer == self.node_id:
+                reason = f"node id {peer} is used by two nodes"
+            else:
+                old = self._conns.get(peer)
+                if (old is not None and old.incarnation
+                        and old.incarnation != head.get("incarnation")
+                        and not old.writer.is_closing()):
+                    reason = f"node id {peer} is already connected from another process"
+            if reason is not None:
+                log.error("refusing a quorum connection: %s", reason)
+                writer.write(frame({"k": "refuse", "reason": reason}))
+                await writer.drain()
+                writer.close()
+                return
+        except (TimeoutError, WireError, KeyError, TypeError, ValueError, OSError,
+                asyncio.IncompleteReadError) as exc:
+            log.warning("dropping a quorum connection: %s", exc)
+            writer.close()
+            return
+        conn = _Conn(writer, peer, str(head.get("incarnation", "")))
+        self._conns[peer] = conn
+        await self._read(reader, conn)
+
+    async def _read_frame(self, reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes]:
+        (n,) = FRAME_LEN.unpack(await reader.readexactly(FRAME_LEN.size))
+        if n > MAX_FRAME:
+            raise WireError(f"frame of {n} bytes exceeds {MAX_FRAME}")
+        return parse_frame(await reader.readexactly(n))
+
+    async def _read(self, reader: asyncio.StreamReader, conn: _Conn) -> None:
+        try:
+            while True:
+                head, payload = await self._read_frame(reader)
+                kind = head["k"]
+                if kind == "rpc":
+                    task = asyncio.get_running_loop().create_task(self._serve_rpc(conn, head))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                elif kind == "reply":
+                    fut = self._pending.get(int(head["id"]))
+                    if fut is not None and not fut.done():
+                        fut.set_result(head)
+                elif kind == "refuse":
+                    self._on_refused(str(head.get("reason")))
+                    return
+                else:
+                    self._on_message(decode_message(head, payload))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        except (WireError, KeyError, TypeError, ValueError) as exc:
+            log.warning("dropping the quorum connection of node %d: %s", conn.peer, exc)
+        finally:
+            conn.writer.close()
+            if self._conns.get(conn.peer) is conn:
+                del self._conns[conn.peer]
+
+    async def _serve_rpc(self, conn: _Conn, head: dict[str, Any]) -> None:
+        rid = head.get("id")
+        try:
+            result = await self._on_rpc(conn.peer, str(head["op"]), dict(head.get("args") or {}))
+            reply: dict[str, Any] = {"k": "reply", "id": rid, "ok": True, "result": result}
+        except RpcError as exc:
+            reply = {"k": "reply", "id": rid, "ok": False, "error": str(exc), "code": exc.code}
+        except TidelogError as exc:
+            code = getattr(exc, "error_name", "UNKNOWN_SERVER_ERROR")
+            reply = {"k": "reply", "id": rid, "ok": False,
+                     "error": getattr(exc, "detail", str(exc)), "code": code}
+        conn.send(frame(reply))
