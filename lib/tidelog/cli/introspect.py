@@ -107,10 +107,10 @@ def _kind(param: Any) -> tuple[str, tuple[str, ...]]:
             return "file", ()
         return "", ()
     ptype = getattr(param, "type", None)
-    name = type(ptype).__name__
-    if name == "Choice":
+    name = type(ptype).__name__  # click's Choice/Path, or typer's TyperChoice/TyperPath
+    if name.endswith("Choice"):
         return "choice", tuple(str(c) for c in getattr(ptype, "choices", ()))
-    if name == "Path":
+    if name.endswith("Path"):
         if getattr(ptype, "dir_okay", True) and not getattr(ptype, "file_okay", True):
             return "dir", ()
         return "file", ()
