@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import sys
 from typing import Any, BinaryIO, TextIO, cast
 
@@ -30,8 +31,9 @@ class _TextSink:
     def __init__(self, text: TextIO) -> None:
         self._text = text
 
-    def write(self, data: bytes) -> int:
-        return self._text.write(data.decode("utf-8", "surrogateescape"))
+    def write(self, data: bytes | memoryview) -> int:
+        self._text.write(bytes(data).decode("utf-8", "surrogateescape"))
+        return len(data)  # bytes consumed, as a binary stream reports
 
     def flush(self) -> None:
         self._text.flush()
@@ -118,11 +120,22 @@ class Output:
         self._parts.clear()
         self._pending = 0
         try:
-            self._stream.write(data)
+            self._write_all(data)
         except (BrokenPipeError, ValueError) as exc:
             self._on_closed()
             raise StdoutClosed from exc
         self._flush_stream()
+
+    def _write_all(self, data: bytes) -> None:
+        # Why a loop: with PYTHONUNBUFFERED or `python -u`, sys.stdout.buffer is a raw FileIO
+        # whose write() may take only part of the data (a signal, a full non-blocking pipe).
+        view = memoryview(data)
+        while view:
+            written = self._stream.write(view)
+            if written is None:  # non-blocking stream, nothing taken: wait until writable
+                select.select([], [self._stream.fileno()], [])
+                continue
+            view = view[written:]
 
     def flush_quietly(self) -> None:
         """Flush, ignoring a closed stdout (used before writing a diagnostic on stderr)."""

@@ -57,6 +57,23 @@ def test_output_autoflush() -> None:
     assert raw.getvalue() == b"a\n"
 
 
+class _ShortWrites(io.BytesIO):
+    """A raw stream that takes at most 3 bytes per write, like an unbuffered FileIO
+    interrupted by signals."""
+
+    def write(self, data: bytes | memoryview) -> int:  # type: ignore[override]
+        return super().write(bytes(data[:3]))
+
+
+def test_output_writes_everything_through_short_writes() -> None:
+    raw = _ShortWrites()
+    out = Output(raw, buffer_size=4)
+    out.line("hello, world")
+    out.json({"k": [1, 2]})
+    out.flush()
+    assert raw.getvalue() == b'hello, world\n{"k":[1,2]}\n'
+
+
 def test_closed_pipe_raises_stdout_closed_once_and_after() -> None:
     out = Output(_ClosedPipe())
     out.line("a")
