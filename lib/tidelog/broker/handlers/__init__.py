@@ -7,7 +7,7 @@ it must equal :data:`~tidelog.broker.handlers.cluster.SERVED`, the set ApiVersio
 from __future__ import annotations
 
 from tidelog.broker.groups import handlers as groups
-from tidelog.broker.handlers import admin, cluster, fetch, offsets, produce
+from tidelog.broker.handlers import admin, cluster, fetch, offsets, produce, quorum
 from tidelog.broker.handlers.base import Handler
 from tidelog.protocol.apis import ApiKey
 
@@ -18,6 +18,7 @@ HANDLERS: dict[ApiKey, Handler] = {
     **fetch.HANDLERS,
     **offsets.HANDLERS,
     **groups.HANDLERS,
+    **quorum.HANDLERS,
 }
 
 assert set(HANDLERS) == cluster.SERVED, "every advertised API needs a handler"

@@ -40,6 +40,7 @@ SERVED: frozenset[ApiKey] = frozenset(
         ApiKey.CREATE_PARTITIONS,
         ApiKey.INCREMENTAL_ALTER_CONFIGS,
         ApiKey.DESCRIBE_CLUSTER,
+        ApiKey.DESCRIBE_QUORUM,
         ApiKey.FIND_COORDINATOR,
         ApiKey.JOIN_GROUP,
         ApiKey.SYNC_GROUP,

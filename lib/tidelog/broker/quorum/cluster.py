@@ -34,10 +34,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tidelog.broker.quorum.metadata_quorum import TICK_S
+from tidelog.broker.quorum.metadata_quorum import TICK_S, MetadataQuorum
 from tidelog.broker.quorum.transport import QuorumTransport, RpcError
 from tidelog.metadata.errors import ControllerError, KafkaErrors
 from tidelog.metadata.records import ClusterIdRecord, Endpoint, MetadataRecord, RegisterBrokerRecord
+from tidelog.raft.progress import ReplicaStatus
 
 if TYPE_CHECKING:
     from tidelog.broker.core import BrokerCore
@@ -288,29 +289,7 @@ class ClusterNode:
 
     def describe(self) -> dict[str, Any]:
         """This node's view of the quorum (with replication progress on the leader)."""
-        st = self.quorum.status()
-        now = time.time()
-
-        def when(tick: int | None) -> int:
-            return -1 if tick is None else int((now - (st.tick - tick) * TICK_S) * 1000)
-
-        def replica(r: Any) -> dict[str, Any]:
-            return {"node_id": r.node_id, "log_end_offset": r.log_end_offset,
-                    "lag": max(0, st.log_end_offset - r.log_end_offset)
-                    if r.log_end_offset >= 0 else -1,
-                    "last_fetch_ms": when(r.last_fetch_tick),
-                    "last_caught_up_ms": when(r.last_caught_up_tick)}
-
-        return {
-            "cluster_id": self.quorum.image.cluster_id or "",
-            "node_id": st.node_id, "role": st.role,
-            "leader_id": -1 if st.leader_id is None else st.leader_id,
-            "leader_epoch": st.epoch, "high_watermark": st.high_watermark,
-            "log_end_offset": st.log_end_offset,
-            "max_follower_lag": st.max_follower_lag,
-            "voters": [replica(r) for r in st.voters],
-            "observers": [replica(r) for r in st.observers],
-        }
+        return describe_quorum(self.quorum)
 
     async def describe_leader(self) -> dict[str, Any]:
         """The active controller's view (this node's own when no leader answers)."""
@@ -323,3 +302,31 @@ class ClusterNode:
             except RpcError as exc:
                 log.debug("describe_quorum on node %d failed: %s", leader, exc)
         return self.describe()
+
+
+def describe_quorum(quorum: MetadataQuorum) -> dict[str, Any]:
+    """A node's view of its quorum as ``log-quorum`` shows it (times in epoch milliseconds,
+    -1 unknown; replication progress only on the leader)."""
+    st = quorum.status()
+    now = time.time()
+
+    def when(tick: int | None) -> int:
+        return -1 if tick is None else int((now - (st.tick - tick) * TICK_S) * 1000)
+
+    def replica(r: ReplicaStatus) -> dict[str, Any]:
+        known = r.log_end_offset >= 0
+        return {"node_id": r.node_id, "log_end_offset": r.log_end_offset,
+                "lag": max(0, st.log_end_offset - r.log_end_offset) if known else -1,
+                "last_fetch_ms": when(r.last_fetch_tick),
+                "last_caught_up_ms": when(r.last_caught_up_tick)}
+
+    return {
+        "cluster_id": quorum.image.cluster_id or "",
+        "node_id": st.node_id, "role": st.role,
+        "leader_id": -1 if st.leader_id is None else st.leader_id,
+        "leader_epoch": st.epoch, "high_watermark": st.high_watermark,
+        "log_end_offset": st.log_end_offset,
+        "max_follower_lag": st.max_follower_lag,
+        "voters": [replica(r) for r in st.voters],
+        "observers": [replica(r) for r in st.observers],
+    }

@@ -43,6 +43,8 @@ log = logging.getLogger("tidelog.quorum")
 
 MAX_BUFFERED = 32 << 20
 RECONNECT_S = 0.2
+#: How long an RPC waits for a connection to a peer before it fails.
+CONNECT_WAIT_S = 0.5
 
 RpcHandler = Callable[[int, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -140,8 +142,9 @@ class QuorumTransport:
             self._send_frame(dst, b"")  # starts a connect
             task = self._connecting.get(dst)
             if task is not None:
-                with contextlib.suppress(asyncio.TimeoutError, Exception):
-                    await asyncio.wait_for(asyncio.shield(task), timeout)
+                # a peer that does not accept at once is down: fail fast, callers retry
+                with contextlib.suppress(TimeoutError, Exception):
+                    await asyncio.wait_for(asyncio.shield(task), min(timeout, CONNECT_WAIT_S))
         rid = next(self._rpc_ids)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut

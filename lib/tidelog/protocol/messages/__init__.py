@@ -6,7 +6,7 @@ out. ``ALL`` lists every API schema; the supported version ranges live in
 :mod:`tidelog.protocol.apis`, not here.
 """
 
-from tidelog.protocol.messages import admin, fetch, groups, metadata, produce
+from tidelog.protocol.messages import admin, fetch, groups, metadata, produce, quorum
 from tidelog.protocol.schema import ApiSchema
 
 ALL: tuple[ApiSchema, ...] = (
@@ -15,4 +15,5 @@ ALL: tuple[ApiSchema, ...] = (
     *fetch.APIS,
     *admin.APIS,
     *groups.APIS,
+    *quorum.APIS,
 )
