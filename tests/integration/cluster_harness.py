@@ -38,7 +38,7 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 10.0) ->
     while time.monotonic() < deadline:
         try:
             last = probe()
-        except Exception as exc:  # noqa: BLE001 - a probe may fail while the cluster moves
+        except Exception as exc:  # a probe may fail while the cluster moves
             last = exc
         else:
             if last is not None and last is not False:

@@ -64,12 +64,11 @@ def create_topic(bootstrap: str, name: str, partitions: int) -> None:
 
 def produce_consume(produce_via: str, consume_via: str, topic: str, n: int) -> list[bytes]:
     async def main() -> list[bytes]:
-        async with client(produce_via) as c:
-            async with Producer(c, ProducerConfig(linger_ms=0)) as producer:
-                info = await producer.topic(topic)
-                for i in range(n):
-                    await producer.send(topic, b"v%d" % i, partition=i % info.count)
-                await producer.flush()
+        async with client(produce_via) as c, Producer(c, ProducerConfig(linger_ms=0)) as producer:
+            info = await producer.topic(topic)
+            for i in range(n):
+                await producer.send(topic, b"v%d" % i, partition=i % info.count)
+            await producer.flush()
         async with client(consume_via) as c:
             info = await c.topic(topic)
             consumer = Consumer(c, ConsumerConfig(max_wait_ms=100))
