@@ -5,8 +5,9 @@ address; any node connects to the voters it needs to reach (from ``--quorum``) a
 ``hello`` frame (:mod:`tidelog.broker.quorum.wire`). Non-voters (brokers) are reached over the
 connection they opened: replies and fetch responses go back the way requests came.
 
-Raft messages are best effort: a message for a peer without a connection starts a connect
-(retried with backoff) and is dropped; Raft resends what matters. RPCs (``rpc``/``reply``)
+Raft messages are best effort: a message for a voter without a connection starts a connect
+(retried with backoff) and waits for it (at most :data:`MAX_HELD` per peer, oldest dropped);
+Raft resends whatever is lost. RPCs (``rpc``/``reply``)
 wait for their reply with a timeout.
 
 Misconfiguration is refused: the accepting side compares the hello's voter list with its own
@@ -45,6 +46,8 @@ MAX_BUFFERED = 32 << 20
 RECONNECT_S = 0.2
 #: How long an RPC waits for a connection to a peer before it fails.
 CONNECT_WAIT_S = 0.5
+#: Raft messages kept per peer while a connection to it is being opened.
+MAX_HELD = 64
 
 RpcHandler = Callable[[int, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -97,6 +100,7 @@ class QuorumTransport:
         self._cluster_id = cluster_id
         self._conns: dict[int, _Conn] = {}
         self._connecting: dict[int, asyncio.Task[None]] = {}
+        self._held: dict[int, list[bytes]] = {}
         self._rpc_ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._server: asyncio.Server | None = None
@@ -125,15 +129,22 @@ class QuorumTransport:
 
     def send(self, msg: Message) -> None:
         """Send a Raft message (best effort)."""
-        self._send_frame(msg.dst, encode_message(msg))
+        self._send_frame(msg.dst, encode_message(msg), hold=True)
 
-    def _send_frame(self, dst: int, data: bytes) -> bool:
+    def _send_frame(self, dst: int, data: bytes, *, hold: bool = False) -> bool:
         conn = self._conns.get(dst)
         if conn is not None and conn.send(data):
             return True
-        if dst in self.voters and dst not in self._connecting and not self._closed:
-            task = asyncio.get_running_loop().create_task(self._connect(dst))
-            self._connecting[dst] = task
+        if dst in self.voters and not self._closed:
+            if hold:
+                # kept for the connection being opened (a new leader's BeginQuorumEpoch must
+                # not be lost to connection set-up); bounded, oldest dropped first
+                held = self._held.setdefault(dst, [])
+                held.append(data)
+                del held[:-MAX_HELD]
+            if dst not in self._connecting:
+                task = asyncio.get_running_loop().create_task(self._connect(dst))
+                self._connecting[dst] = task
         return False
 
     async def rpc(self, dst: int, op: str, args: dict[str, Any], timeout: float) -> Any:
@@ -178,6 +189,8 @@ class QuorumTransport:
                                     "cluster": self._cluster_id()}))
                 conn = _Conn(writer, dst, "")
                 self._conns[dst] = conn
+                for data in self._held.pop(dst, []):
+                    conn.send(data)
                 task = asyncio.get_running_loop().create_task(self._read(reader, conn))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
