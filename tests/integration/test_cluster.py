@@ -167,6 +167,22 @@ def test_a_node_with_another_voter_set_is_refused(cluster: LogdCluster, tmp_path
         node.kill()
 
 
+def test_a_data_dir_of_another_cluster_is_refused(cluster: LogdCluster, tmp_path: Path) -> None:
+    single = Logd(tmp_path, "--node-id", "4", name="other")
+    single.start()
+    assert single.stop() == 0
+    node = Logd(tmp_path, "--node-id", "4", "--roles", "broker", "--quorum", cluster.quorum,
+                name="other")
+    try:
+        node.start()
+        assert node.proc is not None
+        assert node.proc.wait(15) == 1
+        assert "belongs to cluster" in node.new_log()
+    finally:
+        node.kill()
+    assert len(cluster.running()) == 3  # the healthy nodes carry on
+
+
 def test_split_roles(tmp_path: Path) -> None:
     """One controller and two broker-only nodes: brokers register as observers."""
     c = LogdCluster(tmp_path, 1, 2).start()
@@ -177,6 +193,16 @@ def test_split_roles(tmp_path: Path) -> None:
         create_topic(c.bootstrap(3), "split", 2)
         assert sorted(leaders(c.bootstrap(2), "split").values()) == [2, 3]
         assert len(produce_consume(c.bootstrap(2), c.bootstrap(3), "split", 10)) == 10
+        twin = Logd(tmp_path, "--node-id", "3", "--roles", "broker", "--quorum", c.quorum,
+                    name="twin")
+        try:
+            twin.start()
+            assert twin.proc is not None
+            assert twin.proc.wait(15) == 1
+            assert "already connected" in twin.log()
+        finally:
+            twin.kill()
+        assert c.nodes[3].running
         assert c.nodes[2].stop(signal.SIGTERM) == 0
     finally:
         c.close()

@@ -10,11 +10,14 @@ Raft messages are best effort: a message for a voter without a connection starts
 Raft resends whatever is lost. RPCs (``rpc``/``reply``)
 wait for their reply with a timeout.
 
-Misconfiguration is refused: the accepting side compares the hello's voter list with its own
-and refuses a node whose list differs, or whose id is already connected from another live
-process (a node id used twice). The refused side calls ``on_refused`` (logd then stops with
-an error). Invariant: the send buffer of a connection is bounded (:data:`MAX_BUFFERED`); a
-peer that does not read is disconnected rather than buffered without limit.
+Misconfiguration is refused: the accepting side compares the hello's voter list and cluster
+id with its own and refuses a node whose list or cluster differs, or whose id is already
+connected from another live process (a node id used twice). A node refused by a majority of
+the voters calls ``on_refused`` (logd then stops with an error); a refusal by fewer means the
+refuser is the odd one out, so one bad node cannot stop a healthy cluster.
+
+Invariant: the send buffer of a connection is bounded (:data:`MAX_BUFFERED`); a peer that does
+not read is disconnected rather than buffered without limit.
 """
 
 from __future__ import annotations
@@ -101,6 +104,8 @@ class QuorumTransport:
         self._conns: dict[int, _Conn] = {}
         self._connecting: dict[int, asyncio.Task[None]] = {}
         self._held: dict[int, list[bytes]] = {}
+        self._inbound: dict[int, _Conn] = {}
+        self._refused_by: dict[int, str] = {}
         self._rpc_ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._server: asyncio.Server | None = None
@@ -215,9 +220,8 @@ class QuorumTransport:
             elif peer == self.node_id:
                 reason = f"node id {peer} is used by two nodes"
             else:
-                old = self._conns.get(peer)
-                if (old is not None and old.incarnation
-                        and old.incarnation != head.get("incarnation")
+                old = self._inbound.get(peer)
+                if (old is not None and old.incarnation != head.get("incarnation")
                         and not old.writer.is_closing()):
                     reason = f"node id {peer} is already connected from another process"
             if reason is not None:
@@ -233,7 +237,12 @@ class QuorumTransport:
             return
         conn = _Conn(writer, peer, str(head.get("incarnation", "")))
         self._conns[peer] = conn
-        await self._read(reader, conn)
+        self._inbound[peer] = conn
+        try:
+            await self._read(reader, conn)
+        finally:
+            if self._inbound.get(peer) is conn:
+                del self._inbound[peer]
 
     async def _read_frame(self, reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes]:
         (n,) = FRAME_LEN.unpack(await reader.readexactly(FRAME_LEN.size))
@@ -255,7 +264,7 @@ class QuorumTransport:
                     if fut is not None and not fut.done():
                         fut.set_result(head)
                 elif kind == "refuse":
-                    self._on_refused(str(head.get("reason")))
+                    self._refused(conn.peer, str(head.get("reason")))
                     return
                 else:
                     self._on_message(decode_message(head, payload))
@@ -267,6 +276,16 @@ class QuorumTransport:
             conn.writer.close()
             if self._conns.get(conn.peer) is conn:
                 del self._conns[conn.peer]
+
+    def _refused(self, peer: int, reason: str) -> None:
+        """A voter refused this node. A majority of the voters refusing it means this node
+        is the misconfigured one (it stops); fewer means the refuser is (this node logs it
+        once and goes on without that peer)."""
+        if peer not in self._refused_by:
+            log.error("node %d refuses this node: %s", peer, reason)
+        self._refused_by[peer] = reason
+        if len(self._refused_by) >= len(self.voters) // 2 + 1:
+            self._on_refused(reason)
 
     async def _serve_rpc(self, conn: _Conn, head: dict[str, Any]) -> None:
         rid = head.get("id")
