@@ -19,8 +19,10 @@ paused leader cannot lead on stale time), and serves the quorum RPCs:
   created a topic through any broker sees it in that broker's Metadata at once.
 * ``describe_quorum``: the leader's view of the quorum (``log-quorum``).
 
-Admin changes on the controller run one at a time (an asyncio lock), so each is computed on
-the image that includes the previous one. Errors reach the caller as RpcError carrying the
+Admin changes on the controller are checked and proposed against the working image (the
+committed image plus every proposal in flight) in one synchronous step, so they pipeline
+without conflicting; a proposal that another leader's entries replaced is reported as lost,
+never as done. Errors reach the caller as RpcError carrying the
 Kafka error name.
 """
 
@@ -34,9 +36,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tidelog.broker.quorum.metadata_quorum import TICK_S, MetadataQuorum
+from tidelog.broker.quorum.metadata_quorum import TICK_S, MetadataQuorum, NotCommittedError
 from tidelog.broker.quorum.transport import QuorumTransport, RpcError
 from tidelog.metadata.errors import ControllerError, KafkaErrors
+from tidelog.metadata.image import MetadataImage
 from tidelog.metadata.records import ClusterIdRecord, Endpoint, MetadataRecord, RegisterBrokerRecord
 from tidelog.raft.progress import ReplicaStatus
 
@@ -70,7 +73,7 @@ def _error_from(exc: RpcError) -> ControllerError:
     return NotControllerError(str(exc))
 
 
-OpFn = Callable[["BrokerCore", dict[str, Any]], tuple[list[MetadataRecord], Any]]
+OpFn = Callable[["BrokerCore", MetadataImage, dict[str, Any]], tuple[list[MetadataRecord], Any]]
 Ops = Mapping[str, OpFn]
 
 
@@ -97,7 +100,6 @@ class ClusterNode:
         self.failed = asyncio.Event()
         self.failure = ""
         self._tasks: list[asyncio.Task[None]] = []
-        self._op_lock = asyncio.Lock()
         self._heartbeats: dict[int, float] = {}
         self._led_epoch: int | None = None
 
@@ -181,11 +183,20 @@ class ClusterNode:
                             bid, b.incarnation_id, b.broker_epoch, b.endpoints, b.rack, True)])
 
     async def _commit(self, records: list[MetadataRecord]) -> int:
-        """Propose ``records`` (on the leader) and wait until they are applied here."""
-        async with self._op_lock:
-            last = self.quorum.propose(records)
-            await self.quorum.wait_applied(last + 1, OP_TIMEOUT_S)
-            return last + 1
+        """Propose ``records`` (on the leader) and wait until they are applied here.
+
+        Checking and proposing is one synchronous step against the working image (which
+        includes every proposal in flight), so concurrent changes pipeline without
+        conflicting; only the wait for the commit is shared."""
+        last = self.quorum.propose(records)
+        epoch = self.quorum.node.epoch
+        try:
+            await self.quorum.wait_applied(last + 1, OP_TIMEOUT_S, epoch)
+        except TimeoutError:
+            raise RpcError("the change was not committed in time", "REQUEST_TIMED_OUT") from None
+        except NotCommittedError as exc:
+            raise RpcError(str(exc)) from None
+        return last + 1
 
     async def _serve(self, peer: int, op: str, args: dict[str, Any]) -> dict[str, Any]:
         if op == "describe_quorum":
@@ -200,17 +211,11 @@ class ClusterNode:
             fn = self._ops.get(str(args.get("op")))
             if fn is None:
                 raise RpcError(f"unknown operation {args.get('op')!r}", "INVALID_REQUEST")
-            async with self._op_lock:
-                records, result = fn(self.core, dict(args.get("args") or {}))
-                if not records:
-                    return {"result": result, "offset": self.quorum.applied}
-                last = self.quorum.propose(records)
-                try:
-                    await self.quorum.wait_applied(last + 1, OP_TIMEOUT_S)
-                except TimeoutError:
-                    raise RpcError("the change was not committed in time",
-                                   "REQUEST_TIMED_OUT") from None
-            return {"result": result, "offset": last + 1}
+            records, result = fn(self.core, self.quorum.working_image,
+                                 dict(args.get("args") or {}))
+            if not records:
+                return {"result": result, "offset": self.quorum.applied}
+            return {"result": result, "offset": await self._commit(records)}
         raise RpcError(f"unknown rpc {op!r}", "INVALID_REQUEST")
 
     async def _register(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,10 @@ from tidelog.raft.types import Entry
 
 log = logging.getLogger("tidelog.quorum")
 
+
+class NotCommittedError(MetadataError):
+    """A proposal was replaced by another leader's entries: it will never commit."""
+
 #: Seconds per Raft tick (RaftConfig counts time in ticks).
 TICK_S = 0.05
 
@@ -71,6 +75,9 @@ class MetadataQuorum:
         self._listeners: list[Callable[[MetadataImage], None]] = []
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._known_leader: tuple[int, int | None] = (-1, None)
+        #: the leader's image after its uncommitted proposals (None: nothing in flight)
+        self._pending: MetadataImage | None = None
+        self._pending_end = 0
 
     @classmethod
     def open(
@@ -127,16 +134,33 @@ class MetadataQuorum:
         """Where messages to other nodes go (the quorum transport, once it runs)."""
         self._send = send
 
-    async def wait_applied(self, offset: int, timeout: float) -> None:
-        """Return once the image includes every entry below ``offset`` (TimeoutError)."""
-        if self.applied >= offset:
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((offset, fut))
-        try:
-            await asyncio.wait_for(fut, timeout)
-        finally:
-            self._waiters = [(o, f) for o, f in self._waiters if f is not fut]
+    @property
+    def working_image(self) -> MetadataImage:
+        """The image after every entry this leader proposed (committed or not): what the next
+        proposal is checked against, so changes can be pipelined without conflicting."""
+        return self._pending if self._pending is not None else self._image
+
+    async def wait_applied(self, offset: int, timeout: float, epoch: int | None = None) -> None:
+        """Return once the image includes every entry below ``offset`` (TimeoutError).
+
+        With ``epoch`` (the epoch it was proposed in), the entry at ``offset - 1`` must be of
+        that epoch: if another leader's entry took its place, the proposal was lost and
+        NotCommittedError is raised, never a false success.
+        """
+        if self.applied < offset:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append((offset, fut))
+            try:
+                await asyncio.wait_for(fut, timeout)
+            finally:
+                self._waiters = [(o, f) for o, f in self._waiters if f is not fut]
+        if epoch is not None:
+            entry = self.node.entries(offset - 1, offset)
+            if entry and entry[0].epoch != epoch:
+                raise NotCommittedError(
+                    f"metadata entry {offset - 1} of epoch {epoch} was replaced by a later "
+                    "leader: the change was lost (retry it)"
+                )
 
     def add_listener(self, fn: Callable[[MetadataImage], None]) -> None:
         """Call ``fn(image)`` after every change of the image (from the event loop)."""
@@ -166,6 +190,10 @@ class MetadataQuorum:
             if ready.committed:
                 self._apply(ready.committed)
             node.advance(ready)
+        if self._pending is not None and (
+            not node.is_leader or self.applied >= self._pending_end
+        ):
+            self._pending = None  # all committed, or no longer ours to build on
         seen = (node.epoch, node.leader_id)
         if seen != self._known_leader and node.leader_id is not None:
             self._known_leader = seen
@@ -197,8 +225,9 @@ class MetadataQuorum:
         lead; NotLeaderError otherwise); returns the last offset. Committed later."""
         if not records:
             raise MetadataError("an append needs at least one metadata record")
-        self._image.apply_all(records)  # raises before anything is proposed
+        after = self.working_image.apply_all(records)  # raises before anything is proposed
         last = self.node.propose([encode_record(r) for r in records])
+        self._pending, self._pending_end = after, last + 1
         self.drain()
         return last
 

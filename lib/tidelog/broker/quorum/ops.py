@@ -7,8 +7,9 @@ them through Raft and answers with the offset to wait for; the function returns 
 node's image has applied that offset. Errors are ControllerErrors carrying Kafka's error name
 (NOT_CONTROLLER or REQUEST_TIMED_OUT when no controller could take the change; clients retry).
 
-The builders are pure functions of (core, JSON arguments): arguments travel between nodes as
-JSON, so UUIDs are strings and config changes ``[name, op, value]`` triples.
+The builders are pure functions of (core, the controller's working image, JSON arguments):
+arguments travel between nodes as JSON, so UUIDs are strings and config changes
+``[name, op, value]`` triples.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tidelog.metadata import controller_ops
 from tidelog.metadata.controller_ops import AlterConfigOp, ConfigChange, ProducerIdBlock
 from tidelog.metadata.errors import ControllerError
-from tidelog.metadata.image import TopicImage
+from tidelog.metadata.image import MetadataImage, TopicImage
 from tidelog.metadata.records import ConfigRecord, MetadataRecord
 from tidelog.storage.config import LogConfig
 
@@ -30,12 +31,16 @@ if TYPE_CHECKING:
 Built = tuple[list[MetadataRecord], Any]
 
 
-def _create_topic(core: BrokerCore, a: dict[str, Any]) -> Built:
-    image = core.image
+def live_brokers(image: MetadataImage) -> list[int]:
+    """The brokers new partitions may go to: registered and not fenced."""
+    return sorted(b for b, img in image.brokers.items() if not img.fenced)
+
+
+def _create_topic(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
     configs: dict[str, str | None] = dict(a["configs"])
     records = controller_ops.create_topic(
         image, a["name"], int(a["partitions"]), int(a["replication_factor"]), configs,
-        core.broker_ids,
+        live_brokers(image),
         default_partitions=core.config.num_partitions,
         default_replication_factor=core.config.default_replication_factor,
         start=len(image.topics_by_id),  # spread single-partition topics over the brokers
@@ -45,29 +50,29 @@ def _create_topic(core: BrokerCore, a: dict[str, Any]) -> Built:
     return records, None
 
 
-def _delete_topic(core: BrokerCore, a: dict[str, Any]) -> Built:
+def _delete_topic(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
     tid = uuid.UUID(a["topic_id"]) if a.get("topic_id") else None
     name = a.get("name")
-    topic = core.image.topic(name) if name is not None else core.image.topic_by_id(tid)  # type: ignore[arg-type]
-    records = controller_ops.delete_topic(core.image, name, topic_id=tid)
+    records = controller_ops.delete_topic(image, name, topic_id=tid)
+    topic = image.topic(name) if name is not None else image.topic_by_id(tid)  # type: ignore[arg-type]
     return records, topic.name if topic is not None else name
 
 
-def _create_partitions(core: BrokerCore, a: dict[str, Any]) -> Built:
+def _create_partitions(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
     records = controller_ops.create_partitions(
-        core.image, a["name"], int(a["count"]), core.broker_ids
+        image, a["name"], int(a["count"]), live_brokers(image)
     )
     return records, None
 
 
-def _alter_configs(core: BrokerCore, a: dict[str, Any]) -> Built:
+def _alter_configs(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
     resource_type, resource_name = int(a["resource_type"]), str(a["resource_name"])
     changes = [ConfigChange(n, AlterConfigOp(op), v) for n, op, v in a["changes"]]
     records = controller_ops.alter_configs(
-        core.image, resource_type, resource_name, changes, valid_broker_configs=frozenset()
+        image, resource_type, resource_name, changes, valid_broker_configs=frozenset()
     )
     if resource_type == 2 and records:
-        props = dict(core.image.topic_configs(resource_name))
+        props = dict(image.topic_configs(resource_name))
         for change in records:
             if isinstance(change, ConfigRecord):
                 if change.value is None:
@@ -78,8 +83,8 @@ def _alter_configs(core: BrokerCore, a: dict[str, Any]) -> Built:
     return list(records), None
 
 
-def _producer_ids(core: BrokerCore, a: dict[str, Any]) -> Built:
-    records, block = controller_ops.allocate_producer_ids(core.image, int(a["broker"]))
+def _producer_ids(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+    records, block = controller_ops.allocate_producer_ids(image, int(a["broker"]))
     return records, {"first": block.first, "size": block.size}
 
 
