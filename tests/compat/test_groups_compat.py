@@ -29,13 +29,14 @@ ENV = {"TIDELOG_GROUP_INITIAL_REBALANCE_DELAY_MS": "300",
        "TIDELOG_GROUP_MIN_SESSION_TIMEOUT_MS": "1000"}
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float = WAIT_S) -> None:
+def wait_for(what: str, check: Callable[[], bool], timeout: float = WAIT_S,
+             detail: Callable[[], object] = lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}: {detail()}")
 
 
 class Member:
@@ -85,7 +86,10 @@ def assignment(bootstrap: str, group: str) -> dict[str, list[int]] | None:
 
 
 def split_among(bootstrap: str, group: str, count: int) -> bool:
-    got = assignment(bootstrap, group)
+    try:
+        got = assignment(bootstrap, group)
+    except AssertionError:  # log-groups failed (the broker is restarting): ask again
+        return False
     if got is None or len(got) != count:
         return False
     parts = [p for ps in got.values() for p in ps]
@@ -130,37 +134,48 @@ def test_mixed_group_rebalances_and_survives_a_restart(tmp_path: Path,
     def seen() -> set[int]:
         return set().union(*(m.values() for m in members))
 
+    def state() -> str:
+        missing = sorted(set(range(1500)) - seen())
+        return (f"members {log_groups(b, 'describe', 'mix', '--members')}, offsets "
+                f"{log_groups(b, 'describe', 'mix')}, not seen {missing[:20]}...")
+
+    def settle(what: str, check: Callable[[], bool]) -> None:
+        wait_for(what, check, detail=state)
+
     try:
-        wait_for("three members splitting 6 partitions", lambda: split_among(b, "mix", 3))
-        wait_for("the first 300 records", lambda: seen() >= set(range(300)))
+        settle("three members splitting 6 partitions", lambda: split_among(b, "mix", 3))
+        settle("the first 300 records", lambda: seen() >= set(range(300)))
         # Killed: its session expires and the others take its partitions.
         members[1].stop(signal.SIGKILL)
         produce(b, 300, 300)
-        wait_for("two members after the kill", lambda: split_among(b, "mix", 2))
-        wait_for("records after the kill", lambda: seen() >= set(range(600)))
+        settle("two members after the kill", lambda: split_among(b, "mix", 2))
+        settle("records after the kill", lambda: seen() >= set(range(600)))
         # Joining: a new kafka-python member gets a share.
         members.append(Member(tmp_path, "kafka-python", b, "gt", "mix", 1))
-        wait_for("three members after the join", lambda: split_among(b, "mix", 3))
+        settle("three members after the join", lambda: split_among(b, "mix", 3))
         produce(b, 600, 300)
-        wait_for("records after the join", lambda: seen() >= set(range(900)))
+        settle("records after the join", lambda: seen() >= set(range(900)))
         # Leaving cleanly: the rest take over at once (no session timeout to wait for).
         members[2].stop()
-        wait_for("two members after the leave", lambda: split_among(b, "mix", 2), 10)
+        settle("two members after the leave", lambda: split_among(b, "mix", 2))
         produce(b, 900, 300)
-        wait_for("records after the leave", lambda: seen() >= set(range(1200)))
+        settle("records after the leave", lambda: seen() >= set(range(1200)))
         # A restart of logd: the group and its offsets come back; members carry on.
         group_logd.stop()
         group_logd.start()
         produce(b, 1200, 300)
-        wait_for("records after the restart", lambda: seen() >= set(range(1500)))
-        wait_for("a stable group after the restart", lambda: split_among(b, "mix", 2))
+        settle("records after the restart", lambda: seen() >= set(range(1500)))
+        settle("a stable group after the restart", lambda: split_among(b, "mix", 2))
 
         def caught_up() -> bool:
-            rows = log_groups(b, "describe", "mix")
+            try:
+                rows = log_groups(b, "describe", "mix")
+            except AssertionError:
+                return False
             return len(rows) == 6 and all(r["lag"] == 0 and r["current_offset"] == 250
                                           for r in rows)
 
-        wait_for("committed offsets at the log end in log-groups describe", caught_up)
+        settle("committed offsets at the log end in log-groups describe", caught_up)
     finally:
         for m in members:
             m.stop()
