@@ -488,7 +488,7 @@ class BrokerConfig:
             )
         if self.is_controller and self.controller_listen is not None:
             mine = voters[self.node_id]
-            if self.controller_listen.port not in (0, mine.port):
+            if self.controller_listen.port != mine.port:
                 raise ConfigError(
                     f"{src('controller_listen')}: controller_listen {self.controller_listen} "
                     f"is not this node's quorum address {mine}"

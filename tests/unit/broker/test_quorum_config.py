@@ -45,6 +45,7 @@ def test_roles_are_normalised() -> None:
     ({"node_id": 7, "quorum": Q}, "not a voter"),
     ({"node_id": 2, "quorum": Q, "roles": "broker"}, "runs no controller"),
     ({"node_id": 2, "quorum": Q, "controller_listen": "127.0.0.2:9999"}, "quorum address"),
+    ({"node_id": 2, "quorum": Q, "controller_listen": "127.0.0.2:0"}, "quorum address"),
     ({"quorum": "1@a:1,1@b:2"}, "listed twice"),
     ({"node_id": 1, "quorum": Q, "broker_heartbeat_interval_ms": 4000}, "twice"),
 ])

@@ -1,0 +1,112 @@
+"""Three MetadataQuorum nodes over real DiskRaftStorage, wired by an in-memory network that
+the test drives: replication, commit waits, a proposal lost to a new leader, and a restart
+that keeps the committed image."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from pathlib import Path
+
+import pytest
+from tidelog.broker.quorum import DiskRaftStorage, MetadataQuorum
+from tidelog.broker.quorum.metadata_quorum import NotCommittedError
+from tidelog.metadata.records import ClusterIdRecord, TopicRecord
+from tidelog.raft.config import RaftConfig
+from tidelog.raft.messages import Message
+
+VOTERS = (1, 2, 3)
+
+
+class Net:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.queue: list[Message] = []
+        self.cut: set[int] = set()
+        self.nodes: dict[int, MetadataQuorum] = {}
+        for i in VOTERS:
+            self.open(i)
+
+    def open(self, i: int) -> MetadataQuorum:
+        q = MetadataQuorum(DiskRaftStorage(self.tmp / f"n{i}"), RaftConfig(i, VOTERS),
+                           send=self.queue.append, rng=random.Random(i))
+        q.drain()  # the committed prefix it already has (what MetadataQuorum.open does)
+        self.nodes[i] = q
+        return q
+
+    def deliver(self) -> None:
+        while self.queue:
+            msg = self.queue.pop(0)
+            if msg.src in self.cut or msg.dst in self.cut or msg.dst not in self.nodes:
+                continue
+            self.nodes[msg.dst].step(msg)
+
+    def run(self, ticks: int) -> None:
+        for _ in range(ticks):
+            for i, q in self.nodes.items():
+                if i not in self.cut:
+                    q.tick()
+            self.deliver()
+
+    def leader(self) -> MetadataQuorum:
+        for _ in range(200):
+            leaders = [q for i, q in self.nodes.items() if q.node.is_leader and i not in self.cut]
+            if len(leaders) == 1 and leaders[0].applied >= leaders[0].node.high_watermark > 0:
+                return leaders[0]
+            self.run(1)
+        raise AssertionError("no leader")
+
+
+def test_replicates_and_waits(tmp_path: Path) -> None:
+    net = Net(tmp_path)
+    lead = net.leader()
+    cid = str(uuid.uuid4())
+    last = lead.propose([ClusterIdRecord(cid)])
+    # the working image has it at once, the committed one after replication
+    assert lead.working_image.cluster_id == cid and lead.image.cluster_id is None
+
+    async def wait() -> None:
+        task = asyncio.create_task(lead.wait_applied(last + 1, 5, lead.node.epoch))
+        for _ in range(20):
+            await asyncio.sleep(0)
+            net.run(1)
+        await task
+
+    asyncio.run(wait())
+    net.run(5)
+    assert all(q.image.cluster_id == cid for q in net.nodes.values())
+
+
+def test_a_proposal_lost_to_a_new_leader_is_reported(tmp_path: Path) -> None:
+    net = Net(tmp_path)
+    old = net.leader()
+    net.cut.add(old.node.id)  # isolated: its proposal can never commit
+    epoch = old.node.epoch
+    last = old.propose([TopicRecord("lost", uuid.uuid4())])
+    new = net.leader()
+    new.propose([TopicRecord("kept", uuid.uuid4())])
+    net.run(5)
+    net.cut.clear()
+    net.run(60)  # the old leader rejoins, truncates its proposal, takes the new entries
+
+    async def wait() -> None:
+        await old.wait_applied(last + 1, 5, epoch)
+
+    assert old.applied > last
+    with pytest.raises(NotCommittedError):
+        asyncio.run(wait())
+    assert old.image.topic("lost") is None and old.image.topic("kept") is not None
+    assert old.working_image.topic("lost") is None  # no stale pending image either
+
+
+def test_restart_keeps_the_committed_image(tmp_path: Path) -> None:
+    net = Net(tmp_path)
+    lead = net.leader()
+    lead.propose([TopicRecord("t", uuid.uuid4())])
+    net.run(10)
+    for q in net.nodes.values():
+        q.close()
+    again = Net(tmp_path)
+    assert all(q.image.topic("t") is not None for q in again.nodes.values())
+    assert again.leader().node.epoch > lead.node.epoch
