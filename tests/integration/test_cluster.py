@@ -26,6 +26,8 @@ from tidelog.client import (
     ProducerConfig,
 )
 from tidelog.client.retry import RetryPolicy
+from tidelog.protocol.apis import ApiKey
+from tidelog.protocol.errors import ErrorCode
 
 
 def run(coro: Awaitable[Any]) -> Any:
@@ -116,6 +118,19 @@ def test_topics_spread_and_clients_use_any_broker(cluster: LogdCluster) -> None:
     assert leaders(cluster.bootstrap(1), "spread") == placement
     got = produce_consume(cluster.bootstrap(1), cluster.bootstrap(3), "spread", 30)
     assert sorted(got) == sorted(b"v%d" % i for i in range(30))
+    # a broker that does not lead a partition sends clients to the one that does
+    p, leader = next(iter(placement.items()))
+    other = next(i for i in (1, 2, 3) if i != leader)
+
+    async def list_offset(node: int) -> int:
+        async with client(cluster.bootstrap(node)) as c:
+            conn = await c.connection_to("127.0.0.1", cluster.nodes[node].port)
+            answer = await conn.request(ApiKey.LIST_OFFSETS, {"replica_id": -1, "topics": [
+                {"name": "spread", "partitions": [{"partition_index": p, "timestamp": -1}]}]})
+        return int(answer.topics[0].partitions[0].error_code)
+
+    assert run(list_offset(other)) == ErrorCode.NOT_LEADER_OR_FOLLOWER
+    assert run(list_offset(leader)) == ErrorCode.NONE
 
 
 def test_active_controller_killed(cluster: LogdCluster) -> None:

@@ -344,6 +344,12 @@ class BrokerCore:
             )
         return plog
 
+    def missing_partition_error(self, topic: str, partition: int) -> int:
+        """Why :meth:`partition_log` gave None: NOT_LEADER_OR_FOLLOWER (6) when another broker
+        of the cluster leads it (clients refresh metadata and go there), else
+        UNKNOWN_TOPIC_OR_PARTITION (3)."""
+        return 6 if self.image.partition(topic, partition) is not None else 3
+
     def leader_epoch(self, topic: str, partition: int) -> int:
         part = self.image.partition(topic, partition)
         return part.leader_epoch if part is not None else -1

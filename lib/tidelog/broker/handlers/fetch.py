@@ -61,7 +61,8 @@ def _read_all(core: BrokerCore, version: int, req: Struct) -> tuple[list[Struct]
                 continue
             plog = core.partition_log(name, p.partition)
             if plog is None:
-                parts.append(_partition(int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION), p.partition))
+                parts.append(_partition(core.missing_partition_error(name, p.partition),
+                                        p.partition))
                 urgent = True
                 continue
             epoch = core.leader_epoch(name, p.partition)

@@ -65,7 +65,7 @@ async def list_offsets(core: BrokerCore, header: RequestHeader, req: Struct) -> 
             parts.append(res)
             plog = core.partition_log(t.name, p.partition_index)
             if plog is None:
-                res.error_code = int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+                res.error_code = core.missing_partition_error(t.name, p.partition_index)
                 continue
             epoch = core.leader_epoch(t.name, p.partition_index)
             code = _epoch_error(p.current_leader_epoch, epoch)
@@ -115,7 +115,7 @@ async def offset_for_leader_epoch(
             parts.append(res)
             plog = core.partition_log(t.topic, p.partition)
             if plog is None:
-                res.error_code = int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+                res.error_code = core.missing_partition_error(t.topic, p.partition)
                 continue
             code = _epoch_error(p.current_leader_epoch, core.leader_epoch(t.topic, p.partition))
             if code != ErrorCode.NONE:

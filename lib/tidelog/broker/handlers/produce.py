@@ -99,7 +99,7 @@ def _append_partition(
     )
     plog = core.partition_log(topic, partition)
     if plog is None:
-        res.error_code = int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        res.error_code = core.missing_partition_error(topic, partition)
         return res, None
     if not records:
         res.error_code = int(ErrorCode.CORRUPT_MESSAGE)
