@@ -222,3 +222,32 @@ def test_split_roles(tmp_path: Path) -> None:
     finally:
         c.close()
         print(c.logs())
+
+
+def test_kafka_python_through_any_broker(cluster: LogdCluster) -> None:
+    """An unmodified Kafka client finds each partition's leader through Metadata."""
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+    wait_for("every broker up", lambda: live_brokers(cluster.bootstrap(1)) == {1, 2, 3})
+    create_topic(cluster.bootstrap(1), "kp", 3)
+    assert sorted(leaders(cluster.bootstrap(1), "kp").values()) == [1, 2, 3]
+    producer = KafkaProducer(bootstrap_servers=cluster.bootstrap(2), acks="all")
+    try:
+        for i in range(30):
+            producer.send("kp", b"kp-%d" % i, partition=i % 3)
+        producer.flush(30)
+    finally:
+        producer.close(10)
+    consumer = KafkaConsumer(bootstrap_servers=cluster.bootstrap(3),
+                             auto_offset_reset="earliest", enable_auto_commit=False)
+    got: list[bytes] = []
+    try:
+        consumer.assign([TopicPartition("kp", p) for p in range(3)])
+        deadline = time.monotonic() + 20
+        while len(got) < 30 and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=200).values():
+                got.extend(m.value for m in records)
+        got.sort()
+    finally:
+        consumer.close()
+    assert got == sorted(b"kp-%d" % i for i in range(30))
