@@ -41,6 +41,7 @@ from tidelog.broker.quorum.transport import QuorumTransport, RpcError
 from tidelog.metadata.errors import ControllerError, KafkaErrors
 from tidelog.metadata.image import MetadataImage
 from tidelog.metadata.records import ClusterIdRecord, Endpoint, MetadataRecord, RegisterBrokerRecord
+from tidelog.raft.messages import Message
 from tidelog.raft.progress import ReplicaStatus
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class ClusterNode:
             core.node_id,
             self.config.voters,
             self.config.quorum,
-            on_message=self.quorum.step,
+            on_message=self._on_message,
             on_rpc=self._serve,
             on_refused=self._refused,
             cluster_id=lambda: self.quorum.image.cluster_id,
@@ -121,6 +122,16 @@ class ClusterNode:
             await asyncio.sleep(0.05)  # let EndQuorumEpoch leave before the sockets close
         await self.transport.close()
 
+    def _on_message(self, msg: Message) -> None:
+        if self.failed.is_set():
+            return
+        try:
+            self.quorum.step(msg)
+        except Exception:
+            # metadata this node cannot persist or apply: it must not go on serving it
+            log.exception("metadata quorum failed on a message from node %d", msg.src)
+            self.fail("the metadata quorum failed")
+
     def _refused(self, reason: str) -> None:
         self.fail(f"refused by the quorum: {reason}")
 
@@ -147,8 +158,7 @@ class ClusterNode:
                     self.quorum.tick()
                 except Exception:
                     log.exception("metadata quorum failed")
-                    self.failure = "the metadata quorum failed"
-                    self.failed.set()
+                    self.fail("the metadata quorum failed")
                     return
                 if next_tick + TICK_S > now:
                     break
