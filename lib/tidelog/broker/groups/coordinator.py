@@ -20,6 +20,12 @@ with members are Stable; members that do not heartbeat within their session are 
 usual. Offsets of a group that stayed Empty for ``offsets_retention_minutes`` expire
 (:meth:`GroupCoordinator.expire_offsets`, run periodically by the daemon).
 
+In a cluster the coordinator of a group is the leader of its ``__consumer_offsets``
+partition; requests for groups another broker coordinates get NOT_COORDINATOR (clients ask
+FindCoordinator again). A broker loads at start the group state of the partitions it has
+locally; a move of that leadership while running is not followed yet (the group state moves
+with a restart).
+
 Crash behaviour: a write that fails answers the request with COORDINATOR_NOT_AVAILABLE (the
 client retries); the in-memory state changes only after the write succeeded.
 """
@@ -214,6 +220,8 @@ class GroupCoordinator:
         self._ensure_timers()
         if not group_id:
             return JoinResult(E.INVALID_GROUP_ID, member_id=member_id)
+        if not self.store.coordinates(group_id):
+            return JoinResult(E.NOT_COORDINATOR, member_id=member_id)
         if not self._session_ok(session_ms):
             return JoinResult(E.INVALID_SESSION_TIMEOUT, member_id=member_id)
         if rebalance_ms <= 0:
@@ -419,6 +427,8 @@ class GroupCoordinator:
         protocol_type: str | None, protocol: str | None, assignments: dict[str, bytes],
     ) -> SyncResult:
         self._ensure_timers()
+        if not self.store.coordinates(group_id):
+            return SyncResult(E.NOT_COORDINATOR)
         group = self.groups.get(group_id)
         if group is not None and _fenced(group, member_id, instance_id):
             return SyncResult(E.FENCED_INSTANCE_ID)
@@ -467,6 +477,8 @@ class GroupCoordinator:
     def heartbeat(self, group_id: str, generation: int, member_id: str,
                   instance_id: str | None) -> int:
         self._ensure_timers()
+        if not self.store.coordinates(group_id):
+            return E.NOT_COORDINATOR
         group = self.groups.get(group_id)
         if group is not None and _fenced(group, member_id, instance_id):
             return E.FENCED_INSTANCE_ID
@@ -483,6 +495,8 @@ class GroupCoordinator:
     def leave(self, group_id: str, members: Sequence[tuple[str, str | None]]
               ) -> tuple[int, list[int]]:
         """Remove members (member id, instance id); the group error and one error each."""
+        if not self.store.coordinates(group_id):
+            return E.NOT_COORDINATOR, [E.NOT_COORDINATOR] * len(members)
         group = self.groups.get(group_id)
         if group is None:
             return E.UNKNOWN_MEMBER_ID, [E.UNKNOWN_MEMBER_ID] * len(members)
@@ -522,6 +536,8 @@ class GroupCoordinator:
         group = self.groups.get(group_id)
         if not group_id:
             error = E.INVALID_GROUP_ID
+        elif not self.store.coordinates(group_id):
+            error = E.NOT_COORDINATOR
         elif group is None:
             if generation >= 0:
                 error = E.ILLEGAL_GENERATION
@@ -601,6 +617,8 @@ class GroupCoordinator:
         return self.groups.get(group_id)
 
     async def delete_group(self, group_id: str) -> int:
+        if not self.store.coordinates(group_id):
+            return E.NOT_COORDINATOR
         group = self.groups.get(group_id)
         if group is None:
             return E.GROUP_ID_NOT_FOUND
@@ -624,6 +642,8 @@ class GroupCoordinator:
     async def delete_offsets(
         self, group_id: str, wanted: Sequence[tuple[str, Sequence[int]]]
     ) -> tuple[int, list[tuple[str, list[tuple[int, int]]]]]:
+        if not self.store.coordinates(group_id):
+            return E.NOT_COORDINATOR, []
         group = self.groups.get(group_id)
         if group is None:
             return E.GROUP_ID_NOT_FOUND, []

@@ -42,17 +42,30 @@ async def find_coordinator(core: BrokerCore, header: RequestHeader, req: Struct)
         except TidelogError as exc:
             code = error_of(exc) if error_of(exc) != E.UNKNOWN_SERVER_ERROR \
                 else E.COORDINATOR_NOT_AVAILABLE
-    adv = core.config.advertised
-    node, host, port = (core.node_id, adv.host, adv.port) if not code else (-1, "", -1)
+    answers = [_coordinator_of(core, key, code) for key in keys]
+    first = answers[0]
     return Struct(
-        throttle_time_ms=0, error_code=code, error_message=_message(code),
-        node_id=node, host=host, port=port,
-        coordinators=[
-            Struct(key=k, node_id=node, host=host, port=port, error_code=code,
-                   error_message=_message(code))
-            for k in keys
-        ],
+        throttle_time_ms=0, error_code=first.error_code, error_message=first.error_message,
+        node_id=first.node_id, host=first.host, port=first.port, coordinators=answers,
     )
+
+
+def _coordinator_of(core: BrokerCore, key: str, code: int) -> Struct:
+    """The leader of the group's ``__consumer_offsets`` partition, with its address."""
+    node, host, port = -1, "", -1
+    if not code:
+        leader = core.groups.store.leader_of(key)
+        if leader == core.node_id:
+            adv = core.config.advertised
+            node, host, port = leader, adv.host, adv.port
+        else:
+            broker = core.image.brokers.get(leader)
+            if broker is None or broker.fenced or not broker.endpoints:
+                code = E.COORDINATOR_NOT_AVAILABLE
+            else:
+                node, host, port = leader, broker.endpoints[0].host, broker.endpoints[0].port
+    return Struct(key=key, node_id=node, host=host, port=port, error_code=code,
+                  error_message=_message(code))
 
 
 def find_coordinator_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
@@ -181,14 +194,20 @@ def _fetched_topics(core: BrokerCore, group_id: str, topics: list[Struct] | None
 
 
 async def offset_fetch(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
-    if header.api_version < 8:
+    version = header.api_version
+    if version < 8:
+        if not core.groups.store.coordinates(req.group_id):
+            return offset_fetch_fallback(req, version, E.NOT_COORDINATOR)
         return Struct(throttle_time_ms=0, error_code=0,
                       topics=_fetched_topics(core, req.group_id, req.topics, "name"))
-    return Struct(throttle_time_ms=0, groups=[
-        Struct(group_id=g.group_id, error_code=0,
-               topics=_fetched_topics(core, g.group_id, g.topics, "name"))
-        for g in req.groups
-    ])
+    groups = []
+    for g in req.groups:
+        if core.groups.store.coordinates(g.group_id):
+            groups.append(Struct(group_id=g.group_id, error_code=0,
+                                 topics=_fetched_topics(core, g.group_id, g.topics, "name")))
+        else:
+            groups.append(Struct(group_id=g.group_id, error_code=E.NOT_COORDINATOR, topics=[]))
+    return Struct(throttle_time_ms=0, groups=groups)
 
 
 def offset_fetch_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
@@ -242,6 +261,10 @@ def list_groups_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
 async def describe_groups(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
     answer = []
     for gid in req.groups:
+        if not core.groups.store.coordinates(gid):
+            answer.append(Struct(error_code=E.NOT_COORDINATOR, group_id=gid, group_state="",
+                                 protocol_type="", protocol_data="", members=[]))
+            continue
         group = core.groups.describe(gid)
         if group is None:
             answer.append(Struct(error_code=0, group_id=gid, group_state="Dead",

@@ -4,7 +4,8 @@ The topic is created on first use (the first FindCoordinator for a group, or the
 commit) with ``offsets_topic_num_partitions`` partitions (50 by default), ``cleanup.policy``
 compact and no time or size retention (a commit must not vanish with old segments). A group
 lives in partition ``abs(javaHash(group)) % partitions``, as in Kafka, so all of its records
-are in order in one log.
+are in order in one log; in a cluster the leader of that partition is the group's coordinator
+(:meth:`OffsetsStore.leader_of`).
 
 :meth:`OffsetsStore.write` appends one uncompressed batch of key/value records (formats in
 :mod:`tidelog.broker.groups.schema`) and waits for the flush policy's durability, so a commit
@@ -57,6 +58,17 @@ class OffsetsStore:
 
     def partition_of(self, group: str) -> int:
         return partition_for(group, self.partitions)
+
+    def leader_of(self, group: str) -> int:
+        """The broker that coordinates ``group``: the leader of its partition (this broker
+        on a single node; -1 while the topic does not exist)."""
+        if not self.core.config.is_cluster:
+            return self.core.node_id
+        part = self.core.image.partition(OFFSETS_TOPIC, self.partition_of(group))
+        return part.leader if part is not None else -1
+
+    def coordinates(self, group: str) -> bool:
+        return self.leader_of(group) == self.core.node_id
 
     async def write(self, group: str, records: Sequence[tuple[bytes, bytes | None]]) -> None:
         """Append ``(key, value)`` records to the group's partition; durable on return.
