@@ -38,7 +38,7 @@ async def find_coordinator(core: BrokerCore, header: RequestHeader, req: Struct)
         code = E.COORDINATOR_NOT_AVAILABLE  # transactions are not served
     else:
         try:
-            core.groups.store.ensure_topic()
+            await core.groups.store.ensure_topic()
         except TidelogError as exc:
             code = error_of(exc) if error_of(exc) != E.UNKNOWN_SERVER_ERROR \
                 else E.COORDINATOR_NOT_AVAILABLE

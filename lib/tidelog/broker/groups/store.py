@@ -48,13 +48,23 @@ class OffsetsStore:
             return len(topic.partitions)
         return self.core.config.offsets_topic_num_partitions
 
-    def ensure_topic(self) -> None:
-        """Create ``__consumer_offsets`` if it does not exist yet."""
-        if self.core.image.topic(OFFSETS_TOPIC) is None:
-            self.core.create_topic(
-                OFFSETS_TOPIC, self.core.config.offsets_topic_num_partitions,
+    async def ensure_topic(self) -> None:
+        """Create ``__consumer_offsets`` if it does not exist yet (through the active
+        controller in a cluster)."""
+        if self.core.image.topic(OFFSETS_TOPIC) is not None:
+            return
+        # Imported here: the quorum package loads its node machinery, which needs the core.
+        from tidelog.broker.quorum import ops
+        from tidelog.metadata.errors import ControllerError
+
+        try:
+            await ops.create_topic(
+                self.core, OFFSETS_TOPIC, self.core.config.offsets_topic_num_partitions,
                 self.core.config.offsets_topic_replication_factor, _TOPIC_CONFIGS,
             )
+        except ControllerError as exc:
+            if exc.error_name != "TOPIC_ALREADY_EXISTS":  # another request created it
+                raise
 
     def partition_of(self, group: str) -> int:
         return partition_for(group, self.partitions)
@@ -75,7 +85,7 @@ class OffsetsStore:
         Raises the storage error if the append fails (nothing was written then)."""
         if not records:
             return
-        self.ensure_topic()
+        await self.ensure_topic()
         partition = self.partition_of(group)
         plog = self.core.partition_log(OFFSETS_TOPIC, partition)
         if plog is None:
