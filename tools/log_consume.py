@@ -33,6 +33,13 @@ def consume(
                      help="Read every topic whose whole name matches REGEX.",
                      show_default=False),
     ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option("-g", "--group", metavar="GROUP",
+                     help="Consume as a member of consumer group GROUP: read the partitions "
+                     "it assigns, from its committed offsets, committing what was printed.",
+                     show_default=False),
+    ] = None,
     bootstrap: options.Bootstrap = options.DEFAULT_BOOTSTRAP,
     partition: Annotated[
         list[int] | None,
@@ -80,7 +87,8 @@ def consume(
     verbose: options.Verbose = 0,
 ) -> None:
     """Print the records of the TOPICs on stdout (the value per line by default), following
-    new records like tail -f until Ctrl-C, or up to the end with -e.
+    new records like tail -f until Ctrl-C, or up to the end with -e. With -g GROUP, share
+    the topics with the group's other members and resume where the group left off.
 
     Exit status: 0 ok, 1 error (broker unreachable, corrupt data), 2 usage error, 3 a topic
     or partition does not exist, 130 interrupted.
@@ -103,6 +111,10 @@ def consume(
             key_delimiter=unescape(key_delimiter) if key_delimiter is not None else None,
             json=json, base64=base64, timeout=timeout,
         )
+        if group is not None:
+            from tidelog.cli.clients.group_consume import consume_group
+
+            return consume_group(prog, settings, group)
         return consume(prog, settings)
 
     run_program(NAME, body, quiet=quiet, verbose=verbose)

@@ -4,6 +4,7 @@
 complete -c log-consume -f
 complete -c log-consume -s t -l topic -r -f -d 'Topic to read (repeatable).'
 complete -c log-consume -l pattern -r -f -d 'Read every topic whose whole name matches REGEX.'
+complete -c log-consume -s g -l group -r -f -d 'Consume as a member of consumer group GROUP: read the partitions it assigns, from its committed offsets, committing what was printed.'
 complete -c log-consume -s b -l bootstrap -r -f -d 'Brokers to start from (env TIDELOG_BOOTSTRAP).'
 complete -c log-consume -s p -l partition -r -f -d 'Read only partition N (repeatable; default: all).'
 complete -c log-consume -s o -l offset -r -f -d 'Start at beginning, end, N, -N (N before the end), +N, @TIMESTAMP_MS or @ISO-DATETIME.'
