@@ -3,7 +3,9 @@ tests: ``python group_member.py CLIENT BOOTSTRAP TOPIC GROUP`` with CLIENT one o
 ``confluent``, ``kafka-python``, ``aiokafka``.
 
 It prints ``R <partition> <offset> <value>`` per record (flushed) and commits after printing
-(at-least-once), so the test sees exactly what was consumed. SIGTERM closes the consumer
+(at-least-once), so the test sees exactly what was consumed. For confluent-kafka,
+the JSON object in ``GROUP_MEMBER_CONFIG`` adds or overrides settings (assignment strategy,
+group.instance.id). SIGTERM closes the consumer
 cleanly (it leaves the group); SIGKILL is the crash case. Client settings are the defaults
 except shorter session and heartbeat intervals, so a killed member is noticed quickly.
 """
@@ -11,6 +13,8 @@ except shorter session and heartbeat intervals, so a killed member is noticed qu
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 import sys
 
@@ -31,9 +35,11 @@ def emit(partition: int, offset: int, value: bytes | None) -> None:
 def run_confluent(bootstrap: str, topic: str, group: str) -> None:
     from confluent_kafka import Consumer
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                  "session.timeout.ms": SESSION_MS, "heartbeat.interval.ms": HEARTBEAT_MS})
+    config = {"bootstrap.servers": bootstrap, "group.id": group,
+              "auto.offset.reset": "earliest", "enable.auto.commit": False,
+              "session.timeout.ms": SESSION_MS, "heartbeat.interval.ms": HEARTBEAT_MS}
+    config.update(json.loads(os.environ.get("GROUP_MEMBER_CONFIG", "{}")))
+    c = Consumer(config)
     c.subscribe([topic])
     while not stopping:
         msgs = c.consume(500, 0.2)

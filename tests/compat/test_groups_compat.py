@@ -41,14 +41,15 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = WAIT_S,
 
 class Member:
     def __init__(self, tmp: Path, kind: str, bootstrap: str, topic: str, group: str,
-                 n: int) -> None:
+                 n: int, config: dict[str, object] | None = None) -> None:
         self.kind = kind
         self.out = tmp / f"{kind}-{n}.out"
         self.err = tmp / f"{kind}-{n}.err"
-        with self.out.open("w") as out, self.err.open("w") as err:
+        env = dict(os.environ, GROUP_MEMBER_CONFIG=json.dumps(config or {}))
+        with self.out.open("a") as out, self.err.open("a") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, str(HERE / "group_member.py"), kind, bootstrap, topic, group],
-                stdout=out, stderr=err, cwd=ROOT)
+                stdout=out, stderr=err, cwd=ROOT, env=env)
 
     def values(self) -> set[int]:
         return {int(line.split()[3]) for line in self.out.read_text().splitlines()
