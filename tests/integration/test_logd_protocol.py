@@ -226,7 +226,7 @@ def test_bad_frames_close_only_their_connection(shared_logd: Logd) -> None:
             (-5).to_bytes(4, "big", signed=True),
             (6).to_bytes(4, "big") + b"\x00\x00\x00\x00\x00\x01",  # header cut short
             (12).to_bytes(4, "big") + bytes.fromhex("0003 0063 00000001 0000 0000"),  # v99
-            (10).to_bytes(4, "big") + bytes.fromhex("00 0b 0000 00000001 0000"),  # no body
+            (10).to_bytes(4, "big") + bytes.fromhex("00 0b 0000 00000001 0000"),  # JoinGroup, cut
         ):
             with WireClient(shared_logd.bootstrap) as bad:
                 bad.send_raw(garbage)
