@@ -77,17 +77,20 @@ def test_count_commits_exactly_what_was_printed(cbroker: Logd) -> None:
     assert len(rest) + 7 >= 50 and len(set(rest)) == len(rest)
 
 
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_two_members_share_and_a_leaving_member_hands_over_at_once(
-        cbroker: Logd, tmp_path: Path) -> None:
+        cbroker: Logd, tmp_path: Path, stop_signal: signal.Signals) -> None:
+    group = f"pair-{stop_signal.name}"
+
     def start(name: str) -> tuple[subprocess.Popen[bytes], Path]:
         out = tmp_path / f"{name}.out"
         with out.open("wb") as f:
-            proc = subprocess.Popen([tool("log-consume"), "-g", "pair", "-t", TOPIC, "-v"],
+            proc = subprocess.Popen([tool("log-consume"), "-g", group, "-t", TOPIC, "-v"],
                                     stdout=f, stderr=subprocess.DEVNULL, env=env_for(cbroker))
         return proc, out
 
     def members() -> list[dict[str, Any]]:
-        return described(cbroker, "pair", "--members")
+        return described(cbroker, group, "--members")
 
     def owned() -> list[list[int]]:
         return sorted(sorted(m["assignment"].get(TOPIC, [])) for m in members())
@@ -111,7 +114,7 @@ def test_two_members_share_and_a_leaving_member_hands_over_at_once(
             return set(a_out.read_bytes().split()) | set(b_out.read_bytes().split())
 
         wait_for("every new record", lambda: seen() >= wanted)
-        a.send_signal(signal.SIGINT)
+        a.send_signal(stop_signal)
         assert a.wait(20) == 130
         started = time.monotonic()
         wait_for("the other member taking over", lambda: owned() == [[0, 1, 2, 3]], 8)

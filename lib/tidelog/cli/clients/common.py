@@ -1,13 +1,14 @@
 """What the client programs share: delimiter escapes, ``key=value`` options, the cluster from
-``-b``, and running the async body with Ctrl-C turned into a clean stop.
+``-b``, and running the async body with Ctrl-C and SIGTERM turned into a clean stop.
 
 Escapes in delimiters and format strings: ``\\n``, ``\\r``, ``\\t``, ``\\0``, ``\\\\`` and
 ``\\xHH``; any other backslash sequence is kept as written.
 
-Ctrl-C: :func:`run_async` installs a SIGINT handler that sets :attr:`Stop.event` instead of
-raising, so a producer can flush what it read and a consumer can flush what it printed; the
-body returns, and the program exits 130 (:data:`~tidelog.cli.exit_codes.ExitCode.INTERRUPTED`)
-when the stop was asked for. A second Ctrl-C raises KeyboardInterrupt at once.
+Ctrl-C and SIGTERM: :func:`run_async` installs handlers that set :attr:`Stop.event` instead
+of raising, so a producer can flush what it read and a consumer can flush what it printed,
+commit it and leave its group; the body returns, and the program exits 130
+(:data:`~tidelog.cli.exit_codes.ExitCode.INTERRUPTED`) when the stop was asked for. A second
+signal raises KeyboardInterrupt at once.
 """
 
 from __future__ import annotations
@@ -70,9 +71,15 @@ def make_cluster(bootstrap: str, timeout: float) -> Cluster:
     )
 
 
+#: Signals that ask a program to stop cleanly: flush what was accepted, commit what was
+#: consumed, leave the group, then exit 130. SIGTERM (systemd, kill, CI) is handled like
+#: Ctrl-C so a consumer never leaves its group to the session timeout.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @dataclass
 class Stop:
-    """Set by Ctrl-C; bodies check it between chunks of work."""
+    """Set by Ctrl-C or SIGTERM; bodies check it between chunks of work."""
 
     event: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -82,28 +89,30 @@ class Stop:
 
 
 def run_async(body: Callable[[Stop], Awaitable[int]]) -> int:
-    """Run ``body`` in a fresh event loop; returns its status, or 130 after Ctrl-C."""
+    """Run ``body`` in a fresh event loop; returns its status, or 130 after Ctrl-C/SIGTERM."""
 
     async def main() -> int:
         stop = Stop()
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
 
-        def on_sigint() -> None:
+        def on_stop_signal() -> None:
             if stop.requested and task is not None:
-                task.cancel()  # second Ctrl-C: give up waiting
+                task.cancel()  # a second signal: give up waiting
             stop.event.set()
 
         # Not in the main thread (tests running a body in-process): no handler, no harm.
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        for signum in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, on_stop_signal)
         try:
             status = await body(stop)
         except asyncio.CancelledError:
             raise KeyboardInterrupt from None
         finally:
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signal.SIGINT)
+            for signum in STOP_SIGNALS:
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(signum)
         return int(ExitCode.INTERRUPTED) if stop.requested else status
 
     return asyncio.run(main())
