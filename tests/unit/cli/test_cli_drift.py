@@ -84,12 +84,12 @@ def test_generator_writes_every_file(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     for prog in SCRIPTS:
-        for relative in (f"bash/{prog}", f"zsh/_{prog}", f"fish/{prog}.fish"):
+        for relative in (f"{prog}.bash", f"_{prog}", f"{prog}.fish"):
             assert (tmp_path / relative).read_text() == (
                 ROOT / "completions" / relative
             ).read_text()
     # A stale file is caught by --check.
-    (tmp_path / "bash" / "log-dump-segment").write_text("# old\n")
+    (tmp_path / "log-dump-segment.bash").write_text("# old\n")
     check = subprocess.run(
         [str(ROOT / "scripts" / "gen-completions"), "--check", "--out", str(tmp_path)],
         capture_output=True,
@@ -113,7 +113,7 @@ def _bash_complete(script: Path, words: list[str], cwd: Path) -> list[str]:
 
 
 def test_bash_completion_completes_options_and_files(tmp_path: Path) -> None:
-    script = ROOT / "completions" / "bash" / "log-dump-segment"
+    script = ROOT / "completions" / "log-dump-segment.bash"
     (tmp_path / "00000000000000000000.log").write_bytes(b"")
     (tmp_path / "meta.properties").write_text("")
     assert _bash_complete(script, ["log-dump-segment", "--ve"], tmp_path) == [
