@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tidelog.cli.clients.common import Stop, make_cluster, run_async
 from tidelog.cli.clients.fmt import Formatter, record_json, render_keyed, render_values
 from tidelog.cli.errors import CliError
 from tidelog.cli.runner import Program
+
+if TYPE_CHECKING:
+    from tidelog.client.cluster import Cluster
 
 #: Exit status when a topic or partition asked for does not exist.
 EXIT_NOT_FOUND = 3
@@ -66,24 +70,7 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
     cluster = make_cluster(s.bootstrap, s.timeout)
     out = prog.out
     try:
-        topics = list(s.topics)
-        if s.pattern is not None:
-            try:
-                regex = re.compile(s.pattern)
-            except re.error as exc:
-                from tidelog.cli.errors import UsageError
-
-                raise UsageError(f"bad --pattern {s.pattern!r}: {exc}") from None
-            await cluster.refresh(None, auto_create=False)
-            topics += sorted(t for t, info in cluster.topics.items()
-                             if regex.fullmatch(t) and not info.internal and t not in topics)
-            if not topics:
-                raise CliError(f"no topic matches {s.pattern!r}", EXIT_NOT_FOUND)
-        # One metadata round first, so a missing topic is reported at once, not after retries.
-        answer = await cluster.refresh(topics, auto_create=False)
-        for entry in answer.topics:
-            if entry.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-                raise CliError(f"topic {entry.name!r} does not exist", EXIT_NOT_FOUND)
+        topics = await resolve_topics(cluster, s)
         assignments = []
         for topic in topics:
             try:
@@ -149,3 +136,27 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
     finally:
         await cluster.close()
     return 0
+
+
+async def resolve_topics(cluster: Cluster, s: ConsumeSettings) -> list[str]:
+    """The topics of ``-t`` plus those ``--pattern`` matches; a missing one is reported at
+    once (one metadata round, no retries), as is a pattern that matches nothing."""
+    from tidelog.cli.errors import UsageError
+    from tidelog.protocol.errors import ErrorCode
+
+    topics = list(s.topics)
+    if s.pattern is not None:
+        try:
+            regex = re.compile(s.pattern)
+        except re.error as exc:
+            raise UsageError(f"bad --pattern {s.pattern!r}: {exc}") from None
+        await cluster.refresh(None, auto_create=False)
+        topics += sorted(t for t, info in cluster.topics.items()
+                         if regex.fullmatch(t) and not info.internal and t not in topics)
+        if not topics:
+            raise CliError(f"no topic matches {s.pattern!r}", EXIT_NOT_FOUND)
+    answer = await cluster.refresh(topics, auto_create=False)
+    for entry in answer.topics:
+        if entry.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+            raise CliError(f"topic {entry.name!r} does not exist", EXIT_NOT_FOUND)
+    return topics

@@ -19,13 +19,12 @@ partitions exits at once). Output formats are log-consume's (:mod:`tidelog.cli.c
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import TYPE_CHECKING, Any
 
 from tidelog.cli.clients.common import Stop, make_cluster, run_async
-from tidelog.cli.clients.consume import EXIT_NOT_FOUND, ConsumeSettings
+from tidelog.cli.clients.consume import ConsumeSettings, resolve_topics
 from tidelog.cli.clients.fmt import Formatter, record_json, render_keyed, render_values
-from tidelog.cli.errors import CliError, UsageError
+from tidelog.cli.errors import UsageError
 from tidelog.cli.runner import Program
 
 if TYPE_CHECKING:
@@ -47,27 +46,6 @@ def consume_group(prog: Program, settings: ConsumeSettings, group: str) -> int:
     return run_async(lambda stop: _run(prog, settings, group, stop))
 
 
-async def _topics(cluster: Cluster, s: ConsumeSettings) -> list[str]:
-    from tidelog.protocol.errors import ErrorCode
-
-    topics = list(s.topics)
-    if s.pattern is not None:
-        try:
-            regex = re.compile(s.pattern)
-        except re.error as exc:
-            raise UsageError(f"bad --pattern {s.pattern!r}: {exc}") from None
-        await cluster.refresh(None, auto_create=False)
-        topics += sorted(t for t, info in cluster.topics.items()
-                         if regex.fullmatch(t) and not info.internal and t not in topics)
-        if not topics:
-            raise CliError(f"no topic matches {s.pattern!r}", EXIT_NOT_FOUND)
-    answer = await cluster.refresh(topics, auto_create=False)
-    for entry in answer.topics:
-        if entry.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-            raise CliError(f"topic {entry.name!r} does not exist", EXIT_NOT_FOUND)
-    return topics
-
-
 async def _run(prog: Program, s: ConsumeSettings, group: str, stop: Stop) -> int:
     from tidelog.client.group import GroupConfig, GroupMember
     from tidelog.client.offsets import parse_offset
@@ -79,7 +57,7 @@ async def _run(prog: Program, s: ConsumeSettings, group: str, stop: Stop) -> int
     cluster = make_cluster(s.bootstrap, s.timeout)
     member: GroupMember | None = None
     try:
-        topics = await _topics(cluster, s)
+        topics = await resolve_topics(cluster, s)
         member = GroupMember(cluster, group, topics, GroupConfig(
             join_timeout_s=max(s.timeout, 30.0)))
         session = _Session(prog, s, cluster, member, spec, stop)
