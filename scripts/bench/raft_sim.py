@@ -44,16 +44,7 @@ ELECTION_TICKS = RaftConfig(1, (1,)).election_ticks
 
 
 def failover_ticks(seed: int, graceful: bool = False) -> int:
-    params = SimParams(
-        voters=3,
-        observers=0,
-        p_drop=0,
-        p_dup=0,
-        p_crash=0,
-        p_crash_mid_ready=0,
-        p_partition=0,
-        p_compact=0,
-    )
+    params = SimParams.without_faults(voters=3, observers=0)
     sim = Simulation(seed, params)
     sim.faults = False
     while True:  # a settled leader that has committed something of its own

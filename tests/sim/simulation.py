@@ -52,6 +52,7 @@ import heapq
 import random
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from fake_disk import FakeDisk
 from tidelog.raft import (
@@ -151,6 +152,15 @@ class SimParams:
     p_pause: float = 0.004  # per live node per tick
     p_resign: float = 0.005  # per tick: the leader resigns (a graceful shutdown)
     max_pause: int = 40  # ticks
+
+    @classmethod
+    def without_faults(cls, **overrides: Any) -> SimParams:
+        """No drops, duplicates, crashes, partitions or compaction (pauses and resignations
+        keep their defaults unless overridden)."""
+        quiet: dict[str, Any] = dict(
+            p_drop=0, p_dup=0, p_crash=0, p_crash_mid_ready=0, p_partition=0, p_compact=0
+        )
+        return cls(**{**quiet, **overrides})
 
 
 class Simulation:

@@ -66,17 +66,7 @@ def test_failure_names_invariant_and_replay_command() -> None:
 
 def test_no_faults_commits_everything() -> None:
     """Without faults every proposal commits and every voter applies the same sequence."""
-    params = SimParams(
-        voters=3,
-        observers=1,
-        p_drop=0,
-        p_dup=0,
-        p_crash=0,
-        p_crash_mid_ready=0,
-        p_partition=0,
-        p_compact=0,
-        fault_ticks=100,
-    )
+    params = SimParams.without_faults(voters=3, observers=1, fault_ticks=100)
     sim = Simulation(11, params)
     sim.run()
     applied = [n.applied for n in sim.nodes.values()]
