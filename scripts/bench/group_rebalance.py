@@ -40,7 +40,7 @@ def start_logd(data: Path, delay_ms: int) -> tuple[subprocess.Popen[bytes], int]
     env = dict(os.environ, TIDELOG_GROUP_INITIAL_REBALANCE_DELAY_MS=str(delay_ms))
     env.pop("TIDELOG_CONFIG", None)
     log = (data.parent / "logd.stderr").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "tools.logd", "--data-dir", str(data),
+    proc = subprocess.Popen([sys.executable, "-m", "tidelog.tools.logd", "--data-dir", str(data),
                              "--listen", "127.0.0.1:0", "--log-level", "info"], cwd=ROOT,
                             stderr=log, stdout=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 20

@@ -61,7 +61,7 @@ def start_logd(work: Path, profile: str | None) -> tuple[subprocess.Popen[bytes]
     cmd = [sys.executable]
     if profile:
         cmd += ["-m", "cProfile", "-o", profile]
-    cmd += ["-m", "tools.logd", "--data-dir", str(work / "logd"), "--listen",
+    cmd += ["-m", "tidelog.tools.logd", "--data-dir", str(work / "logd"), "--listen",
             f"127.0.0.1:{port}", "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=(work / "logd.err").open("wb"))
     wait_port(port)

@@ -60,7 +60,7 @@ class Node:
     def __init__(self, base: Path, node_id: int, quorum: str) -> None:
         self.id = node_id
         self.log = base / f"node{node_id}.log"
-        self.args = [sys.executable, "-m", "tools.logd", "--node-id", str(node_id),
+        self.args = [sys.executable, "-m", "tidelog.tools.logd", "--node-id", str(node_id),
                      "--quorum", quorum, "--data-dir", str(base / f"node{node_id}"),
                      "--listen", "127.0.0.1:0", "--log-level", "info"]
         self.port = 0

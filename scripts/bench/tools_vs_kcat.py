@@ -52,7 +52,7 @@ def start_logd(data: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
     err = data.parent / "logd.stderr"
     with err.open("wb") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tools.logd", "--data-dir", str(data),
+            [sys.executable, "-m", "tidelog.tools.logd", "--data-dir", str(data),
              "--listen", "127.0.0.1:0", "--num-partitions", "1"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sink, cwd=ROOT,
         )

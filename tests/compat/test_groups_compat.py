@@ -66,7 +66,7 @@ class Member:
 
 
 def log_groups(bootstrap: str, *args: str) -> list[dict[str, object]]:
-    res = subprocess.run([sys.executable, "-m", "tools.log_groups", "-b", bootstrap, *args,
+    res = subprocess.run([sys.executable, "-m", "tidelog.tools.log_groups", "-b", bootstrap, *args,
                           "--json"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert res.returncode == 0, res.stderr
     return [json.loads(line) for line in res.stdout.splitlines()]

@@ -80,7 +80,7 @@ class LogdCluster:
     def status(self, node_id: int) -> dict[str, Any]:
         """``log-quorum describe --status --json`` against one node."""
         out = subprocess.run(
-            [sys.executable, "-m", "tools.log_quorum", "-b", self.bootstrap(node_id),
+            [sys.executable, "-m", "tidelog.tools.log_quorum", "-b", self.bootstrap(node_id),
              "describe", "--status", "--json", "--timeout", "3"],
             capture_output=True, cwd=ROOT, timeout=30, check=False,
         )

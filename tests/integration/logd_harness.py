@@ -1,7 +1,7 @@
 """Run real ``logd`` processes for tests: random port, temporary data dir, bounded waits.
 
-:class:`Logd` starts ``python -m tools.logd`` with ``--listen 127.0.0.1:0`` (the kernel picks a
-free port, no race), waits for the ``listening on`` log line, and keeps the port across
+:class:`Logd` starts ``python -m tidelog.tools.logd`` with ``--listen 127.0.0.1:0`` (the kernel
+picks a free port, no race), waits for the ``listening on`` log line, and keeps the port across
 restarts so clients reconnect to the same address. stderr goes to a file next to the data dir
 (shown when a test fails). Every wait is bounded; a broker left running at the end of a test is
 killed.
@@ -44,9 +44,9 @@ class Logd:
 
     def command(self) -> list[str]:
         if self.bare:
-            return [sys.executable, "-m", "tools.logd", *self.args]
+            return [sys.executable, "-m", "tidelog.tools.logd", *self.args]
         return [
-            sys.executable, "-m", "tools.logd",
+            sys.executable, "-m", "tidelog.tools.logd",
             "--data-dir", str(self.data_dir),
             "--listen", f"127.0.0.1:{self.port}",
             *self.args,

@@ -102,7 +102,7 @@ def test_quorum_status_contract(cluster: LogdCluster) -> None:
     assert sorted(doc["voters"]) == [1, 2, 3]
     wait_for("every broker registered", lambda: live_brokers(cluster.bootstrap(1)) == {1, 2, 3})
     out = subprocess.run(
-        [sys.executable, "-m", "tools.log_quorum", "-b", cluster.bootstrap(1), "describe",
+        [sys.executable, "-m", "tidelog.tools.log_quorum", "-b", cluster.bootstrap(1), "describe",
          "--replication"], capture_output=True, cwd=ROOT, timeout=30, check=True, text=True)
     lines = out.stdout.splitlines()
     assert lines[0].split("\t")[0] == "NODE" and len(lines) == 4

@@ -118,7 +118,7 @@ def test_fuzzed_connections_leave_logd_serving_and_logs_valid(tmp_path: Path) ->
     segments = sorted(str(p) for p in broker.data_dir.glob("*/*.log"))
     assert segments
     dump = subprocess.run(
-        [sys.executable, "-m", "tools.log_dump_segment", *segments],
+        [sys.executable, "-m", "tidelog.tools.log_dump_segment", *segments],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )
     assert dump.returncode == 0, dump.stderr

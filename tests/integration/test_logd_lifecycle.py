@@ -23,8 +23,8 @@ def run_logd(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "tools.logd", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=20, env=full_env, check=False,
+        [sys.executable, "-m", "tidelog.tools.logd", *args], cwd=ROOT, capture_output=True,
+        text=True, timeout=20, env=full_env, check=False,
     )
 
 

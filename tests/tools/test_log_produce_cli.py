@@ -106,7 +106,7 @@ def test_ctrl_c_flushes_what_was_read(broker: Logd) -> None:
 def test_help_is_fast_and_imports_no_client() -> None:
     env = dict(os.environ)
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "tools.log_produce",
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "tidelog.tools.log_produce",
                           "--help"], capture_output=True, env=env, timeout=TIMEOUT,
                          check=True, cwd=Path(__file__).resolve().parents[2])
     assert time.perf_counter() - started < 5
