@@ -49,5 +49,6 @@ setup(
         ("share/bash-completion/completions", files("completions/*.bash")),
         ("share/zsh/site-functions", files("completions/_*")),
         ("share/fish/vendor_completions.d", files("completions/*.fish")),
+        ("share/doc/tidelog", ["examples/tidelog.toml"]),
     ],
 )

@@ -97,10 +97,15 @@ class BrokerCore:
                     "recovered %s: cut %d bytes, %d segments rebuilt",
                     tp, rr.bytes_truncated, rr.segments_recovered,
                 )
-        log.info(
-            "log dir %s: %d partition logs, clean shutdown %s",
-            self.config.data_dir, report.logs_loaded, report.clean_shutdown,
-        )
+        # Worded for an operator: a new directory is not an unclean shutdown.
+        if report.created_meta_properties:
+            log.info("log dir %s: new, empty", self.config.data_dir)
+        else:
+            log.info(
+                "log dir %s: %d partition logs, %s", self.config.data_dir, report.logs_loaded,
+                "after a clean shutdown" if report.clean_shutdown
+                else "after an unclean shutdown (log tails checked)",
+            )
         if self.config.is_cluster:
             self._start_clustered(report.created_meta_properties)
             return
