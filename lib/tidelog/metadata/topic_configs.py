@@ -1,8 +1,9 @@
 """The catalog of topic config names a controller accepts, and their validation.
 
 Storage's :class:`~tidelog.storage.config.LogConfig` owns the configs a partition log follows
-(``segment.bytes``, ``retention.ms``, ...) and ignores every other name. The remaining Kafka
-topic configs (``cleanup.policy``, ``min.insync.replicas``, ``compression.type``, ...) are
+(``segment.bytes``, ``retention.ms``, ``cleanup.policy`` and the other compaction settings, ...)
+and ignores every other name. The remaining Kafka topic configs (``min.insync.replicas``,
+``compression.type``, ...) are
 checked here, so that a topic config override is either known and valid or refused with
 INVALID_CONFIG, as Kafka refuses it. Values are Kafka's strings. Pure; no I/O.
 """
@@ -33,14 +34,6 @@ def _integer(low: int, high: int) -> Callable[[str], str | None]:
     return check
 
 
-def _ratio(value: str) -> str | None:
-    try:
-        number = float(value)
-    except ValueError:
-        return f"{value!r} is not a number"
-    return None if 0.0 <= number <= 1.0 else f"{number} is outside [0, 1]"
-
-
 def _boolean(value: str) -> str | None:
     return None if value.strip().lower() in ("true", "false") else f"{value!r} is not a boolean"
 
@@ -50,14 +43,6 @@ def _one_of(*choices: str) -> Callable[[str], str | None]:
         return None if value.strip() in choices else f"{value!r} is not one of {', '.join(choices)}"
 
     return check
-
-
-def _cleanup_policy(value: str) -> str | None:
-    items = [item.strip() for item in value.split(",") if item.strip()]
-    bad = [item for item in items if item not in ("delete", "compact")]
-    if bad:
-        return f"{', '.join(bad)} is not delete or compact"
-    return None
 
 
 def _replica_list(value: str) -> str | None:
@@ -74,14 +59,9 @@ def _replica_list(value: str) -> str | None:
 
 #: Topic configs outside LogConfig: name -> check returning an error text or None.
 OTHER_TOPIC_CONFIGS: Mapping[str, Callable[[str], str | None]] = {
-    "cleanup.policy": _cleanup_policy,
     "min.insync.replicas": _integer(1, _INT_MAX),
     "compression.type": _one_of("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
     "unclean.leader.election.enable": _boolean,
-    "delete.retention.ms": _integer(0, _LONG_MAX),
-    "min.compaction.lag.ms": _integer(0, _LONG_MAX),
-    "max.compaction.lag.ms": _integer(1, _LONG_MAX),
-    "min.cleanable.dirty.ratio": _ratio,
     "message.timestamp.before.max.ms": _integer(0, _LONG_MAX),
     "message.timestamp.after.max.ms": _integer(0, _LONG_MAX),
     "preallocate": _boolean,
@@ -91,14 +71,9 @@ OTHER_TOPIC_CONFIGS: Mapping[str, Callable[[str], str | None]] = {
 
 #: Kafka's defaults of the configs above, for describing a topic.
 OTHER_TOPIC_DEFAULTS: Mapping[str, str] = {
-    "cleanup.policy": "delete",
     "min.insync.replicas": "1",
     "compression.type": "producer",
     "unclean.leader.election.enable": "false",
-    "delete.retention.ms": "86400000",
-    "min.compaction.lag.ms": "0",
-    "max.compaction.lag.ms": str(_LONG_MAX),
-    "min.cleanable.dirty.ratio": "0.5",
     "message.timestamp.before.max.ms": str(_LONG_MAX),
     "message.timestamp.after.max.ms": "3600000",
     "preallocate": "false",

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 
 from tidelog.records.batch_header import (
     CONTROL_BIT,
+    DELETE_HORIZON_BIT,
     HEADER_SIZE,
     LOG_OVERHEAD,
     MAGIC,
@@ -38,7 +39,7 @@ from tidelog.records.batch_header import (
 )
 from tidelog.records.compression import compress
 from tidelog.records.crc import crc32c
-from tidelog.records.record import Header, NewRecord
+from tidelog.records.record import Header, NewRecord, Record
 from tidelog.records.varint import (
     INT64_MAX,
     INT64_MIN,
@@ -140,6 +141,24 @@ def encode_records(
         raise TypeError(f"record keys, values and header values must be bytes: {exc}") from None
 
 
+def encode_kept_records(records: Sequence[Record], base_offset: int, base_timestamp: int) -> bytes:
+    """The records section for records kept from a batch (the log cleaner's rewrite): each
+    keeps its absolute offset and timestamp, re-expressed against ``base_offset`` and
+    ``base_timestamp`` (a delete horizon moves the base timestamp, KIP-534)."""
+    parts: list[bytes] = []
+    for rec in records:
+        body = b"".join((
+            _timestamp_delta(rec.timestamp - base_timestamp),
+            encode_varint(rec.offset - base_offset),
+            _NULL if rec.key is None else encode_uvarint(len(rec.key) << 1) + rec.key,
+            _NULL if rec.value is None else encode_uvarint(len(rec.value) << 1) + rec.value,
+            _encode_headers(rec.headers) if rec.headers else _NO_HEADERS,
+        ))
+        parts.append(encode_varint(len(body)))
+        parts.append(body)
+    return b"".join(parts)
+
+
 def build_batch(
     records: Sequence[NewRecord],
     *,
@@ -188,12 +207,23 @@ def finish_batch(
     is_transactional: bool = False,
     is_control: bool = False,
     timestamp_type: int = TimestampType.CREATE_TIME,
+    last_offset_delta: int | None = None,
+    delete_horizon: bool = False,
 ) -> bytes:
     """Compress an encoded records section of ``count`` records and put the header on it
-    (shared by :func:`build_batch` and the fast paths of :mod:`tidelog.records.values`)."""
-    if compression != Compression.NONE:
+    (shared by :func:`build_batch` and the fast paths of :mod:`tidelog.records.values`).
+
+    The log cleaner passes ``last_offset_delta`` (a cleaned batch keeps its original offset
+    span, so fewer records than the span is legal) and ``delete_horizon`` (``base_ts`` is then
+    the delete horizon, attribute bit 6). An empty ``body`` is never compressed: Kafka writes
+    record-less batches uncompressed."""
+    if compression != Compression.NONE and count:
         body = compress(compression, body, compression_level)
+    elif not count:
+        compression = Compression.NONE
     attributes = compression
+    if delete_horizon:
+        attributes |= DELETE_HORIZON_BIT
     if timestamp_type == TimestampType.LOG_APPEND_TIME:
         attributes |= TIMESTAMP_TYPE_BIT
     if is_transactional:
@@ -203,7 +233,7 @@ def finish_batch(
     try:
         tail = _TAIL.pack(
             attributes,
-            count - 1,
+            count - 1 if last_offset_delta is None else last_offset_delta,
             base_ts,
             max_ts,
             producer_id,

@@ -2,9 +2,11 @@
 
 :class:`LogConfig` is immutable; :meth:`LogConfig.from_properties` builds one from Kafka-style
 string properties (a topic's config overrides) on top of a base (the broker's defaults, or
-Kafka's built-in ones) and :meth:`LogConfig.to_properties` turns it back. Keys this layer does
-not own (``cleanup.policy``, ``min.insync.replicas``, ...) are ignored here: other layers check
-them. A value that does not parse or is out of Kafka's range raises
+Kafka's built-in ones) and :meth:`LogConfig.to_properties` turns it back. The compaction
+settings (``cleanup.policy``, ``delete.retention.ms``, ``min.cleanable.dirty.ratio``,
+``min.compaction.lag.ms``, ``max.compaction.lag.ms``) live here because the log and its cleaner
+follow them. Keys this layer does not own (``min.insync.replicas``, ...) are ignored here: other
+layers check them. A value that does not parse or is out of Kafka's range raises
 :class:`~tidelog.storage.errors.InvalidConfigError` naming the key. No I/O.
 """
 
@@ -21,6 +23,8 @@ LONG_MAX = (1 << 63) - 1
 INT_MAX = (1 << 31) - 1
 CREATE_TIME = "CreateTime"
 LOG_APPEND_TIME = "LogAppendTime"
+DELETE = "delete"
+COMPACT = "compact"
 
 
 def _prop(name: str, kind: str, minimum: int | None = None) -> dict[str, Any]:
@@ -54,6 +58,21 @@ class LogConfig:
     file_delete_delay_ms: int = field(
         default=60000, metadata=_prop("file.delete.delay.ms", "long", 0)
     )
+    #: "delete", "compact" or "compact,delete" (normalised; Kafka accepts either order).
+    cleanup_policy: str = field(default=DELETE, metadata=_prop("cleanup.policy", "policy"))
+    #: How long a tombstone stays readable after the cleaner first saw it (its delete horizon).
+    delete_retention_ms: int = field(
+        default=86400000, metadata=_prop("delete.retention.ms", "long", 0)
+    )
+    min_compaction_lag_ms: int = field(
+        default=0, metadata=_prop("min.compaction.lag.ms", "long", 0)
+    )
+    max_compaction_lag_ms: int = field(
+        default=LONG_MAX, metadata=_prop("max.compaction.lag.ms", "long", 1)
+    )
+    min_cleanable_dirty_ratio: float = field(
+        default=0.5, metadata=_prop("min.cleanable.dirty.ratio", "ratio")
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -62,6 +81,25 @@ class LogConfig:
     @property
     def log_append_time(self) -> bool:
         return self.message_timestamp_type == LOG_APPEND_TIME
+
+    @property
+    def compact(self) -> bool:
+        """The cleaner keeps the latest record per key (cleanup.policy has compact)."""
+        return COMPACT in self.cleanup_policy.split(",")
+
+    @property
+    def delete(self) -> bool:
+        """retention.ms / retention.bytes delete old segments (cleanup.policy has delete)."""
+        return DELETE in self.cleanup_policy.split(",")
+
+    @property
+    def max_segment_ms(self) -> int:
+        """The age at which a segment rolls: segment.ms, or max.compaction.lag.ms when that is
+        smaller on a compacted log (as Kafka does: the active segment is never cleaned, so it
+        must roll for the lag to be kept)."""
+        if self.compact:
+            return min(self.segment_ms, self.max_compaction_lag_ms)
+        return self.segment_ms
 
     @classmethod
     def from_properties(
@@ -85,10 +123,31 @@ class LogConfig:
         }
 
 
+def normalize_policy(raw: str) -> str | None:
+    """``"delete,compact"`` -> ``"compact,delete"``; None unless every item is delete or compact
+    (and there is at least one)."""
+    items = {item.strip() for item in raw.split(",") if item.strip()}
+    if not items or items - {DELETE, COMPACT}:
+        return None
+    return ",".join(sorted(items))
+
+
 def _parse(name: str, meta: Mapping[str, Any], raw: str) -> Any:
     if not isinstance(raw, str):
         raise InvalidConfigError(name, f"expected a string, got {type(raw).__name__}")
     text = raw.strip()
+    if meta["kind"] == "policy":
+        policy = normalize_policy(text)
+        if policy is None:
+            raise InvalidConfigError(name, f"{raw!r} is not delete, compact or compact,delete")
+        return policy
+    if meta["kind"] == "ratio":
+        try:
+            ratio = float(text)
+        except ValueError:
+            raise InvalidConfigError(name, f"{raw!r} is not a number") from None
+        _check(name, meta, ratio)
+        return ratio
     if meta["kind"] == "timestamp_type":
         if text not in (CREATE_TIME, LOG_APPEND_TIME):
             raise InvalidConfigError(name, f"{raw!r} is not CreateTime or LogAppendTime")
@@ -103,6 +162,14 @@ def _parse(name: str, meta: Mapping[str, Any], raw: str) -> Any:
 
 def _check(name: str, meta: Mapping[str, Any], value: Any) -> None:
     kind = meta["kind"]
+    if kind == "policy":
+        if not isinstance(value, str) or normalize_policy(value) != value:
+            raise InvalidConfigError(name, f"{value!r} is not delete, compact or compact,delete")
+        return
+    if kind == "ratio":
+        if not isinstance(value, float) or not 0.0 <= value <= 1.0:
+            raise InvalidConfigError(name, f"{value!r} is not a number in [0, 1]")
+        return
     if kind == "timestamp_type":
         if value not in (CREATE_TIME, LOG_APPEND_TIME):
             raise InvalidConfigError(name, f"{value!r} is not CreateTime or LogAppendTime")

@@ -34,6 +34,11 @@ class RecordTooLargeError(InvalidBatchError):
     """A batch is larger than ``max.message.bytes`` (Kafka's MESSAGE_TOO_LARGE)."""
 
 
+class InvalidRecordError(InvalidBatchError):
+    """A record a log refuses by policy (Kafka's INVALID_RECORD): a record without a key on a
+    compacted topic."""
+
+
 class CorruptIndexError(StorageError):
     """An offset or time index file that cannot be read (size not a multiple of the entry).
 

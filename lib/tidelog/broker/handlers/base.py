@@ -24,6 +24,7 @@ from tidelog.records.errors import CorruptRecordError
 from tidelog.storage.errors import (
     InvalidBatchError,
     InvalidConfigError,
+    InvalidRecordError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
 )
@@ -43,6 +44,8 @@ def error_of(exc: BaseException) -> ErrorCode:
         return ErrorCode(exc.error_code)  # type: ignore[call-arg]  # lookup by value
     if isinstance(exc, RecordTooLargeError):
         return ErrorCode.MESSAGE_TOO_LARGE
+    if isinstance(exc, InvalidRecordError):
+        return ErrorCode.INVALID_RECORD
     if isinstance(exc, CorruptRecordError | InvalidBatchError):
         return ErrorCode.CORRUPT_MESSAGE
     if isinstance(exc, InvalidConfigError):
