@@ -38,7 +38,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -50,12 +50,14 @@ from tidelog.records.batch_header import (
     validate_batch,
 )
 from tidelog.records.errors import CorruptRecordError
+from tidelog.records.reader import decode_batch
 from tidelog.storage.checkpoint import EpochEntry, fsync_dir
 from tidelog.storage.config import LogConfig
 from tidelog.storage.epoch_cache import LeaderEpochCache
 from tidelog.storage.errors import (
     CorruptIndexError,
     InvalidBatchError,
+    InvalidRecordError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
     StorageError,
@@ -69,6 +71,7 @@ from tidelog.storage.files import (
 from tidelog.storage.handles import HandleCache
 from tidelog.storage.region import FileRegion
 from tidelog.storage.segment import INT32_MAX, TIMESTAMP_TYPE_BIT, LogSegment
+from tidelog.storage.swap import StepHook, install, recover_swaps
 from tidelog.storage.topic_partition import TopicPartition, parse_partition_dir_name
 
 log = logging.getLogger("tidelog.storage.log")
@@ -93,6 +96,19 @@ def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _check_keys(view: memoryview, pos: int, header: BatchHeader) -> None:
+    """Refuse a batch holding a record without a key (a compacted log keeps the latest record
+    per key, so a keyless one has no meaning there; Kafka answers INVALID_RECORD). This is the
+    one append that decodes records, and only on compacted logs."""
+    batch = decode_batch(view, pos, verify_crc=False)
+    for index, rec in enumerate(batch.records()):
+        if rec.key is None:
+            raise InvalidRecordError(
+                f"record {index} of the batch at byte {pos} has no key: "
+                f"a compacted topic cannot accept a record without a key"
+            )
+
+
 class AppendInfo(NamedTuple):
     first_offset: int
     last_offset: int
@@ -102,6 +118,13 @@ class AppendInfo(NamedTuple):
     log_start_offset: int
     batch_count: int
     bytes: int
+
+
+class CleanerView(NamedTuple):
+    segments: tuple[LogSegment, ...]
+    log_start_offset: int
+    high_watermark: int
+    log_end_offset: int
 
 
 class RecoveryReport(NamedTuple):
@@ -150,6 +173,7 @@ class PartitionLog:
         self._flush_running: concurrent.futures.Future[int] | None = None
         self._flush_pending: concurrent.futures.Future[int] | None = None
         self.recovery_report = RecoveryReport(clean_shutdown=clean_shutdown)
+        self._swaps_completed = 0
 
     @classmethod
     def open(
@@ -197,6 +221,9 @@ class PartitionLog:
             self._loaded = True
 
     def _load(self) -> None:
+        # An install of cleaned segments interrupted by a crash is finished first (it is
+        # past its commit point); leftovers of an unfinished clean go with the others below.
+        self._swaps_completed = recover_swaps(self._dir)
         bases: dict[int, set[str]] = {}
         for entry in os.scandir(self._dir):
             name = entry.name
@@ -427,6 +454,8 @@ class PartitionLog:
             if assign_offsets:
                 if header.records_count == 0:
                     raise InvalidBatchError(f"record batch at byte {pos} has no records")
+                if self.config.compact and not header.is_control:
+                    _check_keys(view, pos, header)
                 header = header._replace(base_offset=next_offset)
             else:
                 if not batches and header.base_offset != self._leo:
@@ -518,7 +547,7 @@ class PartitionLog:
         if seg.size + header.size > self.config.segment_bytes:
             return True
         rolling = seg.rolling_ms()
-        if rolling is not None and now - rolling > self.config.segment_ms:
+        if rolling is not None and now - rolling > self.config.max_segment_ms:
             return True
         return seg.offset_index.is_full or seg.time_index.is_full
 
@@ -614,8 +643,18 @@ class PartitionLog:
                 if next_base > upper:
                     break
                 below_start = next_base <= self._log_start_offset
-                expired = cfg.retention_ms >= 0 and now - seg.largest_timestamp > cfg.retention_ms
-                oversize = cfg.retention_bytes >= 0 and total - seg.size >= cfg.retention_bytes
+                # A compact-only log keeps its segments however old or big (the cleaner
+                # bounds it by key); "compact,delete" applies both, as Kafka does.
+                expired = (
+                    cfg.delete
+                    and cfg.retention_ms >= 0
+                    and now - seg.largest_timestamp > cfg.retention_ms
+                )
+                oversize = (
+                    cfg.delete
+                    and cfg.retention_bytes >= 0
+                    and total - seg.size >= cfg.retention_bytes
+                )
                 if not (below_start or expired or oversize):
                     break
                 total -= seg.size
@@ -704,6 +743,48 @@ class PartitionLog:
         self._recovery_point = min(self._recovery_point, self._leo)
         if self._hw is not None:
             self._hw = min(self._hw, self._leo)
+
+    # -- compaction (the log cleaner's side, see tidelog.storage.cleaner) ---------------------
+
+    def cleaner_view(self) -> CleanerView:
+        """The segments (the active one last), log start offset and high watermark, as one
+        consistent snapshot for the cleaner's worker thread."""
+        self._ensure_loaded()
+        with self._lock:
+            if self._closed:
+                raise StorageError(f"log {self._dir} is closed")
+            return CleanerView(
+                tuple(self._segments), self._log_start_offset, self.high_watermark, self._leo
+            )
+
+    def replace_segments(
+        self, old: Sequence[LogSegment], new: LogSegment, hook: StepHook | None = None
+    ) -> bool:
+        """Install the cleaned ``new`` (a flushed ``.cleaned`` segment) in place of the
+        contiguous inactive segments ``old`` by the swap protocol of tidelog.storage.swap.
+
+        Returns False, changing nothing, when the log moved on meanwhile (closed, or one of
+        ``old`` deleted by retention or truncation, or became the active segment): the
+        caller drops ``new``. An OSError part way leaves the files for the next open's
+        recovery to finish, and the log must be reopened (Kafka takes the log dir offline)."""
+        with self._lock:
+            if self._closed or not old:
+                return False
+            try:
+                i = next(k for k, seg in enumerate(self._segments) if seg is old[0])
+            except StopIteration:
+                return False
+            current = self._segments[i : i + len(old)]
+            if len(current) != len(old):
+                return False
+            if any(a is not b for a, b in zip(current, old, strict=True)):
+                return False
+            if i + len(old) >= len(self._segments):
+                return False  # never the active segment
+            install(self._dir, old, new, hook)
+            self._segments[i : i + len(old)] = [new]
+            self._bases = [s.base_offset for s in self._segments]
+            return True
 
     # -- flushing ----------------------------------------------------------------------------
 

@@ -55,19 +55,27 @@ NO_TIMESTAMP = -1
 
 class LogSegment:
     def __init__(
-        self, directory: Path, base_offset: int, config: LogConfig, cache: HandleCache
+        self,
+        directory: Path,
+        base_offset: int,
+        config: LogConfig,
+        cache: HandleCache,
+        suffix: str = "",
     ) -> None:
         self.dir = Path(directory)
         self.base_offset = base_offset
-        self.log_path = self.dir / segment_file_name(base_offset, LOG_SUFFIX)
+        #: Appended to every file name: "" for a live segment, ".cleaned" / ".swap" while the
+        #: log cleaner builds and installs a replacement (see tidelog.storage.swap).
+        self.suffix = suffix
+        self.log_path = self.dir / (segment_file_name(base_offset, LOG_SUFFIX) + suffix)
         self.offset_index = OffsetIndex(
-            self.dir / segment_file_name(base_offset, INDEX_SUFFIX),
+            self.dir / (segment_file_name(base_offset, INDEX_SUFFIX) + suffix),
             base_offset,
             config.segment_index_bytes,
             cache=cache,
         )
         self.time_index = TimeIndex(
-            self.dir / segment_file_name(base_offset, TIME_INDEX_SUFFIX),
+            self.dir / (segment_file_name(base_offset, TIME_INDEX_SUFFIX) + suffix),
             base_offset,
             config.segment_index_bytes,
             cache=cache,
@@ -89,10 +97,15 @@ class LogSegment:
 
     @classmethod
     def create(
-        cls, directory: Path, base_offset: int, config: LogConfig, cache: HandleCache
+        cls,
+        directory: Path,
+        base_offset: int,
+        config: LogConfig,
+        cache: HandleCache,
+        suffix: str = "",
     ) -> LogSegment:
         """A new empty segment; its files are created (any stale ones are replaced)."""
-        seg = cls(directory, base_offset, config, cache)
+        seg = cls(directory, base_offset, config, cache, suffix)
         fd = os.open(seg.log_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         os.close(fd)
         seg.offset_index.recreate()
@@ -138,6 +151,25 @@ class LogSegment:
                 return
             yield pos, header
             pos += header.size
+
+    @property
+    def handle_cache(self) -> HandleCache:
+        return self._cache
+
+    def rename_file(self, suffix_of: str, new_suffix: str) -> None:
+        """Rename one of the segment's files (``suffix_of`` is ``.log``, ``.index`` or
+        ``.timeindex``) to end in ``new_suffix`` instead of its current suffix; one step of
+        the swap protocol of :mod:`tidelog.storage.swap`, which decides the order."""
+        target = self.dir / (segment_file_name(self.base_offset, suffix_of) + new_suffix)
+        if suffix_of == LOG_SUFFIX:
+            self._cache.discard(self._key)
+            os.replace(self.log_path, target)
+            self.log_path = target
+            self._key = f"{self.log_path}#{next(_HANDLE_IDS)}"
+        elif suffix_of == INDEX_SUFFIX:
+            self.offset_index.rename(target)
+        else:
+            self.time_index.rename(target)
 
     def dup_fd(self) -> int:
         with self._cache.pin(self._key, self._open_fd) as h:
