@@ -104,6 +104,18 @@ def _bool(raw: object) -> bool:
     raise ValueError(f"{raw!r} is not a boolean (true/false, yes/no, on/off, 1/0)")
 
 
+def _ratio(raw: object) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ValueError(f"expected a number, got {type(raw).__name__}")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{value} is outside [0, 1]")
+    return value
+
+
 def _str(raw: object) -> str:
     if not isinstance(raw, str):
         raise ValueError(f"expected a string, got {type(raw).__name__}")
@@ -275,6 +287,39 @@ SETTINGS: tuple[Setting, ...] = (
         "what retention does with old segments", "cleanup.policy",
     ),
     Setting(
+        "log_cleaner_enable", "log", _bool, True,
+        "run the log cleaner, which compacts topics with cleanup.policy compact",
+    ),
+    Setting(
+        "log_cleaner_dedupe_buffer_size", "log", _int(1024, _I64), 134217728,
+        "memory of the cleaner's key map; a log with more dirty keys takes several passes",
+    ),
+    Setting(
+        "log_cleaner_io_max_bytes_per_second", "log", _int(0, _I64), 0,
+        "bytes per second the cleaner may read plus write; 0 sets no limit",
+    ),
+    Setting(
+        "log_cleaner_backoff_ms", "log", _int(1, _I64), 15000,
+        "how long the cleaner sleeps when no log needs cleaning",
+    ),
+    Setting(
+        "log_cleaner_min_cleanable_ratio", "log", _ratio, 0.5,
+        "dirty share of a log's bytes above which it is cleaned", "min.cleanable.dirty.ratio",
+    ),
+    Setting(
+        "log_cleaner_delete_retention_ms", "log", _int(0, _I64), 86400000,
+        "how long a tombstone stays after the cleaner first saw it", "delete.retention.ms",
+    ),
+    Setting(
+        "log_cleaner_min_compaction_lag_ms", "log", _int(0, _I64), 0,
+        "records younger than this are not compacted", "min.compaction.lag.ms",
+    ),
+    Setting(
+        "log_cleaner_max_compaction_lag_ms", "log", _int(1, _I64), _I64,
+        "records older than this are compacted whatever the dirty ratio",
+        "max.compaction.lag.ms",
+    ),
+    Setting(
         "message_max_bytes", "log", _int(0, _I32), 1048588, "largest record batch accepted",
         "max.message.bytes",
     ),
@@ -376,6 +421,14 @@ class BrokerConfig:
     log_retention_ms: int = 604800000
     log_retention_bytes: int = -1
     log_cleanup_policy: str = "delete"
+    log_cleaner_enable: bool = True
+    log_cleaner_dedupe_buffer_size: int = 134217728
+    log_cleaner_io_max_bytes_per_second: int = 0
+    log_cleaner_backoff_ms: int = 15000
+    log_cleaner_min_cleanable_ratio: float = 0.5
+    log_cleaner_delete_retention_ms: int = 86400000
+    log_cleaner_min_compaction_lag_ms: int = 0
+    log_cleaner_max_compaction_lag_ms: int = (1 << 63) - 1
     message_max_bytes: int = 1048588
     log_message_timestamp_type: str = "CreateTime"
     min_insync_replicas: int = 1

@@ -49,6 +49,7 @@ from tidelog.metadata.records import (
     RegisterBrokerRecord,
 )
 from tidelog.records.batch_header import iter_batches
+from tidelog.storage.cleaner import LogCleaner
 from tidelog.storage.config import LogConfig
 from tidelog.storage.log import PartitionLog
 from tidelog.storage.manager import LogManager
@@ -85,6 +86,8 @@ class BrokerCore:
         self._stopping = False
         #: The group coordinator (consumer groups, ``__consumer_offsets``), loaded by start().
         self.groups = GroupCoordinator(self)
+        #: The log cleaner (tidelog.storage.cleaner), set by the daemon that runs it.
+        self.cleaner: LogCleaner | None = None
 
     # -- lifetime ----------------------------------------------------------------------------
 

@@ -7,6 +7,10 @@ a node the quorum refuses as misconfigured stops with status 1), then accept.
 When ``listen`` has port 0 the kernel picks one and it is also the advertised port. The line
 ``listening on HOST:PORT`` on stderr tells scripts and tests the broker is ready.
 
+The log cleaner (:class:`~tidelog.storage.cleaner.LogCleaner`, ``log_cleaner_*`` settings)
+is its own subsystem on its own worker thread: started once the logs are open, stopped (a
+running pass abandoned before its next install) before the logs close.
+
 Periodic work on the event loop: retention every ``log_retention_check_interval_ms``,
 checkpoints every :data:`CHECKPOINT_INTERVAL_S`, expiry of committed offsets
 every :data:`OFFSETS_RETENTION_CHECK_S`; with ``log_flush = interval`` a background
@@ -37,6 +41,7 @@ from tidelog.broker.core import BrokerCore
 from tidelog.broker.quorum import ops
 from tidelog.broker.quorum.cluster import ClusterNode
 from tidelog.broker.server import Server, bind
+from tidelog.storage.cleaner import CleanerConfig, LogCleaner
 
 log = logging.getLogger("tidelog.broker")
 
@@ -127,6 +132,7 @@ async def _main(config: BrokerConfig) -> int:
         sock.close()
         log.error("cannot start: %s", exc)
         return 1
+    cleaner = start_cleaner(core)
     cluster = None
     if config.is_cluster:
         cluster = ClusterNode(core, ops.BUILDERS)
@@ -137,7 +143,7 @@ async def _main(config: BrokerConfig) -> int:
             sock.close()
             log.error("cannot listen on %s: %s", config.controller_address,
                       exc.strerror or exc)
-            await loop_shutdown(core)
+            await loop_shutdown(core, cleaner)
             return 1
     server = Server(core, sock)
     server.start()
@@ -164,6 +170,7 @@ async def _main(config: BrokerConfig) -> int:
     await server.stop()
     if cluster is not None:
         await cluster.stop()
+    await loop.run_in_executor(None, cleaner.stop)
     await loop.run_in_executor(None, core.shutdown)
     if failed:
         assert cluster is not None
@@ -173,5 +180,27 @@ async def _main(config: BrokerConfig) -> int:
     return 0
 
 
-async def loop_shutdown(core: BrokerCore) -> None:
-    await asyncio.get_running_loop().run_in_executor(None, core.shutdown)
+def start_cleaner(core: BrokerCore) -> LogCleaner:
+    """The log cleaner over the broker's log dir (not started when log_cleaner_enable is off).
+    Kept on the core (``core.cleaner``) for the cleaner's view in describe answers."""
+    c = core.config
+    cleaner = LogCleaner(
+        core.logs.log_dir,
+        core.logs.logs,
+        CleanerConfig(
+            enable=c.log_cleaner_enable,
+            dedupe_buffer_size=c.log_cleaner_dedupe_buffer_size,
+            io_max_bytes_per_second=float(c.log_cleaner_io_max_bytes_per_second),
+            backoff_ms=c.log_cleaner_backoff_ms,
+        ),
+    )
+    cleaner.start()
+    core.cleaner = cleaner
+    return cleaner
+
+
+async def loop_shutdown(core: BrokerCore, cleaner: LogCleaner | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    if cleaner is not None:
+        await loop.run_in_executor(None, cleaner.stop)
+    await loop.run_in_executor(None, core.shutdown)
