@@ -20,7 +20,7 @@ _log_consume()
         --timeout) COMPREPLY=(); return 0 ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '-t --topic --pattern -g --group -b --bootstrap -p --partition -o --offset -e --exit -c --count -f --format -D --delimiter -K --key-delimiter --json --base64 --timeout -q --quiet -v --verbose -h --help' -- "$cur"))
+        COMPREPLY=($(compgen -W '-t --topic --pattern -g --group -b --bootstrap -p --partition -o --offset -e --exit -c --count -f --format -D --delimiter -K --key-delimiter -Z --print-null --json --base64 --timeout -q --quiet -v --verbose -h --help' -- "$cur"))
         return 0
     fi
     COMPREPLY=()

@@ -22,7 +22,7 @@ _log_produce()
         --timeout) COMPREPLY=(); return 0 ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '-t --topic -b --bootstrap -K --key-delimiter -H --header -p --partition --acks -z --compression --linger-ms --batch-size --idempotent -D --delimiter --null-value --input-format --timeout --json -q --quiet -v --verbose -h --help' -- "$cur"))
+        COMPREPLY=($(compgen -W '-t --topic -b --bootstrap -K --key-delimiter -H --header -p --partition --acks -z --compression --linger-ms --batch-size --idempotent -D --delimiter --null-value -Z --null-empty --input-format --timeout --json -q --quiet -v --verbose -h --help' -- "$cur"))
         return 0
     fi
     compopt -o filenames 2>/dev/null

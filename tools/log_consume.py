@@ -75,6 +75,10 @@ def consume(
         typer.Option("-K", "--key-delimiter", metavar="DELIM",
                      help="Print the key, DELIM, then the value.", show_default=False),
     ] = None,
+    print_null: Annotated[
+        bool, typer.Option("-Z", "--print-null",
+                           help="Print a null key or value (a tombstone) as NULL, as kcat -Z."),
+    ] = False,
     json: Annotated[
         bool, typer.Option("--json", help="One JSON object per record (JSON lines)."),
     ] = False,
@@ -109,7 +113,7 @@ def consume(
             count=count, format=unescape(format) if format is not None else None,
             delimiter=unescape(delimiter),
             key_delimiter=unescape(key_delimiter) if key_delimiter is not None else None,
-            json=json, base64=base64, timeout=timeout,
+            json=json, base64=base64, timeout=timeout, null=b"NULL" if print_null else b"",
         )
         if group is not None:
             from tidelog.cli.clients.group_consume import consume_group

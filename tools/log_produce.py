@@ -99,6 +99,10 @@ def produce(
                      help="Send a value equal to TEXT as null (a tombstone).",
                      show_default=False),
     ] = None,
+    null_empty: Annotated[
+        bool, typer.Option("-Z", "--null-empty",
+                           help="Send an empty value as null (a tombstone), as kcat -Z."),
+    ] = False,
     input_format: Annotated[
         InputFormat, typer.Option("--input-format",
                                   help="text (delimited records) or json (one object per "
@@ -123,6 +127,8 @@ def produce(
         from tidelog.cli.clients.produce import ProduceSettings, produce
         from tidelog.cli.errors import UsageError
 
+        if null_empty and null_value is not None and null_value != "":
+            raise UsageError("use either -Z or --null-value TEXT")
         if idempotent and acks != Acks.all:
             raise UsageError("--idempotent needs --acks all")
         delim = unescape(delimiter)
@@ -139,7 +145,9 @@ def produce(
             partition=partition, acks={"0": 0, "1": 1, "all": -1}[acks.value],
             compression=CODECS[compression.value], linger_ms=linger_ms,
             batch_size=batch_size, idempotent=idempotent, delimiter=delim,
-            null_value=unescape(null_value) if null_value is not None else None,
+            null_value=b"" if null_empty else (
+                unescape(null_value) if null_value is not None else None
+            ),
             input_format=input_format.value, timeout=timeout, json=json,
             progress=bool(paths) and not quiet and sys.stderr.isatty(),
         )

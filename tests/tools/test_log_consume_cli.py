@@ -125,3 +125,22 @@ def test_topic_pipe_script(filled: Logd) -> None:
     missing = subprocess.run([str(script), "nope", "x", "cat"], env=env, timeout=TIMEOUT,
                              capture_output=True, check=False)
     assert missing.returncode == 1 and b"does not exist" in missing.stderr
+
+
+def test_tombstones_stand_apart_from_empty_values(broker: Logd) -> None:
+    # log-produce -Z (kcat's flag): an empty value becomes null; without it, it stays empty.
+    run(broker, "log-produce", "-t", "tombs", "-K", ":", "-Z", stdin=b"a:1\nb:\n")
+    run(broker, "log-produce", "-t", "tombs", "-K", ":", stdin=b"c:\n")
+    fmt = ["-f", "%k=%s (%S)\\n"]
+    plain = run(broker, "log-consume", "-t", "tombs", "-e", *fmt).stdout
+    assert plain == b"a=1 (1)\nb= (-1)\nc= (0)\n"
+    marked = run(broker, "log-consume", "-t", "tombs", "-e", "-Z", *fmt).stdout
+    assert marked == b"a=1 (1)\nb=NULL (-1)\nc= (0)\n"
+    keyed = run(broker, "log-consume", "-t", "tombs", "-e", "-Z", "-K", "=").stdout
+    assert keyed == b"a=1\nb=NULL\nc=\n"
+    assert run(broker, "log-consume", "-t", "tombs", "-e", "-Z").stdout == b"1\nNULL\n\n"
+    docs = [orjson.loads(line) for line in
+            run(broker, "log-consume", "-t", "tombs", "-e", "--json").stdout.splitlines()]
+    assert [d["value"] for d in docs] == ["1", None, ""]
+    assert run(broker, "log-produce", "-t", "tombs", "-Z", "--null-value", "x",
+               check=2).returncode == 2

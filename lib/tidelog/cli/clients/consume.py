@@ -45,6 +45,8 @@ class ConsumeSettings:
     base64: bool = False
     timeout: float = 30.0
     max_wait_ms: int = 500
+    #: What a null key or value prints as outside JSON (``-Z``: ``NULL``, as kcat).
+    null: bytes = b""
 
 
 def consume(prog: Program, settings: ConsumeSettings) -> int:
@@ -66,7 +68,7 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
         from tidelog.cli.errors import UsageError
 
         raise UsageError(str(exc)) from None
-    formatter = Formatter(s.format) if s.format is not None else None
+    formatter = Formatter(s.format, s.null) if s.format is not None else None
     cluster = make_cluster(s.bootstrap, s.timeout)
     out = prog.out
     try:
@@ -107,13 +109,15 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
                 for fetched in poll.result():
                     if formatter is None and not s.json and s.key_delimiter is None:
                         # The default output needs values only: the fast paths.
-                        if left is None:
+                        if left is None and not s.null:
                             out.write(fetched.joined_values(s.delimiter))
                             continue
-                        values = fetched.values()[:left]
-                        left -= len(values)
+                        values = fetched.values()
+                        if left is not None:
+                            values = values[:left]
+                            left -= len(values)
                         if values:
-                            out.write(render_values(values, s.delimiter))
+                            out.write(render_values(values, s.delimiter, s.null))
                         continue
                     records = fetched.records
                     if left is not None:
@@ -129,7 +133,7 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
                         out.write(formatter.render(fetched.topic, fetched.partition, records))
                     else:
                         assert s.key_delimiter is not None
-                        out.write(render_keyed(records, s.delimiter, s.key_delimiter))
+                        out.write(render_keyed(records, s.delimiter, s.key_delimiter, s.null))
                 out.flush()
         finally:
             stop_wait.cancel()

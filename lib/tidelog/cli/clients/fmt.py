@@ -4,8 +4,9 @@ JSON lines.
 ``-f`` tokens (kcat's): ``%s`` value, ``%S`` value length, ``%k`` key, ``%K`` key length,
 ``%t`` topic, ``%p`` partition, ``%o`` offset, ``%T`` timestamp (ms), ``%h`` headers as
 ``name=value`` joined by commas, ``%%`` a percent sign; escapes as in
-:func:`tidelog.cli.clients.common.unescape`. A null key or value prints as nothing and its
-length as -1. An unknown token is a usage error.
+:func:`tidelog.cli.clients.common.unescape`. A null key or value prints as nothing (or as
+``NULL`` with ``-Z``, as kcat prints it) and its length as -1, so a tombstone stands apart from
+an empty value. An unknown token is a usage error.
 
 JSON: one object per record, ``{"topic", "partition", "offset", "timestamp", "key", "value",
 "headers"}``; key, value and header values are UTF-8 text, or base64 when the bytes are not
@@ -42,6 +43,14 @@ def _headers(record: Record) -> bytes:
     )
 
 
+def _tokens(null: bytes) -> dict[str, Getter]:
+    return dict(
+        _TOKENS,
+        s=lambda t, p, r: null if r.value is None else r.value,
+        k=lambda t, p, r: null if r.key is None else r.key,
+    )
+
+
 _TOKENS: dict[str, Getter] = {
     "s": lambda t, p, r: r.value or b"",
     "S": lambda t, p, r: _len(r.value),
@@ -58,7 +67,9 @@ _TOKENS: dict[str, Getter] = {
 class Formatter:
     """A compiled ``-f`` format."""
 
-    def __init__(self, pattern: bytes) -> None:
+    def __init__(self, pattern: bytes, null: bytes = b"") -> None:
+        """``null``: what a null key or value prints as (kcat's ``-Z`` gives ``NULL``)."""
+        tokens = _tokens(null) if null else _TOKENS
         self.parts: list[bytes | Getter] = []
         literal = bytearray()
         i = 0
@@ -76,7 +87,7 @@ class Formatter:
             if token == "%":
                 literal += b"%"
                 continue
-            getter = _TOKENS.get(token)
+            getter = tokens.get(token)
             if getter is None:
                 raise UsageError(
                     f"unknown format token %{token} (known: %s %S %k %K %t %p %o %T %h %%)"
@@ -97,16 +108,22 @@ class Formatter:
         return b"".join(out)
 
 
-def render_values(values: Sequence[bytes | None], delimiter: bytes) -> bytes:
-    """The default output: each value followed by the record delimiter (null as nothing)."""
-    parts = [v or b"" for v in values] if None in values else list(values)
+def render_values(values: Sequence[bytes | None], delimiter: bytes, null: bytes = b"") -> bytes:
+    """The default output: each value followed by the record delimiter (null as ``null``)."""
+    parts = [null if v is None else v for v in values] if None in values else list(values)
     parts.append(b"")
     return delimiter.join(parts)  # type: ignore[arg-type]
 
 
-def render_keyed(records: Sequence[Record], delimiter: bytes, key_delimiter: bytes) -> bytes:
-    """``key DELIM value`` and the record delimiter per record."""
-    parts = [(r.key or b"") + key_delimiter + (r.value or b"") for r in records]
+def render_keyed(
+    records: Sequence[Record], delimiter: bytes, key_delimiter: bytes, null: bytes = b""
+) -> bytes:
+    """``key DELIM value`` and the record delimiter per record (null as ``null``)."""
+    parts = [
+        (null if r.key is None else r.key) + key_delimiter
+        + (null if r.value is None else r.value)
+        for r in records
+    ]
     parts.append(b"")
     return delimiter.join(parts)
 

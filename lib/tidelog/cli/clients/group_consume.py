@@ -76,7 +76,7 @@ class _Session:
                  member: GroupMember, spec: OffsetSpec, stop: Stop) -> None:
         self.prog, self.s, self.cluster, self.member = prog, s, cluster, member
         self.spec, self.stop = spec, stop
-        self.formatter = Formatter(s.format) if s.format is not None else None
+        self.formatter = Formatter(s.format, s.null) if s.format is not None else None
         self.left = s.count
         #: Next offsets written to stdout and not committed yet.
         self.pending: dict[tuple[str, int], int] = {}
@@ -177,9 +177,9 @@ class _Session:
             elif self.formatter is not None:
                 out.write(self.formatter.render(fetched.topic, fetched.partition, records))
             elif s.key_delimiter is not None:
-                out.write(render_keyed(records, s.delimiter, s.key_delimiter))
+                out.write(render_keyed(records, s.delimiter, s.key_delimiter, s.null))
             else:
-                out.write(render_values([r.value for r in records], s.delimiter))
+                out.write(render_values([r.value for r in records], s.delimiter, s.null))
             self.pending[key] = records[-1].offset + 1
 
     async def _commit(self) -> None:
