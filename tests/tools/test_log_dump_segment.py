@@ -272,3 +272,29 @@ def test_max_bytes(script_runner, limit: str) -> None:  # type: ignore[no-untype
     result = script_runner.run([PROG, "--max-bytes", limit, str(TOPIC_LOG)])
     assert result.returncode == 0
     assert result.stdout.splitlines() == EXPECTED_TOPIC_DUMP.format(path=TOPIC_LOG).splitlines()[:3]
+
+
+def test_a_cleaned_segment_shows_its_delete_horizon_and_tombstones(  # type: ignore[no-untyped-def]
+    script_runner, tmp_path: Path
+) -> None:
+    from tidelog.storage.cleaner import clean_log
+    from tidelog.storage.cleaner_map import OffsetMap
+    from tidelog.storage.config import LogConfig
+    from tidelog.storage.log import PartitionLog
+
+    config = LogConfig(cleanup_policy="compact", delete_retention_ms=1000)
+    plog = PartitionLog.open(tmp_path / "t-0", config, clock_ms=lambda: 50)
+    plog.append(bytearray(build_batch([NewRecord(b"v", key=b"k", timestamp=5),
+                                       NewRecord(None, key=b"k", timestamp=6)])), leader_epoch=0)
+    plog.roll()
+    plog.append(bytearray(build_batch([NewRecord(b"x", key=b"x", timestamp=7)])), leader_epoch=0)
+    clean_log(plog, -1, OffsetMap(1 << 20), now_ms=50)
+    plog.close()
+    result = script_runner.run([PROG, "--print-data", str(tmp_path / "t-0" / f"{SEGMENT}.log")])
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert (" count: 1 " in lines[2] and " lastOffset: 1 " in lines[2]
+            and " deleteHorizonMs: OptionalLong[1050] " in lines[2])
+    assert lines[3] == (
+        "| offset: 1 CreateTime: 6 keySize: 1 valueSize: -1 sequence: -1 headerKeys: [] key: k"
+    )

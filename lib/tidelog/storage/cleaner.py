@@ -373,9 +373,7 @@ def _clean_pass(
                 full = True  # reached the uncleanable part
                 break
             if not header.is_control:
-                for rec in decode_batch(chunk, pos).records():
-                    if rec.key is not None and rec.offset >= rng.first_dirty:
-                        offset_map.put(rec.key, rec.offset)
+                offset_map.put_records(decode_batch(chunk, pos).records(), rng.first_dirty)
             map_end = header.next_offset
             if offset_map.full:
                 full = True

@@ -318,3 +318,18 @@ def test_an_install_is_refused_when_its_segments_went_away(tmp_path: Path) -> No
     assert not plog.replace_segments(old[:1], new)
     new.delete()
     assert plog.log_end_offset == old[1].base_offset
+
+
+def test_offset_map_keys_short_and_long() -> None:
+    m = OffsetMap(ENTRY_COST * 10)
+    keys = [b"", b"x" * 15, b"y" * 16, b"z" * 40]
+    for i, key in enumerate(keys):
+        m.put(key, i)
+    m.put_records([Record(9, 0, b"z" * 40, b"v", (), -1, 0),
+                   Record(10, 0, None, b"v", (), -1, 0),
+                   Record(3, 0, b"", b"v", (), -1, 0)], first_offset=5)
+    assert [m.get(k) for k in keys] == [0, 1, 2, 9]
+    assert m.get(b"w" * 40) == -1 and len(m) == 4 and m.latest_offset == 9
+    assert not m.full and m.capacity == 10
+    with pytest.raises(ValueError):
+        OffsetMap(ENTRY_COST - 1)
