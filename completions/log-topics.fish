@@ -10,6 +10,7 @@ complete -c log-topics -l delete-config -r -f -d 'alter: reset this config to it
 complete -c log-topics -l if-not-exists -d 'create: succeed if the topic exists.'
 complete -c log-topics -l if-exists -d 'alter, delete: succeed if the topic does not exist.'
 complete -c log-topics -l configs -d 'describe: print configs, not partitions.'
+complete -c log-topics -l cleaner -d 'describe: print each partition\'s log size and the log cleaner\'s view (dirty ratio, first dirty offset, last cleaned).'
 complete -c log-topics -l internal -d 'list, describe: include internal topics.'
 complete -c log-topics -l timeout -r -f -d 'Give up after this many seconds.'
 complete -c log-topics -l json -d 'Machine-readable output: one JSON object per line (JSON lines).'

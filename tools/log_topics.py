@@ -76,6 +76,11 @@ def topics(
     configs: Annotated[
         bool, typer.Option("--configs", help="describe: print configs, not partitions."),
     ] = False,
+    cleaner: Annotated[
+        bool, typer.Option("--cleaner", help="describe: print each partition's log size and "
+                           "the log cleaner's view (dirty ratio, first dirty offset, last "
+                           "cleaned)."),
+    ] = False,
     internal: Annotated[
         bool, typer.Option("--internal", help="list, describe: include internal topics."),
     ] = False,
@@ -100,7 +105,8 @@ def topics(
             partitions=partitions, replication_factor=replication_factor,
             configs=parse_pairs(list(config or []), "config"),
             delete_configs=list(delete_config or []), if_not_exists=if_not_exists,
-            if_exists=if_exists, show_configs=configs, internal=internal, json=json,
+            if_exists=if_exists, show_configs=configs, show_cleaner=cleaner,
+            internal=internal, json=json,
             timeout=timeout,
         )
         return run(prog, settings)

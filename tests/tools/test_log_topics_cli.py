@@ -49,3 +49,25 @@ def test_usage_errors(broker: Logd) -> None:
     assert b"needs at least one TOPIC" in run(broker, "log-topics", "create", check=2).stderr
     run(broker, "log-topics", "explode", check=2)
     run(broker, "log-topics", "create", "t", "--config", "novalue", check=2)
+
+
+def test_describe_cleaner_view(broker: Logd) -> None:
+    run(broker, "log-topics", "create", "table", "--partitions", "2", "--config",
+        "cleanup.policy=compact")
+    run(broker, "log-produce", "-t", "table", "-p", "0", "-K", ":", stdin=b"a:1\na:2\n")
+    lines = run(broker, "log-topics", "describe", "table", "--cleaner").stdout.decode()
+    rows = [line.split("\t") for line in lines.splitlines()]
+    assert rows[0] == ["TOPIC", "PARTITION", "SIZE", "COMPACTED", "DIRTY-RATIO", "FIRST-DIRTY",
+                       "LAST-CLEANED", "ERROR"]
+    # Partition 0: one active segment, nothing cleanable yet; partition 1 is empty.
+    assert rows[1][:2] == ["table", "0"] and int(rows[1][2]) > 0
+    assert rows[1][3:] == ["yes", "0.000", "0", "-", ""]
+    assert rows[2] == ["table", "1", "0", "yes", "0.000", "0", "-", ""]
+    doc = orjson.loads(run(broker, "log-topics", "describe", "table", "--cleaner",
+                           "--json").stdout)
+    view = doc["partitions"][0]["cleaner"]
+    assert view["compacted"] is True and view["dirty_ratio"] == 0.0
+    assert view["first_dirty_offset"] == 0 and view["last_cleaned_ms"] is None
+    assert doc["partitions"][1]["cleaner"]["size"] == 0
+    plain = orjson.loads(run(broker, "log-topics", "describe", "table", "--json").stdout)
+    assert plain["partitions"][0]["cleaner"] is None

@@ -3,7 +3,8 @@
 Requests go to the controller named by Metadata (any broker when none is named): CreateTopics,
 DeleteTopics, CreatePartitions, DescribeConfigs and IncrementalAlterConfigs; descriptions join
 Metadata (leader, replicas, ISR per partition) with ListOffsets at each leader (log start
-offset and high watermark).
+offset and high watermark) and, when asked, DescribeLogDirs at each leader (log size and the
+log cleaner's view: dirty ratio, first dirty offset, last cleaned).
 
 Crash behaviour: every per-topic error code becomes a
 :class:`~tidelog.client.errors.BrokerError` naming the topic (TOPIC_ALREADY_EXISTS,
@@ -50,6 +51,21 @@ class PartitionDescription:
     isr: list[int]
     log_start_offset: int = -1
     high_watermark: int = -1
+    #: From DescribeLogDirs (``describe_topic(..., cleaner=True)``), else None.
+    cleaner: CleanerView | None = None
+
+
+@dataclass
+class CleanerView:
+    """A partition log as its leader's log cleaner sees it (tidelog's DescribeLogDirs tags)."""
+
+    size: int
+    compacted: bool
+    dirty_ratio: float | None = None
+    first_dirty_offset: int | None = None
+    #: Epoch ms of the last cleaning, None if never since the broker started.
+    last_cleaned_ms: int | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -170,8 +186,11 @@ class Admin:
 
         await self.cluster.with_retry(once)
 
-    async def describe_topic(self, name: str, *, configs: bool = True) -> TopicDescription:
-        """Partitions (leader, replicas, ISR, log start offset, high watermark) and configs."""
+    async def describe_topic(
+        self, name: str, *, configs: bool = True, cleaner: bool = False
+    ) -> TopicDescription:
+        """Partitions (leader, replicas, ISR, log start offset, high watermark), configs and,
+        with ``cleaner``, each log's size and cleaner view."""
         answer = await self.cluster.refresh([name], auto_create=False)
         for topic in answer.topics:
             if topic.name == name and topic.error_code != ErrorCode.NONE:
@@ -191,7 +210,51 @@ class Admin:
             ))
         if configs:
             description.configs = await self.describe_configs(name)
+        if cleaner:
+            leaders: dict[int, list[int]] = {}
+            for p in parts:
+                leaders.setdefault(info.partitions[p].leader, []).append(p)
+            views: dict[int, CleanerView] = {}
+            for leader, ps in leaders.items():
+                if leader >= 0:
+                    views.update(await self.describe_log_dirs(leader, name, ps))
+            for described in description.partitions:
+                described.cleaner = views.get(described.partition)
         return description
+
+    async def describe_log_dirs(
+        self, node: int, topic: str, partitions: Sequence[int]
+    ) -> dict[int, CleanerView]:
+        """partition -> its log's size and cleaner view on broker ``node`` (DescribeLogDirs;
+        partitions without a log there are left out)."""
+
+        async def once() -> dict[int, CleanerView]:
+            conn = await self.cluster.node(node)
+            answer = await conn.request(ApiKey.DESCRIBE_LOG_DIRS, {
+                "topics": [{"topic": topic, "partitions": list(partitions)}],
+            })
+            _check(answer.error_code, f"log dirs of broker {node}")
+            views: dict[int, CleanerView] = {}
+            for result in answer.results:
+                _check(result.error_code, f"log dir {result.log_dir} of broker {node}")
+                for t in result.topics:
+                    for p in t.partitions:
+                        compacted = p.cleaner_dirty_ratio >= 0
+                        views[p.partition_index] = CleanerView(
+                            size=p.partition_size, compacted=compacted,
+                            dirty_ratio=p.cleaner_dirty_ratio if compacted else None,
+                            first_dirty_offset=(
+                                p.cleaner_first_dirty_offset if compacted else None
+                            ),
+                            last_cleaned_ms=(
+                                p.cleaner_last_cleaned_ms
+                                if p.cleaner_last_cleaned_ms >= 0 else None
+                            ),
+                            error=p.cleaner_error,
+                        )
+            return views
+
+        return await self.cluster.with_retry(once)
 
     async def list_offsets(
         self, name: str, timestamp: int, partitions: Sequence[int] | None = None

@@ -50,6 +50,7 @@ SAMPLES: dict[ApiKey, dict[str, Any]] = {
     K.INCREMENTAL_ALTER_CONFIGS: {"resources": [
         {"resource_type": 2, "resource_name": "t", "configs": []}]},
     K.DESCRIBE_CLUSTER: {},
+    K.DESCRIBE_LOG_DIRS: {"topics": None},
     K.DESCRIBE_QUORUM: {"topics": [{"topic_name": "__cluster_metadata",
                                     "partitions": [{"partition_index": 0}]}]},
     K.FIND_COORDINATOR: {"key": "g", "coordinator_keys": ["g"]},

@@ -20,6 +20,8 @@ from tidelog.protocol import (
 )
 from tidelog.protocol.apis import SCHEMAS, SUPPORTED_VERSIONS
 from tidelog.protocol.codec import Writer, compile_body
+from tidelog.protocol.messages.admin import CLEANER_TAG_BASE
+from tidelog.protocol.schema import Field
 
 CASES = [
     (int(key), version)
@@ -37,12 +39,27 @@ def test_every_api_has_versions() -> None:
     assert {key for key, _ in CASES} == set(SCHEMAS)
 
 
+def _kafka_fields_only(schema: tuple[Field, ...] | list[Field], body: Struct) -> Struct:
+    """``body`` with tidelog's own tagged fields (tags from CLEANER_TAG_BASE, which Kafka's
+    readers skip: see test_kafka_python_skips_tidelogs_tagged_fields) at their defaults."""
+    out = Struct(**vars(body))
+    for fld in schema:
+        value = getattr(out, fld.name, None)
+        if fld.tag is not None and fld.tag >= CLEANER_TAG_BASE:
+            setattr(out, fld.name, fld.default)
+        elif isinstance(fld.type, list) and value is not None:
+            setattr(out, fld.name, [_kafka_fields_only(fld.type, v) for v in value])
+        elif isinstance(fld.type, tuple) and value is not None:
+            setattr(out, fld.name, _kafka_fields_only(fld.type, value))
+    return out
+
+
 def _check_kafka_python(api_key: int, kind: str, version: int, body: Struct) -> None:
     """kafka-python (an encoder nobody here wrote) reads our body and re-encodes it
     byte for byte: our schemas agree with Kafka's field by field, version by version."""
     schema = SCHEMAS[api_key].request if kind == "request" else SCHEMAS[api_key].response
     out = Writer()
-    compile_body(schema, version).write(out, body)
+    compile_body(schema, version).write(out, _kafka_fields_only(schema.fields, body))
     ours = join_parts(out.finish())
     assert kp_reencode(api_key, kind, version, ours) == ours, (kind, version)
 
@@ -89,3 +106,26 @@ def test_response_round_trip(api_key: int, data: st.DataObject) -> None:
         assert got_body == body
         if api_key != 18 or body.error_code == 0:  # kafka-python reads error answers as v0
             _check_kafka_python(api_key, "response", version, body)
+
+
+def test_kafka_python_skips_tidelogs_tagged_fields() -> None:
+    """DescribeLogDirs answers carry the cleaner's view in tidelog's tagged fields; a Kafka
+    client reads the rest of the answer as usual."""
+    from protocol_kp import KP
+
+    part = Struct(partition_index=3, partition_size=1234, offset_lag=0, is_future_key=False,
+                  cleaner_dirty_ratio=0.25, cleaner_first_dirty_offset=40,
+                  cleaner_last_cleaned_ms=1_700_000_000_000, cleaner_error="bad batch")
+    body = Struct(throttle_time_ms=0, error_code=0, results=[Struct(
+        error_code=0, log_dir="/data", topics=[Struct(name="t", partitions=[part])],
+        total_bytes=10, usable_bytes=5)])
+    out = Writer()
+    compile_body(SCHEMAS[35].response, 4).write(out, body)
+    ours = join_parts(out.finish())
+    decoded = KP[(35, "response")].decode(ours, version=4)
+    result = decoded.results[0]
+    assert (result.log_dir, result.total_bytes, result.usable_bytes) == ("/data", 10, 5)
+    kp_part = result.topics[0].partitions[0]
+    assert (kp_part.partition_index, kp_part.partition_size) == (3, 1234)
+    got = decode_response(35, 4, join_parts(encode_response(ResponseHeader(7), 35, 4, body)))
+    assert got[1] == body

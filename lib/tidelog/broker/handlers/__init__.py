@@ -7,13 +7,14 @@ it must equal :data:`~tidelog.broker.handlers.cluster.SERVED`, the set ApiVersio
 from __future__ import annotations
 
 from tidelog.broker.groups import handlers as groups
-from tidelog.broker.handlers import admin, cluster, fetch, offsets, produce, quorum
+from tidelog.broker.handlers import admin, cluster, fetch, log_dirs, offsets, produce, quorum
 from tidelog.broker.handlers.base import Handler
 from tidelog.protocol.apis import ApiKey
 
 HANDLERS: dict[ApiKey, Handler] = {
     **cluster.HANDLERS,
     **admin.HANDLERS,
+    **log_dirs.HANDLERS,
     **produce.HANDLERS,
     **fetch.HANDLERS,
     **offsets.HANDLERS,

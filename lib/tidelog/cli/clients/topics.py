@@ -2,7 +2,10 @@
 
 Output (stdout): ``list`` prints one topic name per line; ``describe`` a table of partitions
 (TOPIC, PARTITION, LEADER, REPLICAS, ISR, LOG-START, HIGH-WATERMARK; replicas and ISR comma
-separated), or with ``--configs`` a table of TOPIC, CONFIG, VALUE; tab-separated in a pipe, a
+separated), with ``--configs`` a table of TOPIC, CONFIG, VALUE, or with ``--cleaner`` a table of
+TOPIC, PARTITION, SIZE, COMPACTED, DIRTY-RATIO, FIRST-DIRTY, LAST-CLEANED (ISO 8601 UTC, ``-``
+when not cleaned since the leader started) and, for a partition whose cleaning failed, ERROR;
+tab-separated in a pipe, a
 rich table on a terminal (:func:`tidelog.cli.tables.write_table`). ``create``, ``alter`` and
 ``delete`` print nothing on stdout and a note on stderr. With ``--json`` every action prints
 one JSON object per topic (JSON lines): list ``{"topic", "partitions"}``, describe the whole
@@ -26,7 +29,7 @@ from tidelog.cli.runner import Program
 from tidelog.cli.tables import write_table
 
 if TYPE_CHECKING:
-    from tidelog.client.admin import Admin
+    from tidelog.client.admin import Admin, CleanerView
 
 EXIT_EXISTS = 3
 EXIT_MISSING = 4
@@ -45,6 +48,7 @@ class TopicsSettings:
     if_not_exists: bool = False
     if_exists: bool = False
     show_configs: bool = False
+    show_cleaner: bool = False
     internal: bool = False
     json: bool = False
     timeout: float = 30.0
@@ -98,7 +102,9 @@ async def _describe(prog: Program, admin: Admin, s: TopicsSettings) -> None:
     rows: list[list[object]] = []
     for name in names:
         try:
-            desc = await admin.describe_topic(name, configs=s.json or s.show_configs)
+            desc = await admin.describe_topic(
+                name, configs=s.json or s.show_configs, cleaner=s.show_cleaner
+            )
         except BrokerError as exc:
             if exc.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
                 raise CliError(f"topic {name!r} does not exist", EXIT_MISSING) from None
@@ -108,6 +114,8 @@ async def _describe(prog: Program, admin: Admin, s: TopicsSettings) -> None:
         elif s.show_configs:
             rows.extend([name, key, "" if value is None else value]
                         for key, value in sorted(desc.configs.items()))
+        elif s.show_cleaner:
+            rows.extend(_cleaner_row(name, p.partition, p.cleaner) for p in desc.partitions)
         else:
             rows.extend([
                 name, p.partition, p.leader, ",".join(map(str, p.replicas)),
@@ -117,9 +125,29 @@ async def _describe(prog: Program, admin: Admin, s: TopicsSettings) -> None:
         return
     if s.show_configs:
         write_table(prog.out, ["TOPIC", "CONFIG", "VALUE"], rows)
+    elif s.show_cleaner:
+        write_table(prog.out, ["TOPIC", "PARTITION", "SIZE", "COMPACTED", "DIRTY-RATIO",
+                               "FIRST-DIRTY", "LAST-CLEANED", "ERROR"], rows)
     else:
         write_table(prog.out, ["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "LOG-START",
                                "HIGH-WATERMARK"], rows)
+
+
+def _cleaner_row(topic: str, partition: int, view: CleanerView | None) -> list[object]:
+    import datetime
+
+    if view is None:  # no log on its leader yet (nothing was written)
+        return [topic, partition, 0, "-", "-", "-", "-", ""]
+    last = "-"
+    if view.last_cleaned_ms is not None:
+        when = datetime.datetime.fromtimestamp(view.last_cleaned_ms / 1000, datetime.UTC)
+        last = when.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return [
+        topic, partition, view.size, "yes" if view.compacted else "no",
+        "-" if view.dirty_ratio is None else f"{view.dirty_ratio:.3f}",
+        "-" if view.first_dirty_offset is None else view.first_dirty_offset,
+        last, view.error or "",
+    ]
 
 
 async def _change(prog: Program, admin: Admin, s: TopicsSettings, topic: str) -> None:

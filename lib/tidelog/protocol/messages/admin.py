@@ -1,5 +1,5 @@
 """Schemas: CreateTopics (19), DeleteTopics (20), CreatePartitions (37), DescribeConfigs (32),
-IncrementalAlterConfigs (44)."""
+IncrementalAlterConfigs (44), DescribeLogDirs (35)."""
 
 from tidelog.protocol.schema import api, f
 
@@ -146,5 +146,47 @@ INCREMENTAL_ALTER_CONFIGS = api(
     ],
 )
 
+#: Tags of tidelog's own tagged fields in DescribeLogDirs partitions: the log cleaner's view.
+#: Kafka has no wire API for it; tagged fields are skipped by readers that do not know them,
+#: and tags this high leave Kafka's future tags free.
+CLEANER_TAG_BASE = 10000
+
+DESCRIBE_LOG_DIRS = api(
+    35, "DescribeLogDirs", flexible="2+",
+    request=[
+        f("topics", [
+            f("topic", "string"),
+            f("partitions", "[]int32"),
+        ], nullable="0+"),
+    ],
+    response=[
+        f("throttle_time_ms", "int32"),
+        f("error_code", "int16", "3+"),
+        f("results", [
+            f("error_code", "int16"),
+            f("log_dir", "string"),
+            f("topics", [
+                f("name", "string"),
+                f("partitions", [
+                    f("partition_index", "int32"),
+                    f("partition_size", "int64"),
+                    f("offset_lag", "int64"),
+                    f("is_future_key", "bool"),
+                    f("cleaner_dirty_ratio", "float64", "2+", tag=CLEANER_TAG_BASE,
+                      default=-1.0),
+                    f("cleaner_first_dirty_offset", "int64", "2+", tag=CLEANER_TAG_BASE + 1,
+                      default=-1),
+                    f("cleaner_last_cleaned_ms", "int64", "2+", tag=CLEANER_TAG_BASE + 2,
+                      default=-1),
+                    f("cleaner_error", "string", "2+", tag=CLEANER_TAG_BASE + 3,
+                      nullable="2+", default=None),
+                ]),
+            ]),
+            f("total_bytes", "int64", "4+", default=-1),
+            f("usable_bytes", "int64", "4+", default=-1),
+        ]),
+    ],
+)
+
 APIS = (CREATE_TOPICS, DELETE_TOPICS, CREATE_PARTITIONS, DESCRIBE_CONFIGS,
-        INCREMENTAL_ALTER_CONFIGS)
+        INCREMENTAL_ALTER_CONFIGS, DESCRIBE_LOG_DIRS)
