@@ -4,8 +4,9 @@ What one pass does to a log with ``cleanup.policy`` compact (:func:`clean_pass`)
 
 1. The dirty section starts at the log's cleaner checkpoint (``cleaner-offset-checkpoint``,
    clamped into [log start offset, log end offset]) and ends at the first uncleanable offset:
-   the smallest of the active segment's base offset, the high watermark, and the base offset
-   of the first segment holding a record younger than ``min.compaction.lag.ms``.
+   the base offset of the segment holding the smallest of the active segment's base offset,
+   the high watermark, and the base offset of the first segment holding a record younger than
+   ``min.compaction.lag.ms`` (so no segment above the high watermark is ever rewritten).
 2. The dedupe map (:class:`~tidelog.storage.cleaner_map.OffsetMap`) is filled with key ->
    latest offset from the dirty section, batch by batch, until the section ends or the map is
    full; its end is the pass's new checkpoint (a log with more keys takes several passes).
@@ -181,6 +182,12 @@ def dirty_range(
             if end > first_dirty and seg.largest_timestamp > now_ms - lag:
                 uncleanable = min(uncleanable, seg.base_offset)
                 break
+    # Down to a segment boundary: a segment holding the high watermark (records a follower
+    # may still truncate, or the leader not yet have replicated) is not rewritten at all.
+    for seg in reversed(segments):
+        if seg.base_offset <= uncleanable:
+            uncleanable = seg.base_offset
+            break
     clean = dirty = 0
     first_ts = -1
     for i, seg in enumerate(segments[:-1]):
