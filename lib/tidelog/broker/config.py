@@ -368,17 +368,50 @@ SETTINGS: tuple[Setting, ...] = (
         "partitions of __consumer_offsets (fixed once it exists)",
     ),
     Setting(
-        "offsets_topic_replication_factor", "groups", _int(1, 32767), 1,
-        "replicas of __consumer_offsets",
+        "offsets_topic_replication_factor", "groups", _int(1, 32767), 3,
+        "replicas of __consumer_offsets (at most the brokers registered when it is created)",
     ),
     Setting(
         "offsets_retention_minutes", "groups", _int(1, _I32), 10080,
         "how long committed offsets of an empty group are kept",
     ),
+    Setting(
+        "replica_lag_time_max_ms", "replication", _int(100, _I32), 10000,
+        "an in-sync follower that has not caught up for this long leaves the ISR",
+    ),
+    Setting(
+        "replica_fetch_wait_max_ms", "replication", _int(1, _I32), 500,
+        "how long a follower's fetch waits at the leader for new records",
+    ),
+    Setting(
+        "replica_fetch_max_bytes", "replication", _int(1024, _I32), 1048576,
+        "bytes a follower fetches per partition and request",
+    ),
+    Setting(
+        "replica_fetch_response_max_bytes", "replication", _int(1024, _I32), 10485760,
+        "bytes a follower fetches per request",
+    ),
+    Setting(
+        "unclean_leader_election_enable", "replication", _bool, False,
+        "elect a replica outside the ISR when no in-sync replica is left (loses data)",
+        "unclean.leader.election.enable",
+    ),
+    Setting(
+        "auto_leader_rebalance_enable", "replication", _bool, True,
+        "move leadership back to the preferred replica once it is in sync",
+    ),
+    Setting(
+        "leader_imbalance_check_interval_ms", "replication", _int(100, _I64), 30000,
+        "how often the controller moves leadership back to preferred replicas",
+    ),
+    Setting(
+        "controlled_shutdown_timeout_ms", "replication", _int(0, _I32), 5000,
+        "how long SIGTERM waits for leadership to move away before the broker stops",
+    ),
 )  # fmt: skip
 
 SETTINGS_BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
-SECTIONS: tuple[str, ...] = ("network", "topics", "log", "groups", "quorum")
+SECTIONS: tuple[str, ...] = ("network", "topics", "log", "groups", "quorum", "replication")
 
 #: Kafka topic config name -> broker setting name, for the broker-level topic defaults.
 TOPIC_DEFAULTS: Mapping[str, str] = {
@@ -441,8 +474,16 @@ class BrokerConfig:
     group_min_session_timeout_ms: int = 6000
     group_max_session_timeout_ms: int = 1800000
     offsets_topic_num_partitions: int = 50
-    offsets_topic_replication_factor: int = 1
+    offsets_topic_replication_factor: int = 3
     offsets_retention_minutes: int = 10080
+    replica_lag_time_max_ms: int = 10000
+    replica_fetch_wait_max_ms: int = 500
+    replica_fetch_max_bytes: int = 1048576
+    replica_fetch_response_max_bytes: int = 10485760
+    unclean_leader_election_enable: bool = False
+    auto_leader_rebalance_enable: bool = True
+    leader_imbalance_check_interval_ms: int = 30000
+    controlled_shutdown_timeout_ms: int = 5000
     #: Where each setting's value came from ("default", "FILE:LINE", "TIDELOG_X", "--flag").
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
@@ -484,7 +525,10 @@ class BrokerConfig:
 
     def topic_defaults(self) -> dict[str, str]:
         """The broker's topic config defaults under Kafka's topic config names."""
-        return {topic: str(getattr(self, name)) for topic, name in TOPIC_DEFAULTS.items()}
+        def text(value: object) -> str:
+            return str(value).lower() if isinstance(value, bool) else str(value)
+
+        return {topic: text(getattr(self, name)) for topic, name in TOPIC_DEFAULTS.items()}
 
     def log_config(self) -> LogConfig:
         """The LogConfig a topic without overrides gets on this broker."""

@@ -3,8 +3,9 @@
 :class:`BrokerCore` owns the :class:`~tidelog.storage.manager.LogManager` (partition logs in
 the data dir), the :class:`~tidelog.broker.quorum.MetadataQuorum` (the Raft log in
 ``<data-dir>/__cluster_metadata-0``)
-and the image it replays, and per partition the idempotent producer state. Request handlers
-(``tidelog.broker.handlers``) go through it for everything that changes state.
+and the image it replays, and the :class:`~tidelog.broker.replication.manager.ReplicaManager`
+(the partitions this broker hosts: roles, appends, reads, waits, replica fetchers). Request
+handlers (``tidelog.broker.handlers``) go through it for everything that changes state.
 
 Metadata changes (topics, partitions, configs, producer id blocks) are controller operations
 (:mod:`tidelog.metadata.controller_ops`) whose records are appended to the metadata log (which
@@ -13,12 +14,7 @@ On start the image is replayed and partition logs it does not know are deleted (
 crash between the two steps of a deletion). A single node is the one-voter case of the
 Raft quorum: it elects itself on start and commits each change before the call returns.
 
-Durability follows ``log_flush`` (man 5 tidelog.toml, FLUSH POLICY): with ``always`` a produce
-that asks for acks waits on :meth:`BrokerCore.durable`, which shares one group-committed
-fdatasync among every waiter of the partition (``PartitionLog.flush_async``).
-
-Fetch long polling: :meth:`BrokerCore.wait_for_data` parks a future per partition; every
-append (and topic deletion) wakes the futures of its partition.
+Durability, acks and fetch long polling are the replica manager's (see its module).
 
 Not thread safe: everything runs on the event loop except the fdatasyncs storage runs on its
 worker threads. Metadata appends fsync on the loop; they are rare (admin operations).
@@ -26,17 +22,15 @@ worker threads. Metadata appends fsync on the loop; they are rare (admin operati
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from tidelog.broker.config import BrokerConfig
 from tidelog.broker.groups.coordinator import GroupCoordinator
-from tidelog.broker.producer_state import ProducerStateTable
 from tidelog.broker.quorum import MetadataQuorum
 from tidelog.broker.quorum.cluster import ClusterNode
+from tidelog.broker.replication.manager import ReplicaManager
 from tidelog.errors import TidelogError
 from tidelog.metadata import controller_ops
 from tidelog.metadata.controller_ops import ConfigChange, ProducerIdBlock
@@ -48,7 +42,6 @@ from tidelog.metadata.records import (
     MetadataRecord,
     RegisterBrokerRecord,
 )
-from tidelog.records.batch_header import iter_batches
 from tidelog.storage.cleaner import LogCleaner
 from tidelog.storage.config import LogConfig
 from tidelog.storage.log import PartitionLog
@@ -57,12 +50,8 @@ from tidelog.storage.topic_partition import TopicPartition
 
 log = logging.getLogger("tidelog.broker")
 
-#: How much of a log's tail is replayed to rebuild idempotent producer state after a start.
-REBUILD_OFFSETS = 5000
-REBUILD_BYTES = 32 << 20
-
 #: Topic configs the broker answers for although storage does not use them.
-EXTRA_TOPIC_DEFAULTS = ("cleanup.policy", "min.insync.replicas")
+EXTRA_TOPIC_DEFAULTS = ("cleanup.policy", "min.insync.replicas", "unclean.leader.election.enable")
 
 
 class BrokerCore:
@@ -74,8 +63,10 @@ class BrokerCore:
             config.data_dir, self.default_log_config, node_id=config.node_id
         )
         self.metadata: MetadataQuorum | None = None
-        self._producer_states: dict[TopicPartition, ProducerStateTable] = {}
-        self._waiters: dict[TopicPartition, list[asyncio.Future[None]]] = {}
+        #: The partitions this broker hosts: roles, appends, reads, waits, replica fetchers.
+        self.replicas = ReplicaManager(
+            config, self.logs, lambda: self.image, self.topic_log_config
+        )
         self._pid_block: ProducerIdBlock | None = None
         self._next_pid = 0
         self.cluster_id = ""
@@ -83,7 +74,6 @@ class BrokerCore:
         #: Quorum traffic, registration and forwarding of a multi-node cluster (``--quorum``;
         #: set by the daemon), None for a single node.
         self.cluster: ClusterNode | None = None
-        self._stopping = False
         #: The group coordinator (consumer groups, ``__consumer_offsets``), loaded by start().
         self.groups = GroupCoordinator(self)
         #: The log cleaner (tidelog.storage.cleaner), set by the daemon that runs it.
@@ -166,6 +156,7 @@ class BrokerCore:
                 self.logs.meta_properties = props
                 log.info("joined cluster %s", image.cluster_id)
             self.cluster_id = image.cluster_id
+        self.replicas.apply_image(image)
         self._reconcile_logs()
 
     def _reconcile_logs(self) -> None:
@@ -182,13 +173,11 @@ class BrokerCore:
     @property
     def stopping(self) -> bool:
         """Shutdown has begun: long polls answer at once with what they have."""
-        return self._stopping
+        return self.replicas.stopping
 
     def wake_all(self) -> None:
         """End every fetch wait now (shutdown: long polls answer with what they have)."""
-        self._stopping = True
-        for tp in list(self._waiters):
-            self._wake(tp)
+        self.replicas.wake_all()
 
     def shutdown(self) -> None:
         """Flush and close everything, writing the clean-shutdown marker last."""
@@ -271,9 +260,8 @@ class BrokerCore:
         self._commit(records)
         for p in topic.partitions:
             tp = TopicPartition(topic.name, p)
+            self.replicas.forget(tp)
             self.logs.delete_log(tp)  # False when it was never used: nothing on disk
-            self._producer_states.pop(tp, None)
-            self._wake(tp)
         log.info("deleted topic %s", topic.name)
         return topic.name
 
@@ -333,124 +321,25 @@ class BrokerCore:
     # -- partitions --------------------------------------------------------------------------
 
     def partition_log(self, topic: str, partition: int) -> PartitionLog | None:
-        """The partition's log, created on first use; None if the partition does not exist.
+        """The log of a partition this broker leads (created on first use), else None.
 
-        Logs are created lazily so that creating a topic costs a metadata append, not one
-        directory, index preallocation and fsync per partition on the event loop."""
-        part = self.image.partition(topic, partition)
-        if part is None:
-            return None
-        if self.config.is_cluster and part.leader != self.node_id:
-            return None  # another broker leads it (clients find it through Metadata)
-        tp = TopicPartition(topic, partition)
-        plog = self.logs.get_log(tp)
-        if plog is None:
-            image = self.image.topic(topic)
-            assert image is not None
-            plog = self.logs.get_or_create_log(
-                tp, self.topic_log_config(topic), image.topic_id_str
-            )
-        return plog
+        Logs of a single node are created lazily so that creating a topic costs a metadata
+        append, not one directory, index preallocation and fsync per partition on the event
+        loop; in a cluster the replica manager creates them when the metadata arrives."""
+        return self.replicas.leader_log(topic, partition)
 
     def missing_partition_error(self, topic: str, partition: int) -> int:
         """Why :meth:`partition_log` gave None: NOT_LEADER_OR_FOLLOWER (6) when another broker
         of the cluster leads it (clients refresh metadata and go there), else
         UNKNOWN_TOPIC_OR_PARTITION (3)."""
-        return 6 if self.image.partition(topic, partition) is not None else 3
+        return int(self.replicas.missing_partition_error(topic, partition))
 
     def leader_epoch(self, topic: str, partition: int) -> int:
-        part = self.image.partition(topic, partition)
-        return part.leader_epoch if part is not None else -1
-
-    def in_sync_shortfall(self, topic: str, partition: int) -> tuple[int, int] | None:
-        """(ISR size, min.insync.replicas) when an acks=all write must be refused, else None."""
-        part = self.image.partition(topic, partition)
-        if part is None:
-            return None
-        raw = self.image.topic_configs(topic).get("min.insync.replicas")
-        needed = int(raw) if raw is not None else self.config.min_insync_replicas
-        return (len(part.isr), needed) if len(part.isr) < needed else None
-
-    def producer_state(self, tp: TopicPartition) -> ProducerStateTable:
-        table = self._producer_states.get(tp)
-        if table is None:
-            table = self._producer_states[tp] = ProducerStateTable()
-            plog = self.logs.get_log(tp)
-            if plog is not None:
-                self._rebuild_producer_state(tp, plog, table)
-        return table
-
-    def _rebuild_producer_state(
-        self, tp: TopicPartition, plog: PartitionLog, table: ProducerStateTable
-    ) -> None:
-        """Replay the batch headers of the log's tail into ``table`` (first use after a start),
-        so retries of batches written before a restart are still recognised as duplicates.
-        Kafka keeps producer snapshots for this; a bounded tail scan is the stand-in: the last
-        :data:`REBUILD_OFFSETS` offsets, at most :data:`REBUILD_BYTES` bytes."""
-        end = plog.log_end_offset
-        offset = max(plog.log_start_offset, end - REBUILD_OFFSETS)
-        budget = REBUILD_BYTES
-        try:
-            while offset < end and budget > 0:
-                with plog.read(offset, min(budget, 4 << 20), max_offset=end) as region:
-                    data = region.read_bytes()
-                if not data:
-                    break
-                budget -= len(data)
-                headers = [h for _, h in iter_batches(data)]
-                table.record(headers, -1)
-                offset = headers[-1].next_offset
-        except (TidelogError, OSError) as exc:
-            log.warning("%s: producer state not rebuilt from the log: %s", tp, exc)
+        return self.replicas.leader_epoch(topic, partition)
 
     def topic_name_of(self, topic_id: uuid.UUID) -> str | None:
         topic = self.image.topic_by_id(topic_id)
         return topic.name if topic is not None else None
-
-    # -- appends, durability and waiting ----------------------------------------------------
-
-    def appended(self, tp: TopicPartition, plog: PartitionLog) -> None:
-        """After an append: advance the high watermark (one replica) and wake fetchers."""
-        plog.high_watermark = plog.log_end_offset
-        self._wake(tp)
-
-    def _wake(self, tp: TopicPartition) -> None:
-        waiters = self._waiters.pop(tp, None)
-        if waiters:
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_result(None)
-
-    async def durable(self, plog: PartitionLog) -> None:
-        """Wait until the partition's appends so far are on disk, if the flush policy says
-        acknowledged writes must be."""
-        if self.config.log_flush != "always":
-            return
-        # Shielded: a waiter that goes away (its connection closed) must not cancel the shared
-        # flush future, which storage's group commit resolves for every other waiter too.
-        await asyncio.shield(asyncio.wrap_future(plog.flush_async()))
-
-    async def wait_for_data(self, tps: Iterable[TopicPartition], timeout: float) -> None:
-        """Return after an append to any of ``tps``, or after ``timeout`` seconds."""
-        if timeout <= 0 or self._stopping:
-            return
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        keys = list(tps)
-        for tp in keys:
-            self._waiters.setdefault(tp, []).append(fut)
-        try:
-            await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except TimeoutError:
-            pass
-        finally:
-            for tp in keys:
-                waiters = self._waiters.get(tp)
-                if waiters is not None:
-                    with contextlib.suppress(ValueError):
-                        waiters.remove(fut)
-                    if not waiters:
-                        del self._waiters[tp]
 
     # -- periodic work ------------------------------------------------------------------------
 

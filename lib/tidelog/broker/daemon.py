@@ -16,8 +16,10 @@ checkpoints every :data:`CHECKPOINT_INTERVAL_S`, expiry of committed offsets
 every :data:`OFFSETS_RETENTION_CHECK_S`; with ``log_flush = interval`` a background
 flush every ``log_flush_interval_ms`` (on a worker thread).
 
-SIGTERM and SIGINT: stop accepting, finish the requests already read, flush every log, write
-the checkpoints and the clean-shutdown marker (``LogManager.shutdown``), exit 0. A second
+SIGTERM and SIGINT: in a cluster, first a controlled shutdown (the active controller moves
+this broker's leaderships to other in-sync replicas, at most ``controlled_shutdown_timeout_ms``),
+then stop accepting, finish the requests already read, stop the replica fetchers, flush every
+log, write the checkpoints and the clean-shutdown marker (``LogManager.shutdown``), exit 0. A second
 signal during shutdown is ignored; shutdown is bounded by the drain timeout of the server.
 
 Logs go to stderr, one line per event: ``TIME LEVEL LOGGER: MESSAGE`` (a traceback is folded
@@ -145,6 +147,9 @@ async def _main(config: BrokerConfig) -> int:
                       exc.strerror or exc)
             await loop_shutdown(core, cleaner)
             return 1
+    if cluster is not None:
+        core.replicas.alter_partition = cluster.alter_partition
+    replica_checks = asyncio.create_task(core.replicas.run())
     server = Server(core, sock)
     server.start()
     log.info(
@@ -165,9 +170,13 @@ async def _main(config: BrokerConfig) -> int:
         w.cancel()
     failed = cluster is not None and cluster.failed.is_set()
     log.info("shutting down")
+    if cluster is not None and config.is_broker and not failed:
+        await cluster.controlled_shutdown(config.controlled_shutdown_timeout_ms / 1000)
     for task in periodic:
         task.cancel()
+    replica_checks.cancel()
     await server.stop()
+    await core.replicas.stop()
     if cluster is not None:
         await cluster.stop()
     await loop.run_in_executor(None, cleaner.stop)

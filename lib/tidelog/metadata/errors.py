@@ -18,6 +18,7 @@ class KafkaErrors:
     """The Kafka error codes that controller operations can answer with (name -> code)."""
 
     UNKNOWN_TOPIC_OR_PARTITION = 3
+    NOT_LEADER_OR_FOLLOWER = 6
     INVALID_TOPIC_EXCEPTION = 17
     TOPIC_ALREADY_EXISTS = 36
     INVALID_PARTITIONS = 37
@@ -25,7 +26,10 @@ class KafkaErrors:
     INVALID_REPLICA_ASSIGNMENT = 39
     INVALID_CONFIG = 40
     INVALID_REQUEST = 42
+    FENCED_LEADER_EPOCH = 74
+    INVALID_UPDATE_VERSION = 95
     UNKNOWN_TOPIC_ID = 100
+    INELIGIBLE_REPLICA = 107
 
 
 class ControllerError(MetadataError):

@@ -405,6 +405,13 @@ class PartitionLog:
         with self._lock:
             return self._epochs.end_offset_for_epoch(epoch, self._leo)
 
+    def start_leader_epoch(self, epoch: int) -> None:
+        """This replica leads ``epoch`` from the current log end offset on (Kafka records the
+        epoch when a broker becomes leader, before its first append in it)."""
+        self._ensure_loaded()
+        with self._lock:
+            self._epochs.assign(epoch, self._leo)
+
     def update_config(self, config: LogConfig) -> None:
         """Take new settings; they apply to later appends, rolls and retention runs."""
         with self._lock:

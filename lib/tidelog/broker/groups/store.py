@@ -8,8 +8,10 @@ are in order in one log; in a cluster the leader of that partition is the group'
 (:meth:`OffsetsStore.leader_of`).
 
 :meth:`OffsetsStore.write` appends one uncompressed batch of key/value records (formats in
-:mod:`tidelog.broker.groups.schema`) and waits for the flush policy's durability, so a commit
-is acknowledged only once it would survive a crash. :meth:`OffsetsStore.replay` reads every
+:mod:`tidelog.broker.groups.schema`) and waits as an acks=all produce does (the high watermark
+passes it: every in-sync replica has it, durably with the default flush policy), so a commit
+is acknowledged only once it would survive a crash or a coordinator failover.
+:meth:`OffsetsStore.replay` reads every
 partition from its start on broker start-up: later records override earlier ones and a
 tombstone (null value) deletes. A record that cannot be decoded is logged and skipped (the
 rest of the log still loads); a log that cannot be read at all stops the load of that
@@ -18,12 +20,14 @@ partition with a warning.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from tidelog.broker.groups.schema import partition_for
 from tidelog.errors import TidelogError
+from tidelog.protocol.errors import ErrorCode
 from tidelog.records import NewRecord, build_batch, iter_decoded_batches
 from tidelog.storage.topic_partition import TopicPartition
 
@@ -35,6 +39,8 @@ log = logging.getLogger("tidelog.broker.groups")
 OFFSETS_TOPIC = "__consumer_offsets"
 _TOPIC_CONFIGS = {"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1"}
 _READ_CHUNK = 4 << 20
+#: Kafka's offsets.commit.timeout.ms: how long a commit waits for the in-sync replicas.
+COMMIT_TIMEOUT_S = 5.0
 
 
 class OffsetsStore:
@@ -57,10 +63,13 @@ class OffsetsStore:
         from tidelog.broker.quorum import ops
         from tidelog.metadata.errors import ControllerError
 
+        # Kafka's rule: the replication factor is capped by the brokers registered now.
+        replication = min(self.core.config.offsets_topic_replication_factor,
+                          max(1, len(self.core.broker_ids)))
         try:
             await ops.create_topic(
                 self.core, OFFSETS_TOPIC, self.core.config.offsets_topic_num_partitions,
-                self.core.config.offsets_topic_replication_factor, _TOPIC_CONFIGS,
+                replication, _TOPIC_CONFIGS,
             )
         except ControllerError as exc:
             if exc.error_name != "TOPIC_ALREADY_EXISTS":  # another request created it
@@ -87,13 +96,22 @@ class OffsetsStore:
             return
         await self.ensure_topic()
         partition = self.partition_of(group)
-        plog = self.core.partition_log(OFFSETS_TOPIC, partition)
-        if plog is None:
-            raise TidelogError(f"{OFFSETS_TOPIC}-{partition} does not exist")
+        replicas = self.core.replicas
+        part = replicas.partition(OFFSETS_TOPIC, partition)
+        if part is None or not part.is_leader:
+            raise TidelogError(f"{OFFSETS_TOPIC}-{partition} is not led by this broker")
         batch = bytearray(build_batch([NewRecord(value, key) for key, value in records]))
-        plog.append(batch, leader_epoch=self.core.leader_epoch(OFFSETS_TOPIC, partition))
-        self.core.appended(TopicPartition(OFFSETS_TOPIC, partition), plog)
-        await self.core.durable(plog)
+        info = part.log.append(batch, leader_epoch=part.leader_epoch)
+        replicas.appended(part)
+        # As Kafka writes offsets (acks=all): every in-sync replica has the commit before it
+        # is acknowledged, so it survives the coordinator's failover.
+        try:
+            code = await asyncio.wait_for(
+                replicas.replicated_wait(part, info.last_offset + 1), COMMIT_TIMEOUT_S)
+        except TimeoutError:
+            raise TidelogError(f"{OFFSETS_TOPIC}-{partition}: not replicated in time") from None
+        if code != ErrorCode.NONE:
+            raise TidelogError(f"{OFFSETS_TOPIC}-{partition}: {code.name}")
 
     def replay(self) -> Iterator[tuple[bytes, bytes | None]]:
         """Every ``(key, value)`` of the topic, partition by partition, in log order."""

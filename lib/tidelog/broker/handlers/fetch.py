@@ -1,14 +1,19 @@
 """Handler: Fetch (1), with long polling.
 
 Each partition's answer is a region of its segment files (:class:`RegionPart`) holding whole
-batches from the one containing ``fetch_offset`` up to the high watermark, within the
+batches from the one containing ``fetch_offset`` up to the high watermark (for a follower,
+``replica_id`` >= 0: up to the log end; its ``fetch_offset`` is reported to the replica
+manager, and a ``last_fetched_epoch`` the leader's log does not end the same way gets a
+``diverging_epoch`` answer instead of records), within the
 partition's ``partition_max_bytes`` and the request's ``max_bytes``; the first partition with
 data returns at least one batch even when it is larger (KIP-74), later ones only what fits. The
 bytes go from the page cache to the socket with sendfile; they are never read into Python.
 
 Long polling: when fewer than ``min_bytes`` are available, the handler waits, up to
-``max_wait_ms``, for an append to one of the requested partitions (:meth:`wait_for_data`) and
-reads again. An error on any partition answers at once.
+``max_wait_ms``, for an append or a high watermark move on one of the requested partitions
+(:meth:`ReplicaManager.wait_for_data`) and reads again. Only the leader answers; a
+``current_leader_epoch`` older than its epoch gets FENCED_LEADER_EPOCH, a newer one
+UNKNOWN_LEADER_EPOCH. An error on any partition answers at once.
 
 Fetch sessions (KIP-227) are not offered: every answer has session id 0, so clients send full
 requests (librdkafka always does). A request naming a session gets FETCH_SESSION_ID_NOT_FOUND.
@@ -44,11 +49,31 @@ def _resolve(core: BrokerCore, version: int, t: Struct) -> tuple[str | None, Err
     return t.topic, ErrorCode.NONE
 
 
-def _read_all(core: BrokerCore, version: int, req: Struct) -> tuple[list[Struct], int, bool]:
-    """One pass over the requested partitions: (topic answers, bytes, whether to answer now)."""
+def _replica_id(version: int, req: Struct) -> int:
+    """The follower's broker id (-1 for a consumer): the field moved in Fetch v15."""
+    if version >= 15:
+        state = req.replica_state
+        return state.replica_id if state is not None else -1
+    return int(req.replica_id)
+
+
+def _epoch_error(current: int, epoch: int) -> ErrorCode | None:
+    if current < 0 or current == epoch:
+        return None
+    return ErrorCode.UNKNOWN_LEADER_EPOCH if current > epoch else ErrorCode.FENCED_LEADER_EPOCH
+
+
+def _read_all(core: BrokerCore, version: int, req: Struct, first: bool
+              ) -> tuple[list[Struct], int, bool]:
+    """One pass over the requested partitions: (topic answers, bytes, whether to answer now).
+
+    A follower's fetch (replica id >= 0) is recorded on the ``first`` pass only: its position
+    moves the high watermark once per request."""
     total = 0
     urgent = False
     budget = req.max_bytes if req.max_bytes > 0 else 0x7FFFFFFF
+    replica = _replica_id(version, req)
+    replicas = core.replicas
     answers = []
     for t in req.topics:
         name, code = _resolve(core, version, t)
@@ -59,32 +84,51 @@ def _read_all(core: BrokerCore, version: int, req: Struct) -> tuple[list[Struct]
                 parts.append(_partition(int(code), p.partition))
                 urgent = True
                 continue
-            plog = core.partition_log(name, p.partition)
-            if plog is None:
-                parts.append(_partition(core.missing_partition_error(name, p.partition),
+            part = replicas.partition(name, p.partition)
+            if part is None or not part.is_leader:
+                parts.append(_partition(int(replicas.missing_partition_error(name, p.partition)),
                                         p.partition))
                 urgent = True
                 continue
-            epoch = core.leader_epoch(name, p.partition)
-            if p.current_leader_epoch > epoch:
-                parts.append(_partition(int(ErrorCode.UNKNOWN_LEADER_EPOCH), p.partition))
+            plog = part.log
+            stale = _epoch_error(p.current_leader_epoch, part.leader_epoch)
+            if stale is not None:
+                parts.append(_partition(int(stale), p.partition))
                 urgent = True
                 continue
             try:
+                if replica >= 0:
+                    last_epoch = p.last_fetched_epoch if version >= 12 else -1
+                    if last_epoch >= 0:
+                        epoch, end = plog.end_offset_for_epoch(last_epoch)
+                        if epoch != last_epoch or end < p.fetch_offset:
+                            # the follower's log diverges: it truncates to here first
+                            answer = _partition(0, p.partition, plog.high_watermark,
+                                                plog.log_start_offset)
+                            answer.diverging_epoch = Struct(epoch=epoch, end_offset=end)
+                            parts.append(answer)
+                            urgent = True
+                            continue
+                    if first and p.fetch_offset <= plog.log_end_offset:
+                        replicas.record_follower_fetch(part, replica, p.fetch_offset)
+                    limit = plog.log_end_offset
+                else:
+                    limit = plog.high_watermark
                 hw = plog.high_watermark
                 start = plog.log_start_offset
                 answer = _partition(0, p.partition, hw, start)
                 room = min(p.partition_max_bytes, budget - total)
-                if p.fetch_offset < hw and (room > 0 or total == 0):
+                if start <= p.fetch_offset < limit and (room > 0 or total == 0):
                     region = plog.read(
-                        p.fetch_offset, max(room, 0), max_offset=hw, min_one_batch=total == 0
+                        p.fetch_offset, max(room, 0), max_offset=limit,
+                        min_one_batch=total == 0,
                     )
                     if region.length:
                         answer.records = RegionPart(region)
                         total += region.length
                     else:
                         region.close()
-                elif p.fetch_offset > hw or p.fetch_offset < start:
+                elif p.fetch_offset > limit or p.fetch_offset < start:
                     answer.error_code = int(ErrorCode.OFFSET_OUT_OF_RANGE)
                     urgent = True
             except (StorageError, OSError) as exc:
@@ -109,8 +153,10 @@ async def fetch(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0, req.max_wait_ms) / 1000
     min_bytes = max(1, req.min_bytes)
+    first = True
     while True:
-        answers, total, urgent = _read_all(core, version, req)
+        answers, total, urgent = _read_all(core, version, req, first)
+        first = False
         remaining = deadline - loop.time()
         if urgent or total >= min_bytes or remaining <= 0 or core.stopping:
             return Struct(throttle_time_ms=0, error_code=0, session_id=0, responses=answers)
@@ -120,7 +166,7 @@ async def fetch(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
             name, _ = _resolve(core, version, t)
             if name is not None:
                 tps += [TopicPartition(name, p.partition) for p in t.partitions]
-        await core.wait_for_data(tps, remaining)
+        await core.replicas.wait_for_data(tps, remaining)
 
 
 def fetch_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:

@@ -7,10 +7,13 @@ records are never decoded. The request's record bytes are copied once, into the 
 append rewrites in place (the frame itself is immutable).
 
 Every partition is appended before the handler first awaits, so requests pipelined on one
-connection append in the order they were sent (what idempotent producers rely on). Then, for
-acks 1 and all, the handler waits for the group-committed fdatasync the flush policy asks for
-(:meth:`BrokerCore.durable`), at most the request's ``timeout_ms`` (then REQUEST_TIMED_OUT: the
-records are written, not yet known durable); acks 0 gets no response at all, as in Kafka.
+connection append in the order they were sent (what idempotent producers rely on). Then the
+handler waits, at most the request's ``timeout_ms`` (then REQUEST_TIMED_OUT: the records are
+written, not yet known durable or replicated): for acks=1 the group-committed fdatasync the
+flush policy asks for, for acks=all the high watermark to pass the records (the replica
+manager: every in-sync replica has them, on disk with the default flush policy); acks 0 gets
+no response at all, as in Kafka. A leader that loses leadership while an acks=all write waits
+answers NOT_LEADER_OR_FOLLOWER (the producer retries; idempotence removes the duplicates).
 
 Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (bad size, magic, CRC,
 unknown codec), UNSUPPORTED_COMPRESSION_TYPE (zstd before Produce v7),
@@ -18,6 +21,8 @@ MESSAGE_TOO_LARGE (max.message.bytes), INVALID_TIMESTAMP (CreateTime more than a
 future, Kafka 4.0's message.timestamp.after.max.ms), INVALID_RECORD (control batches from a
 client), OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH (idempotence),
 NOT_ENOUGH_REPLICAS (acks=all while the ISR is smaller than min.insync.replicas),
+NOT_ENOUGH_REPLICAS_AFTER_APPEND (it shrank below that while the write waited),
+NOT_LEADER_OR_FOLLOWER (this broker does not lead the partition),
 KAFKA_STORAGE_ERROR (the disk failed), INVALID_REQUIRED_ACKS.
 
 InitProducerId hands out producer ids from blocks the metadata log reserves; transactions are
@@ -33,6 +38,7 @@ import time
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.base import Handler, error_of, message_of
 from tidelog.broker.quorum import ops
+from tidelog.broker.replication.partition import Partition
 from tidelog.protocol.apis import ApiKey
 from tidelog.protocol.data import Struct
 from tidelog.protocol.errors import ErrorCode
@@ -45,8 +51,6 @@ from tidelog.records.batch_header import (
     check_header,
     parse_header,
 )
-from tidelog.storage.log import PartitionLog
-from tidelog.storage.topic_partition import TopicPartition
 
 log = logging.getLogger("tidelog.broker.produce")
 
@@ -92,50 +96,55 @@ def _check_batches(headers: list[BatchHeader], log_append_time: bool, version: i
 def _append_partition(
     core: BrokerCore, topic: str, partition: int, records: memoryview | None, acks: int,
     version: int,
-) -> tuple[Struct, PartitionLog | None]:
+) -> tuple[Struct, Partition | None, int]:
+    """Append one partition's batches; (answer, the partition if written, the offset after
+    the records: what acks=all waits for the high watermark to reach)."""
     res = Struct(
         index=partition, error_code=0, base_offset=-1, log_append_time_ms=-1,
         log_start_offset=-1, record_errors=[], error_message=None,
     )
-    plog = core.partition_log(topic, partition)
-    if plog is None:
-        res.error_code = core.missing_partition_error(topic, partition)
-        return res, None
+    replicas = core.replicas
+    part = replicas.partition(topic, partition)
+    if part is None or not part.is_leader:
+        res.error_code = int(replicas.missing_partition_error(topic, partition))
+        return res, None, -1
+    plog = part.log
     if not records:
         res.error_code = int(ErrorCode.CORRUPT_MESSAGE)
         res.error_message = "no record batches"
-        return res, None
-    shortfall = core.in_sync_shortfall(topic, partition) if acks == -1 else None
-    if shortfall is not None:
-        res.error_code = int(ErrorCode.NOT_ENOUGH_REPLICAS)
-        isr, needed = shortfall
-        res.error_message = f"{isr} in-sync replicas, min.insync.replicas is {needed}"
-        return res, None
-    tp = TopicPartition(topic, partition)
+        return res, None, -1
+    if acks == -1:
+        needed = replicas.min_insync_replicas(topic)
+        if len(part.isr) < needed:
+            res.error_code = int(ErrorCode.NOT_ENOUGH_REPLICAS)
+            res.error_message = f"{len(part.isr)} in-sync replicas, min.insync.replicas is {needed}"
+            return res, None, -1
+    tp = part.tp
     try:
         headers = _headers(records)
         code, why = _check_batches(headers, plog.config.log_append_time, version)
         if code != ErrorCode.NONE:
             res.error_code, res.error_message = int(code), why
-            return res, None
-        table = core.producer_state(tp)
+            return res, None, -1
+        table = replicas.producer_state(tp)
         verdict = table.check(headers)
         if verdict.error != ErrorCode.NONE:
             res.error_code, res.error_message = int(verdict.error), verdict.message
-            return res, None
+            return res, None, -1
         if verdict.duplicate is not None:
             res.base_offset = verdict.duplicate.first_offset
             res.log_append_time_ms = verdict.duplicate.log_append_time
             res.log_start_offset = plog.log_start_offset
-            return res, plog
+            # a retry of what was written: it is acknowledged once those records are
+            return res, part, verdict.duplicate.last_offset + 1
         buf = bytearray(records)
-        info = plog.append(buf, leader_epoch=core.leader_epoch(topic, partition))
+        info = plog.append(buf, leader_epoch=part.leader_epoch)
     except Exception as exc:  # storage, records and OS errors become per-partition codes
         code = error_of(exc)
         if code in (ErrorCode.UNKNOWN_SERVER_ERROR, ErrorCode.KAFKA_STORAGE_ERROR):
             log.error("append to %s failed: %s", tp, exc)
         res.error_code, res.error_message = int(code), message_of(exc)
-        return res, None
+        return res, None, -1
     # Offsets were assigned contiguously from info.first_offset, batch after batch.
     offset = info.first_offset
     placed = []
@@ -143,11 +152,20 @@ def _append_partition(
         placed.append(h._replace(base_offset=offset))
         offset += h.last_offset_delta + 1
     table.record(placed, info.log_append_time_ms)
-    core.appended(tp, plog)
+    replicas.appended(part)
     res.base_offset = info.first_offset
     res.log_append_time_ms = info.log_append_time_ms
     res.log_start_offset = info.log_start_offset
-    return res, plog
+    return res, part, info.last_offset + 1
+
+
+async def _acknowledged(core: BrokerCore, part: Partition, end: int, acks: int) -> ErrorCode:
+    """Wait for what ``acks`` promises: 1 the leader's own flush policy, all the high
+    watermark (every ISR member has the records, durably with the default flush policy)."""
+    if acks == -1:
+        return await core.replicas.replicated_wait(part, end)
+    await core.replicas.durable_wait(part)
+    return ErrorCode.NONE
 
 
 async def produce(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct | None:
@@ -159,7 +177,7 @@ async def produce(core: BrokerCore, header: RequestHeader, req: Struct) -> Struc
     else:
         code = None
     responses = []
-    written: dict[int, PartitionLog] = {}
+    written: list[tuple[Struct, Partition, int]] = []
     for t in req.topic_data:
         name = t.name
         if header.api_version >= 13:
@@ -169,37 +187,33 @@ async def produce(core: BrokerCore, header: RequestHeader, req: Struct) -> Struc
             if code is not None:
                 parts.append(Struct(index=p.index, error_code=int(code), base_offset=-1))
                 continue
-            res, plog = _append_partition(
+            res, part, end = _append_partition(
                 core, name, p.index, p.records, acks, header.api_version
             )
             parts.append(res)
-            if plog is not None:
-                written[id(plog)] = plog
+            if part is not None:
+                written.append((res, part, end))
         responses.append(Struct(name=t.name, topic_id=t.topic_id, partition_responses=parts))
     if acks == 0:
         return None
     if written:
         waits = asyncio.gather(
-            *(core.durable(plog) for plog in written.values()), return_exceptions=True
+            *(_acknowledged(core, part, end, acks) for _, part, end in written),
+            return_exceptions=True,
         )
-        failure = None
-        # The request's timeout bounds the wait for the disk, as in Kafka (0 or less: no bound).
+        # The request's timeout bounds the wait, as in Kafka (0 or less: no bound).
         bound = req.timeout_ms / 1000 if req.timeout_ms > 0 else None
         try:
             results = await asyncio.wait_for(waits, bound)
         except TimeoutError:
-            failure = ErrorCode.REQUEST_TIMED_OUT
-            log.warning("flush slower than the produce timeout of %d ms", req.timeout_ms)
-        else:
-            failed = [r for r in results if isinstance(r, BaseException)]
-            if failed:
-                failure = ErrorCode.KAFKA_STORAGE_ERROR
-                log.error("flush failed: %s", failed[0])
-        if failure is not None:
-            for t in responses:
-                for res in t.partition_responses:
-                    if res.error_code == 0:
-                        res.error_code = int(failure)
+            log.warning("produce not acknowledged within its timeout of %d ms", req.timeout_ms)
+            results = [ErrorCode.REQUEST_TIMED_OUT] * len(written)
+        for (res, _, _), result in zip(written, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("flush failed: %s", result)
+                result = ErrorCode.KAFKA_STORAGE_ERROR
+            if result != ErrorCode.NONE and res.error_code == 0:
+                res.error_code = int(result)
     return Struct(responses=responses, throttle_time_ms=0)
 
 

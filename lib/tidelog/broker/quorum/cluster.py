@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from tidelog.broker.quorum.metadata_quorum import TICK_S, MetadataQuorum, NotCommittedError
 from tidelog.broker.quorum.transport import QuorumTransport, RpcError
+from tidelog.metadata import elections
 from tidelog.metadata.errors import ControllerError, KafkaErrors
 from tidelog.metadata.image import MetadataImage
 from tidelog.metadata.records import ClusterIdRecord, Endpoint, MetadataRecord, RegisterBrokerRecord
@@ -103,6 +104,8 @@ class ClusterNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeats: dict[int, float] = {}
         self._led_epoch: int | None = None
+        self._last_rebalance = time.monotonic()
+        self._broker_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.transport.start(self.config.controller_address)
@@ -111,7 +114,8 @@ class ClusterNode:
         if self.config.is_controller:
             self._tasks.append(loop.create_task(self._fence_loop()))
         if self.config.is_broker:
-            self._tasks.append(loop.create_task(self._broker_loop()))
+            self._broker_task = loop.create_task(self._broker_loop())
+            self._tasks.append(self._broker_task)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -189,8 +193,26 @@ class ClusterNode:
                 if not b.fenced and now - seen > timeout:
                     log.warning("fencing broker %d: no heartbeat for %.1f s", bid, now - seen)
                     with contextlib.suppress(Exception):
-                        await self._commit([RegisterBrokerRecord(
-                            bid, b.incarnation_id, b.broker_epoch, b.endpoints, b.rack, True)])
+                        await self._commit(self._fence(bid))
+            every = self.config.leader_imbalance_check_interval_ms / 1000
+            if self.config.auto_leader_rebalance_enable and now - self._last_rebalance > every:
+                self._last_rebalance = now
+                moves = elections.preferred_leaders(self.quorum.working_image)
+                if moves:
+                    log.info("moving leadership of %d partitions back to preferred replicas",
+                             len(moves))
+                    with contextlib.suppress(Exception):
+                        await self._commit(list(moves))
+
+    def _fence(self, bid: int) -> list[MetadataRecord]:
+        """Records that fence broker ``bid`` and move its leaderships to in-sync replicas."""
+        image = self.quorum.working_image
+        b = image.brokers[bid]
+        records: list[MetadataRecord] = [RegisterBrokerRecord(
+            bid, b.incarnation_id, b.broker_epoch, b.endpoints, b.rack, True)]
+        records += elections.without_broker(
+            image, bid, unclean_default=self.config.unclean_leader_election_enable)
+        return records
 
     async def _commit(self, records: list[MetadataRecord]) -> int:
         """Propose ``records`` (on the leader) and wait until they are applied here.
@@ -231,11 +253,25 @@ class ClusterNode:
     async def _register(self, args: dict[str, Any]) -> dict[str, Any]:
         bid = int(args["broker"])
         self._heartbeats[bid] = time.monotonic()
+        image = self.quorum.working_image
+        # A broker that comes back as a new process may have lost what it had not flushed:
+        # it registers fenced and its leaderships move (new epochs) before it takes part
+        # again; its next heartbeat unfences it. A broker new to the cluster starts unfenced.
+        incarnation = uuid.UUID(str(args["incarnation"]))
+        known = image.brokers.get(bid)
+        if known is not None and known.incarnation_id == incarnation:
+            # the same process again (its image had not caught up): nothing changes
+            return {"offset": self.quorum.applied}
+        returning = known is not None
         record = RegisterBrokerRecord(
-            bid, uuid.UUID(str(args["incarnation"])), self.quorum.next_offset,
-            (Endpoint("PLAINTEXT", str(args["host"]), int(args["port"])),),
+            bid, incarnation, self.quorum.next_offset,
+            (Endpoint("PLAINTEXT", str(args["host"]), int(args["port"])),), None, returning,
         )
-        offset = await self._commit([record])
+        records: list[MetadataRecord] = [record]
+        if returning:
+            records += elections.without_broker(
+                image, bid, unclean_default=self.config.unclean_leader_election_enable)
+        offset = await self._commit(records)
         log.info("broker %d registered (epoch %d)", bid, record.broker_epoch)
         return {"offset": offset}
 
@@ -247,8 +283,12 @@ class ClusterNode:
         self._heartbeats[bid] = time.monotonic()
         if b.fenced:
             log.info("unfencing broker %d", bid)
-            await self._commit([RegisterBrokerRecord(
-                bid, b.incarnation_id, b.broker_epoch, b.endpoints, b.rack, False)])
+            records: list[MetadataRecord] = [RegisterBrokerRecord(
+                bid, b.incarnation_id, b.broker_epoch, b.endpoints, b.rack, False)]
+            records += elections.with_broker(
+                self.quorum.working_image, bid,
+                unclean_default=self.config.unclean_leader_election_enable)
+            await self._commit(records)
         return {"offset": self.quorum.applied}
 
     # -- broker side -----------------------------------------------------------------------
@@ -299,6 +339,37 @@ class ClusterNode:
             raise NotControllerError("the change was not applied in time",
                                      "REQUEST_TIMED_OUT", 7) from None
         return reply.get("result")
+
+    async def alter_partition(self, args: dict[str, Any]) -> None:
+        """AlterPartition (Kafka's API 56) for one partition this broker leads: the
+        controller checks the leader and partition epochs and commits the new ISR."""
+        await self.submit("alter_partition", args)
+
+    async def controlled_shutdown(self, timeout: float) -> None:
+        """Before stopping: stop heartbeating, have the controller move this broker's
+        leaderships away, and wait (at most ``timeout`` s) until the metadata shows it."""
+        if self._broker_task is not None:
+            self._broker_task.cancel()
+        me = self.core.node_id
+
+        def leads_nothing() -> bool:
+            return not any(
+                part.leader == me
+                for topic in self.quorum.image.topics_by_id.values()
+                for part in topic.partitions.values()
+            )
+
+        if timeout <= 0 or leads_nothing():
+            return
+        deadline = time.monotonic() + timeout
+        try:
+            await asyncio.wait_for(self.submit("controlled_shutdown", {"broker": me}), timeout)
+        except Exception as exc:
+            log.warning("controlled shutdown not acknowledged: %s", exc)
+            return
+        while not leads_nothing() and time.monotonic() < deadline:
+            await asyncio.sleep(TICK_S)
+        log.info("controlled shutdown: leadership moved to other replicas")
 
     # -- quorum description ----------------------------------------------------------------
 

@@ -18,11 +18,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tidelog.metadata import controller_ops
+from tidelog.metadata import controller_ops, elections
 from tidelog.metadata.controller_ops import AlterConfigOp, ConfigChange, ProducerIdBlock
 from tidelog.metadata.errors import ControllerError
 from tidelog.metadata.image import MetadataImage, TopicImage
-from tidelog.metadata.records import ConfigRecord, MetadataRecord
+from tidelog.metadata.records import ConfigRecord, MetadataRecord, RegisterBrokerRecord
 from tidelog.storage.config import LogConfig
 
 if TYPE_CHECKING:
@@ -88,12 +88,36 @@ def _producer_ids(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> 
     return records, {"first": block.first, "size": block.size}
 
 
+def _alter_partition(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+    records = elections.alter_partition(
+        image, uuid.UUID(str(a["topic_id"])), int(a["partition"]), int(a["leader"]),
+        int(a["leader_epoch"]), int(a["partition_epoch"]), tuple(int(b) for b in a["isr"]),
+    )
+    return list(records), None
+
+
+def _controlled_shutdown(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+    """A broker stops (SIGTERM): fence it so nothing elects it, and move its leaderships
+    and ISR memberships to the other replicas first (Kafka's controlled shutdown)."""
+    bid = int(a["broker"])
+    b = image.brokers.get(bid)
+    if b is None:
+        return [], None
+    records: list[MetadataRecord] = [] if b.fenced else [RegisterBrokerRecord(
+        bid, b.incarnation_id, b.broker_epoch, b.endpoints, b.rack, True)]
+    records += elections.without_broker(
+        image, bid, unclean_default=core.config.unclean_leader_election_enable)
+    return records, None
+
+
 BUILDERS = {
     "create_topic": _create_topic,
     "delete_topic": _delete_topic,
     "create_partitions": _create_partitions,
     "alter_configs": _alter_configs,
     "producer_ids": _producer_ids,
+    "alter_partition": _alter_partition,
+    "controlled_shutdown": _controlled_shutdown,
 }
 
 

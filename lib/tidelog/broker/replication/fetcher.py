@@ -1,0 +1,281 @@
+"""Replica fetcher: one task per source broker pulling the partitions it leads for us.
+
+For every partition added (this broker became its follower) the fetcher first **truncates by
+leader epoch**: it asks the leader where this replica's latest epoch ends
+(OffsetForLeaderEpoch v4 with this broker's id, KIP-101/279) and cuts its log there, so a
+returning replica never keeps records the leader does not have. Then it **fetches**: one
+Fetch (v12, replica id set, ``current_leader_epoch`` and ``last_fetched_epoch`` per
+partition) for all its partitions at once, long-polling up to ``replica_fetch_wait_max_ms``.
+Answers are appended as the leader wrote them (offsets and epochs kept); a
+``diverging_epoch`` answer cuts the log and the fetch goes on from there; the leader's high
+watermark and log start offset are taken over.
+
+Durability (default flush policy ``always``): appended records are fdatasync'd *before* the
+next fetch, whose ``fetch_offset`` tells the leader what this replica holds — so the leader's
+high watermark, and every acks=all answer, count only what followers have on disk. With
+``interval`` or ``never`` the next fetch goes out at once (Kafka's behaviour: acknowledged from
+the followers' page cache).
+
+Failure behaviour: a connection error or timeout backs off (at most :data:`MAX_BACKOFF_S`)
+and retries; a partition whose leader answers that it no longer leads (or a newer epoch) is
+paused until the metadata gives it a new leader — the replica manager then moves it to the
+right fetcher. A storage error on one partition pauses that partition and is logged; the
+others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from tidelog.broker.replication.link import BrokerLink, LinkError
+from tidelog.broker.replication.partition import Partition
+from tidelog.protocol.apis import ApiKey
+from tidelog.protocol.data import Struct
+from tidelog.protocol.errors import ErrorCode
+from tidelog.records.batch_header import HEADER_SIZE, parse_header
+from tidelog.replication import truncation_offset
+from tidelog.storage.topic_partition import TopicPartition
+
+if TYPE_CHECKING:
+    from tidelog.broker.replication.manager import ReplicaManager
+
+log = logging.getLogger("tidelog.broker.fetcher")
+
+FETCH_VERSION = 12
+EPOCH_VERSION = 4
+MAX_BACKOFF_S = 1.0
+#: How long a partition waits after its leader refused it (until the metadata moves it).
+PAUSE_S = 0.5
+
+
+def _name(code: int) -> str:
+    return ErrorCode(code).name  # type: ignore[call-arg]  # lookup by value
+
+
+@dataclasses.dataclass(slots=True)
+class _Fetching:
+    part: Partition
+    truncate: bool = True
+    paused_until: float = 0.0
+
+
+def whole_batches(data: bytes | memoryview, log_end_offset: int) -> memoryview | None:
+    """The complete batches of ``data`` from offset ``log_end_offset`` on (a fetch answer may
+    end in a partial batch, and may start before the log end after a retry)."""
+    view = memoryview(data)
+    pos = start = 0
+    total = len(view)
+    while pos + HEADER_SIZE <= total:
+        header = parse_header(view, pos)
+        if pos + header.size > total:
+            break
+        if header.next_offset <= log_end_offset:
+            start = pos + header.size  # already have it
+        pos += header.size
+    return view[start:pos] if pos > start else None
+
+
+class ReplicaFetcher:
+    def __init__(self, manager: ReplicaManager, leader: int) -> None:
+        self.manager = manager
+        self.leader = leader
+        self.parts: dict[TopicPartition, _Fetching] = {}
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._link: BrokerLink | None = None
+
+    def add(self, part: Partition) -> None:
+        self.parts[part.tp] = _Fetching(part)
+        self._changed.set()
+
+    def remove(self, tp: TopicPartition) -> None:
+        if self.parts.pop(tp, None) is not None:
+            self._changed.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._link is not None:
+            self._link.close()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        config = self.manager.config
+        while True:
+            now = time.monotonic()
+            ready = [f for f in self.parts.values() if f.paused_until <= now]
+            if not ready:
+                self._changed.clear()
+                wait = min((f.paused_until for f in self.parts.values()), default=now + 5) - now
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), max(0.01, wait))
+                continue
+            address = self.manager.broker_address(self.leader)
+            if address is None:
+                await asyncio.sleep(backoff)
+                continue
+            link = self._link
+            if link is None or (link.host, link.port) != address:
+                if link is not None:
+                    link.close()
+                link = self._link = BrokerLink(*address, client_id=f"replica-{config.node_id}")
+            try:
+                truncating = [f for f in ready if f.truncate]
+                if truncating:
+                    await self._truncate(link, truncating)
+                fetching = [f for f in ready if not f.truncate and self.parts.get(f.part.tp) is f]
+                if fetching:
+                    appended = await self._fetch(link, fetching)
+                    if appended and self.manager.durable:
+                        await asyncio.gather(*(
+                            asyncio.wrap_future(p.log.flush_async()) for p in appended
+                        ))
+                backoff = 0.05
+            except LinkError as exc:
+                log.debug("fetcher for broker %d: %s", self.leader, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(MAX_BACKOFF_S, backoff * 2)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("fetcher for broker %d failed; retrying", self.leader)
+                await asyncio.sleep(MAX_BACKOFF_S)
+
+    def _pause(self, f: _Fetching, why: str) -> None:
+        log.debug("%s: paused (%s)", f.part.tp, why)
+        f.paused_until = time.monotonic() + PAUSE_S
+
+    # -- truncation ------------------------------------------------------------------------
+
+    async def _truncate(self, link: BrokerLink, todo: list[_Fetching]) -> None:
+        asks = []
+        for f in todo:
+            plog = f.part.log
+            if plog.latest_epoch < 0:
+                # no epoch known: keep only what every replica agreed on
+                plog.truncate_to(min(plog.high_watermark, plog.log_end_offset))
+                f.truncate = False
+            else:
+                asks.append(f)
+        if not asks:
+            return
+        by_topic: dict[str, list[_Fetching]] = {}
+        for f in asks:
+            by_topic.setdefault(f.part.tp.topic, []).append(f)
+        req = Struct(replica_id=self.manager.node_id, topics=[
+            Struct(topic=topic, partitions=[
+                Struct(partition=f.part.tp.partition, current_leader_epoch=f.part.leader_epoch,
+                       leader_epoch=f.part.log.latest_epoch)
+                for f in fs
+            ]) for topic, fs in by_topic.items()
+        ])
+        resp = await link.request(ApiKey.OFFSET_FOR_LEADER_EPOCH, EPOCH_VERSION, req, 10.0)
+        for t in resp.topics:
+            for p in t.partitions:
+                found = self.parts.get(TopicPartition(t.topic, p.partition))
+                if found is None or not found.truncate:
+                    continue
+                f = found
+                if p.error_code != 0:
+                    self._pause(f, _name(p.error_code))
+                    continue
+                plog = f.part.log
+                cut = truncation_offset(p.leader_epoch, p.end_offset, plog.end_offset_for_epoch,
+                                        plog.log_end_offset, plog.high_watermark)
+                if cut.offset < plog.log_end_offset:
+                    log.info("%s: truncating from %d to %d (leader epoch %d ends at %d)",
+                             f.part.tp, plog.log_end_offset, cut.offset, p.leader_epoch,
+                             p.end_offset)
+                    plog.truncate_to(cut.offset)
+                f.truncate = not cut.complete
+
+    # -- fetching --------------------------------------------------------------------------
+
+    async def _fetch(self, link: BrokerLink, todo: list[_Fetching]) -> list[Partition]:
+        config = self.manager.config
+        by_topic: dict[str, list[_Fetching]] = {}
+        for f in todo:
+            by_topic.setdefault(f.part.tp.topic, []).append(f)
+        req = Struct(
+            cluster_id=None, replica_id=self.manager.node_id,
+            max_wait_ms=config.replica_fetch_wait_max_ms, min_bytes=1,
+            max_bytes=config.replica_fetch_response_max_bytes, isolation_level=0,
+            session_id=0, session_epoch=-1,
+            topics=[Struct(topic=topic, partitions=[
+                Struct(partition=f.part.tp.partition, current_leader_epoch=f.part.leader_epoch,
+                       fetch_offset=f.part.log.log_end_offset,
+                       last_fetched_epoch=f.part.log.latest_epoch,
+                       log_start_offset=f.part.log.log_start_offset,
+                       partition_max_bytes=config.replica_fetch_max_bytes)
+                for f in fs
+            ]) for topic, fs in by_topic.items()],
+            forgotten_topics_data=[], rack_id="",
+        )
+        timeout = config.replica_fetch_wait_max_ms / 1000 + 10.0
+        resp = await link.request(ApiKey.FETCH, FETCH_VERSION, req, timeout)
+        if resp.error_code != 0:
+            raise LinkError(f"fetch refused: {_name(resp.error_code)}")
+        appended = []
+        for t in resp.responses:
+            for p in t.partitions:
+                found = self.parts.get(TopicPartition(t.topic, p.partition_index))
+                if found is None or found.truncate:
+                    continue
+                f = found
+                try:
+                    if self._take(f, p):
+                        appended.append(f.part)
+                except Exception as exc:
+                    log.error("%s: cannot take the leader's records: %s", f.part.tp, exc)
+                    self._pause(f, str(exc))
+        return appended
+
+    def _take(self, f: _Fetching, p: Struct) -> bool:
+        """Apply one partition's answer; True if records were appended."""
+        plog = f.part.log
+        code = p.error_code
+        if code == ErrorCode.OFFSET_OUT_OF_RANGE:
+            if plog.log_end_offset < p.log_start_offset:
+                log.info("%s: behind the leader's log start %d: starting there", f.part.tp,
+                         p.log_start_offset)
+                plog.truncate_fully_and_start_at(p.log_start_offset)
+            else:
+                f.truncate = True
+            return False
+        if code != 0:
+            self._pause(f, _name(code))
+            return False
+        diverging = p.diverging_epoch
+        if diverging is not None and diverging.end_offset >= 0:
+            cut = truncation_offset(diverging.epoch, diverging.end_offset,
+                                    plog.end_offset_for_epoch, plog.log_end_offset,
+                                    plog.high_watermark)
+            log.info("%s: log diverges from the leader at epoch %d: truncating to %d",
+                     f.part.tp, diverging.epoch, cut.offset)
+            plog.truncate_to(cut.offset)
+            f.truncate = not cut.complete
+            return False
+        appended = False
+        records = p.records
+        if records:
+            batches = whole_batches(records, plog.log_end_offset)
+            if batches is not None:
+                plog.append(bytearray(batches), leader_epoch=-1, assign_offsets=False)
+                appended = True
+        end = plog.log_end_offset
+        if p.log_start_offset > plog.log_start_offset:
+            plog.advance_log_start_offset(min(p.log_start_offset, end))
+        plog.high_watermark = min(p.high_watermark, end)
+        return appended

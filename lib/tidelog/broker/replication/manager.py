@@ -1,0 +1,412 @@
+"""The replica manager: the partitions this broker hosts, their roles, appends, reads, waits.
+
+:class:`ReplicaManager` is what the produce and fetch handlers call (Kafka's
+``ReplicaManager.appendRecords`` / ``fetchMessages``). It owns, per hosted partition, a
+:class:`~tidelog.broker.replication.partition.Partition` (log, role, delayed produces) and
+the idempotent producer state, and per source broker a
+:class:`~tidelog.broker.replication.fetcher.ReplicaFetcher`.
+
+Roles follow the metadata this broker has replayed (:meth:`apply_image`, called by the core
+on every image change and lazily on first use): a partition whose leader is this broker is
+led from its log end offset in the new epoch; any other replica becomes a follower fetching
+from the leader (truncating first, by leader epoch); a partition this broker no longer hosts
+is dropped. Nothing here guesses a role.
+
+Appends (leader only): batch headers are checked, the producer's sequence checked, the batch
+appended as the client sent it (offsets and epoch rewritten in place), then the caller waits:
+acks=1 for the leader's own flush policy, acks=all for the high watermark to pass the records
+(every ISR member has them durably with the default flush policy) — NOT_ENOUGH_REPLICAS before
+the append when the ISR is smaller than ``min.insync.replicas``,
+NOT_ENOUGH_REPLICAS_AFTER_APPEND when it shrank below it meanwhile.
+
+Reads: consumers read below the high watermark; follower fetches (``replica_id`` >= 0) read up
+to the log end and report the follower's position (:meth:`record_follower_fetch`), which moves
+the high watermark and may grow the ISR. ISR changes go to the active controller
+(AlterPartition through ``alter_partition``) and count once the metadata has them.
+
+Long polls park a future per partition (:meth:`wait_for_data`); appends and high watermark
+moves wake them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from tidelog.broker.config import BrokerConfig
+from tidelog.broker.producer_state import ProducerStateTable
+from tidelog.broker.replication.fetcher import ReplicaFetcher
+from tidelog.broker.replication.partition import Partition, now_ms
+from tidelog.errors import TidelogError
+from tidelog.metadata.image import MetadataImage, PartitionImage, TopicImage
+from tidelog.protocol.errors import ErrorCode
+from tidelog.records.batch_header import iter_batches
+from tidelog.replication import LeaderState
+from tidelog.storage.config import LogConfig
+from tidelog.storage.log import PartitionLog
+from tidelog.storage.manager import LogManager
+from tidelog.storage.topic_partition import TopicPartition
+
+log = logging.getLogger("tidelog.broker.replicas")
+
+#: How much of a log's tail is replayed to rebuild idempotent producer state after a start.
+REBUILD_OFFSETS = 5000
+REBUILD_BYTES = 32 << 20
+#: How often the leader looks for followers to drop from or add to the ISR.
+ISR_CHECK_S = 0.25
+
+AlterPartition = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class ReplicaManager:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        logs: LogManager,
+        image: Callable[[], MetadataImage],
+        log_config_of: Callable[[str], LogConfig],
+    ) -> None:
+        self.config = config
+        self.node_id = config.node_id
+        self.logs = logs
+        self._image = image
+        self._log_config_of = log_config_of
+        self.durable = config.log_flush == "always"
+        self.partitions: dict[TopicPartition, Partition] = {}
+        self._producer_states: dict[TopicPartition, ProducerStateTable] = {}
+        self._waiters: dict[TopicPartition, list[asyncio.Future[None]]] = {}
+        self._fetchers: dict[int, ReplicaFetcher] = {}
+        self._seen_topics: dict[Any, TopicImage] = {}
+        self._stopping = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        #: Sends an AlterPartition to the active controller (set in a cluster).
+        self.alter_partition: AlterPartition | None = None
+        #: Called with (partition, is_leader) when this broker's role for a partition changes.
+        self.role_listeners: list[Callable[[TopicPartition, bool], None]] = []
+
+    # -- metadata -------------------------------------------------------------------------------
+
+    def apply_image(self, image: MetadataImage) -> None:
+        """Take the roles ``image`` gives this broker (topics whose image changed only)."""
+        seen = self._seen_topics
+        current: dict[Any, TopicImage] = {}
+        for tid, topic in image.topics_by_id.items():
+            current[tid] = topic
+            if seen.get(tid) is topic:
+                continue
+            for p, pimg in topic.partitions.items():
+                if self.node_id in pimg.replicas:
+                    self._apply_partition(topic, p, pimg)
+                else:
+                    self._drop(TopicPartition(topic.name, p))
+        for tid, topic in seen.items():
+            if tid not in current:
+                for p in topic.partitions:
+                    self._drop(TopicPartition(topic.name, p))
+        self._seen_topics = current
+
+    def _apply_partition(self, topic: TopicImage, p: int, pimg: PartitionImage) -> Partition:
+        tp = TopicPartition(topic.name, p)
+        part = self.partitions.get(tp)
+        if part is not None and part.topic_id != topic.topic_id:
+            self._drop(tp)
+            part = None
+        if part is None:
+            plog = self.logs.get_log(tp)
+            if plog is None:
+                plog = self.logs.get_or_create_log(
+                    tp, self._log_config_of(topic.name), topic.topic_id_str
+                )
+            part = Partition(tp, topic.topic_id, plog, self.node_id, durable=self.durable)
+            part.on_high_watermark = self._high_watermark_moved
+            self.partitions[tp] = part
+        if part.leader == pimg.leader and part.leader_epoch == pimg.leader_epoch:
+            if part.partition_epoch != pimg.partition_epoch:
+                part.update_isr(pimg.replicas, pimg.isr, pimg.partition_epoch)
+            return part
+        if pimg.leader == self.node_id:
+            self._stop_fetching(tp)
+            part.make_leader(pimg.replicas, pimg.isr, pimg.leader_epoch, pimg.partition_epoch)
+            # a follower's producer state was never kept: rebuild it from the log on first use
+            self._producer_states.pop(tp, None)
+            log.info("%s: leader in epoch %d (log end %d, high watermark %d)", tp,
+                     pimg.leader_epoch, part.log.log_end_offset, part.log.high_watermark)
+            self._notify_role(tp, True)
+        else:
+            was_leader = part.is_leader
+            part.make_follower(pimg.leader, pimg.replicas, pimg.isr, pimg.leader_epoch,
+                               pimg.partition_epoch)
+            self._stop_fetching(tp)
+            if pimg.leader >= 0:
+                self._fetcher_for(pimg.leader).add(part)
+            log.info("%s: follower of %d in epoch %d", tp, pimg.leader, pimg.leader_epoch)
+            if was_leader:
+                self._notify_role(tp, False)
+        self._wake(tp)
+        return part
+
+    def _notify_role(self, tp: TopicPartition, leader: bool) -> None:
+        for listener in self.role_listeners:
+            try:
+                listener(tp, leader)
+            except Exception:
+                log.exception("%s: role listener failed", tp)
+
+    def _drop(self, tp: TopicPartition) -> None:
+        part = self.partitions.pop(tp, None)
+        if part is None:
+            return
+        self._stop_fetching(tp)
+        was_leader = part.is_leader
+        part.fail_waits(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+        part.leader_state = None
+        self._producer_states.pop(tp, None)
+        self._wake(tp)
+        if was_leader:
+            self._notify_role(tp, False)
+
+    def forget(self, tp: TopicPartition) -> None:
+        """The partition's topic is deleted (its log is about to go)."""
+        self._drop(tp)
+
+    def partition(self, topic: str, p: int) -> Partition | None:
+        """The hosted partition, in the role the current image gives it (None if this
+        broker is no replica of it)."""
+        image = self._image()
+        timg = image.topic(topic)
+        pimg = timg.partitions.get(p) if timg is not None else None
+        if timg is None or pimg is None or self.node_id not in pimg.replicas:
+            return None
+        part = self.partitions.get(TopicPartition(topic, p))
+        if part is None or part.leader_epoch != pimg.leader_epoch or \
+                part.partition_epoch != pimg.partition_epoch or part.topic_id != timg.topic_id:
+            part = self._apply_partition(timg, p, pimg)
+        return part
+
+    def leader_log(self, topic: str, p: int) -> PartitionLog | None:
+        """The log of a partition this broker leads, else None."""
+        part = self.partition(topic, p)
+        return part.log if part is not None and part.is_leader else None
+
+    def missing_partition_error(self, topic: str, p: int) -> ErrorCode:
+        """Why :meth:`leader_log` gave None: NOT_LEADER_OR_FOLLOWER when the partition
+        exists (clients refresh metadata and go to its leader), else
+        UNKNOWN_TOPIC_OR_PARTITION."""
+        if self._image().partition(topic, p) is not None:
+            return ErrorCode.NOT_LEADER_OR_FOLLOWER
+        return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+
+    def leader_epoch(self, topic: str, p: int) -> int:
+        pimg = self._image().partition(topic, p)
+        return pimg.leader_epoch if pimg is not None else -1
+
+    def min_insync_replicas(self, topic: str) -> int:
+        raw = self._image().topic_configs(topic).get("min.insync.replicas")
+        return int(raw) if raw is not None else self.config.min_insync_replicas
+
+    # -- producer state ---------------------------------------------------------------------
+
+    def producer_state(self, tp: TopicPartition) -> ProducerStateTable:
+        table = self._producer_states.get(tp)
+        if table is None:
+            table = self._producer_states[tp] = ProducerStateTable()
+            plog = self.logs.get_log(tp)
+            if plog is not None:
+                _rebuild_producer_state(tp, plog, table)
+        return table
+
+    # -- appends, durability, waits ------------------------------------------------------------
+
+    def appended(self, part: Partition) -> None:
+        """After a leader append: start the flush the policy asks for, move the high
+        watermark if it can, wake long polls (followers wait for new data)."""
+        if self.durable:
+            part.watch_flush(part.log.flush_async())
+        else:
+            part.maybe_advance_high_watermark()
+        self._wake(part.tp)
+
+    async def durable_wait(self, part: Partition) -> None:
+        """acks=1: wait until the leader's own appends so far are on disk, if the flush
+        policy says acknowledged writes must be."""
+        if not self.durable:
+            return
+        future = part.log.flush_async()
+        part.watch_flush(future)
+        # Shielded: a waiter that goes away (its connection closed) must not cancel the shared
+        # flush future, which storage's group commit resolves for every other waiter too.
+        await asyncio.shield(asyncio.wrap_future(future))
+
+    async def replicated_wait(self, part: Partition, offset: int) -> ErrorCode:
+        """acks=all: wait until the high watermark reaches ``offset``; then the answer's
+        error (NONE, NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS_AFTER_APPEND)."""
+        code = await part.wait_for_high_watermark(offset)
+        if code == ErrorCode.NONE and len(part.isr) < self.min_insync_replicas(part.tp.topic):
+            return ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        return code
+
+    def _high_watermark_moved(self, part: Partition) -> None:
+        self._wake(part.tp)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def _wake(self, tp: TopicPartition) -> None:
+        waiters = self._waiters.pop(tp, None)
+        if waiters:
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+
+    def wake(self, tp: TopicPartition) -> None:
+        self._wake(tp)
+
+    def wake_all(self) -> None:
+        """End every fetch wait now (shutdown: long polls answer with what they have)."""
+        self._stopping = True
+        for tp in list(self._waiters):
+            self._wake(tp)
+
+    async def wait_for_data(self, tps: Iterable[TopicPartition], timeout: float) -> None:
+        """Return after an append or high watermark move on any of ``tps``, or after
+        ``timeout`` seconds."""
+        if timeout <= 0 or self._stopping:
+            return
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        keys = list(tps)
+        for tp in keys:
+            self._waiters.setdefault(tp, []).append(fut)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            for tp in keys:
+                waiters = self._waiters.get(tp)
+                if waiters is not None:
+                    with contextlib.suppress(ValueError):
+                        waiters.remove(fut)
+                    if not waiters:
+                        del self._waiters[tp]
+
+    # -- follower fetches (leader side) ----------------------------------------------------------
+
+    def record_follower_fetch(self, part: Partition, replica: int, fetch_offset: int) -> None:
+        """A follower fetched at ``fetch_offset``: it holds everything below it."""
+        state = part.leader_state
+        if state is None:
+            return
+        if not state.record_fetch(replica, fetch_offset, part.log.log_end_offset, now_ms()):
+            return
+        part.maybe_advance_high_watermark()
+        if replica not in state.isr:
+            self._maybe_alter_isr(part)
+
+    # -- ISR maintenance -------------------------------------------------------------------------
+
+    def _maybe_alter_isr(self, part: Partition) -> None:
+        state = part.leader_state
+        if state is None or self.alter_partition is None:
+            return
+        image = self._image()
+        eligible = {b for b, img in image.brokers.items() if not img.fenced}
+        proposal = state.isr_proposal(now_ms(), self.config.replica_lag_time_max_ms, eligible)
+        if proposal is None:
+            return
+        log.info("%s: proposing ISR %s (was %s)", part.tp, list(proposal), list(state.isr))
+        args = {
+            "topic_id": str(part.topic_id), "partition": part.tp.partition,
+            "leader": self.node_id, "leader_epoch": state.leader_epoch,
+            "partition_epoch": state.partition_epoch, "isr": list(proposal),
+        }
+        self._spawn(self._send_alter_partition(part, state, args))
+
+    async def _send_alter_partition(self, part: Partition, state: LeaderState,
+                                    args: dict[str, Any]) -> None:
+        assert self.alter_partition is not None
+        try:
+            await self.alter_partition(args)
+        except Exception as exc:
+            log.info("%s: ISR change %s not made: %s", part.tp, args["isr"], exc)
+            if part.leader_state is state:
+                state.proposal_failed()  # a later check may propose again
+            return
+        # The metadata carries the result: once replayed, Partition.update_isr applies it.
+        image = self._image()
+        pimg = image.partition(part.tp.topic, part.tp.partition)
+        if pimg is not None and part.leader_state is state:
+            self._apply_partition(image.topic(part.tp.topic), part.tp.partition, pimg)  # type: ignore[arg-type]
+
+    async def run(self) -> None:
+        """Check every led partition's followers every :data:`ISR_CHECK_S` (shrinks)."""
+        while True:
+            await asyncio.sleep(ISR_CHECK_S)
+            try:
+                for part in list(self.partitions.values()):
+                    if part.leader_state is not None and len(part.replicas) > 1:
+                        self._maybe_alter_isr(part)
+            except Exception:
+                log.exception("ISR check failed")
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- fetchers ------------------------------------------------------------------------------
+
+    def _fetcher_for(self, leader: int) -> ReplicaFetcher:
+        fetcher = self._fetchers.get(leader)
+        if fetcher is None:
+            fetcher = self._fetchers[leader] = ReplicaFetcher(self, leader)
+            fetcher.start()
+        return fetcher
+
+    def _stop_fetching(self, tp: TopicPartition) -> None:
+        for fetcher in self._fetchers.values():
+            fetcher.remove(tp)
+
+    def broker_address(self, broker: int) -> tuple[str, int] | None:
+        b = self._image().brokers.get(broker)
+        if b is None or not b.endpoints:
+            return None
+        return b.endpoints[0].host, b.endpoints[0].port
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for fetcher in list(self._fetchers.values()):
+            await fetcher.stop()
+        self._fetchers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        for part in self.partitions.values():
+            part.fail_waits(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+        self.wake_all()
+
+
+def _rebuild_producer_state(tp: TopicPartition, plog: PartitionLog,
+                            table: ProducerStateTable) -> None:
+    """Replay the batch headers of the log's tail into ``table`` (first use after a start, or
+    after becoming leader), so retries of batches written before are still recognised as
+    duplicates. Kafka keeps producer snapshots for this; a bounded tail scan is the stand-in:
+    the last :data:`REBUILD_OFFSETS` offsets, at most :data:`REBUILD_BYTES` bytes."""
+    end = plog.log_end_offset
+    offset = max(plog.log_start_offset, end - REBUILD_OFFSETS)
+    budget = REBUILD_BYTES
+    try:
+        while offset < end and budget > 0:
+            with plog.read(offset, min(budget, 4 << 20), max_offset=end) as region:
+                data = region.read_bytes()
+            if not data:
+                break
+            budget -= len(data)
+            headers = [h for _, h in iter_batches(data)]
+            table.record(headers, -1)
+            offset = headers[-1].next_offset
+    except (TidelogError, OSError) as exc:
+        log.warning("%s: producer state not rebuilt from the log: %s", tp, exc)
