@@ -52,7 +52,7 @@ class LogdCluster:
     broker-only nodes (ids after the controllers')."""
 
     def __init__(self, tmp: Path, controllers: int = 3, brokers: int = 0,
-                 *extra: str) -> None:
+                 *extra: str, env: dict[str, str] | None = None) -> None:
         self.voters = {i: (f"127.0.0.{i}", free_port(f"127.0.0.{i}"))
                        for i in range(1, controllers + 1)}
         self.quorum = ",".join(f"{i}@{h}:{p}" for i, (h, p) in self.voters.items())
@@ -64,6 +64,7 @@ class LogdCluster:
                 tmp, "--node-id", str(i), "--quorum", self.quorum, "--roles", roles,
                 "--broker-heartbeat-interval-ms", str(HEARTBEAT_MS),
                 "--broker-session-timeout-ms", str(SESSION_MS), *extra, name=f"node{i}",
+                env=env,
             )
 
     def start(self) -> LogdCluster:

@@ -1,0 +1,153 @@
+"""Replication across a real 3-node cluster: acks=all through a leader's kill -9 loses and
+duplicates nothing (confluent-kafka's idempotent producer, default settings), a stopped follower
+leaves the ISR and min.insync.replicas refuses writes, it rejoins once back, and SIGTERM moves
+leadership away before the broker stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+from cluster_harness import LogdCluster, wait_for
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from test_cluster import live_brokers
+
+LAG_MS = 1500
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogdCluster]:
+    c = LogdCluster(tmp_path_factory.mktemp("replication"), 3, env={
+        "TIDELOG_DEFAULT_REPLICATION_FACTOR": "3",
+        "TIDELOG_REPLICA_LAG_TIME_MAX_MS": str(LAG_MS),
+        "TIDELOG_LEADER_IMBALANCE_CHECK_INTERVAL_MS": "1000",
+    }).start()
+    try:
+        wait_for("three brokers", lambda: live_brokers(c.bootstrap(1)) == {1, 2, 3}, 30)
+        yield c
+    finally:
+        c.close()
+        print(c.logs())
+
+
+def bootstrap(cluster: LogdCluster) -> str:
+    return ",".join(n.bootstrap for n in cluster.running())
+
+
+def create(cluster: LogdCluster, topic: str, **config: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    for future in admin.create_topics([NewTopic(topic, 1, 3, config=config)]).values():
+        future.result(30)
+
+
+def partition(cluster: LogdCluster, topic: str) -> tuple[int, list[int], list[int]]:
+    """(leader, replicas, isr) of partition 0, as Metadata answers it."""
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    p = admin.list_topics(topic, timeout=10).topics[topic].partitions[0]
+    return p.leader, sorted(p.replicas), sorted(p.isrs)
+
+
+def produce(cluster: LogdCluster, topic: str, values: range, acked: list[int],
+            producer: Producer | None = None) -> Producer:
+    """Produce ``values`` (idempotent, acks=all: librdkafka's defaults) and wait for them."""
+    p = producer or Producer({"bootstrap.servers": bootstrap(cluster),
+                              "enable.idempotence": True})
+
+    def delivered(err: KafkaError | None, msg: object) -> None:
+        if err is None:
+            acked.append(int(msg.value()))  # type: ignore[attr-defined]
+
+    for i in values:
+        p.produce(topic, str(i).encode(), on_delivery=delivered)
+        p.poll(0)
+    assert p.flush(90) == 0
+    return p
+
+
+def consume_all(cluster: LogdCluster, topic: str, expected: int) -> list[int]:
+    c = Consumer({"bootstrap.servers": bootstrap(cluster), "group.id": f"read-{topic}",
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, 0, 0)])
+    got: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(got) < expected and time.monotonic() < deadline:
+        msg = c.poll(0.5)
+        if msg is not None and not msg.error():
+            got.append(int(msg.value()))
+    c.close()
+    return got
+
+
+def test_acks_all_through_a_leader_kill(cluster: LogdCluster) -> None:
+    create(cluster, "orders")
+    wait_for("a full ISR", lambda: partition(cluster, "orders")[2] == [1, 2, 3])
+    acked: list[int] = []
+    producer = produce(cluster, "orders", range(0, 3000), acked)
+    leader = partition(cluster, "orders")[0]
+    cluster.nodes[leader].kill()
+    produce(cluster, "orders", range(3000, 5000), acked, producer)
+    new_leader, _, isr = partition(cluster, "orders")
+    assert new_leader != leader and leader not in isr
+    assert sorted(acked) == list(range(5000))
+    got = consume_all(cluster, "orders", len(acked))
+    assert got == list(range(5000)), "every acknowledged record once, in order"
+    # the killed broker returns, catches up and rejoins the ISR
+    cluster.nodes[leader].start()
+    wait_for("the old leader back in the ISR",
+             lambda: partition(cluster, "orders")[2] == [1, 2, 3], timeout=60)
+
+
+def test_stopped_follower_leaves_the_isr_and_min_insync_refuses(cluster: LogdCluster) -> None:
+    create(cluster, "strict", **{"min.insync.replicas": "3"})
+    wait_for("a full ISR", lambda: partition(cluster, "strict")[2] == [1, 2, 3])
+    acked: list[int] = []
+    producer = produce(cluster, "strict", range(10), acked)
+    leader = partition(cluster, "strict")[0]
+    follower = next(i for i in (1, 2, 3) if i != leader and cluster.nodes[i].running)
+    proc = cluster.nodes[follower].proc
+    assert proc is not None
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        wait_for("the paused follower out of the ISR",
+                 lambda: follower not in partition(cluster, "strict")[2], timeout=30)
+        errors: list[KafkaError] = []
+        p = Producer({"bootstrap.servers": bootstrap(cluster), "message.timeout.ms": 3000})
+        p.produce("strict", b"refused", on_delivery=lambda err, _: errors.append(err))
+        p.flush(30)
+        assert errors and errors[0] is not None
+        assert errors[0].code() in (KafkaError.NOT_ENOUGH_REPLICAS, KafkaError._MSG_TIMED_OUT)
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    wait_for("the follower back in the ISR",
+             lambda: partition(cluster, "strict")[2] == [1, 2, 3], timeout=60)
+    produce(cluster, "strict", range(10, 20), acked, producer)
+    assert consume_all(cluster, "strict", 20) == list(range(20))
+
+
+def test_sigterm_moves_leadership_before_stopping(cluster: LogdCluster) -> None:
+    create(cluster, "handover")
+    wait_for("a full ISR", lambda: partition(cluster, "handover")[2] == [1, 2, 3])
+    leader = partition(cluster, "handover")[0]
+    assert cluster.nodes[leader].stop() == 0
+    new_leader, _, isr = partition(cluster, "handover")
+    assert new_leader not in (leader, -1) and leader not in isr
+    acked: list[int] = []
+    produce(cluster, "handover", range(100), acked)
+    cluster.nodes[leader].start()
+    # back in sync, the preferred replica leads again (auto.leader.rebalance.enable)
+    wait_for("the preferred leader back", lambda: partition(cluster, "handover")[0] == leader,
+             timeout=60)
+    produce(cluster, "handover", range(100, 200), acked)
+    assert consume_all(cluster, "handover", 200) == list(range(200))
+
+
+def test_replication_factor_above_the_brokers_is_refused(cluster: LogdCluster) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    future = admin.create_topics([NewTopic("too-many", 1, 4)])["too-many"]
+    with pytest.raises(KafkaException) as refused:
+        future.result(30)
+    assert refused.value.args[0].code() == KafkaError.INVALID_REPLICATION_FACTOR
