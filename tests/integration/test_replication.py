@@ -151,3 +151,41 @@ def test_replication_factor_above_the_brokers_is_refused(cluster: LogdCluster) -
     with pytest.raises(KafkaException) as refused:
         future.result(30)
     assert refused.value.args[0].code() == KafkaError.INVALID_REPLICATION_FACTOR
+
+
+def test_committed_offsets_survive_a_coordinator_kill(cluster: LogdCluster) -> None:
+    wait_for("three brokers", lambda: live_brokers(bootstrap(cluster).split(",")[0]) ==
+             {1, 2, 3}, timeout=60)
+    create(cluster, "billing")
+    acked: list[int] = []
+    produce(cluster, "billing", range(100), acked)
+    conf = {"bootstrap.servers": bootstrap(cluster), "group.id": "billing-readers",
+            "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    first = Consumer(conf)
+    first.subscribe(["billing"])
+    got: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(got) < 60 and time.monotonic() < deadline:
+        msg = first.poll(0.5)
+        if msg is not None and not msg.error():
+            got.append(int(msg.value()))
+    assert len(got) == 60
+    first.commit(asynchronous=False)
+    first.close()
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    described = admin.describe_consumer_groups(["billing-readers"])["billing-readers"].result(30)
+    coordinator = described.coordinator.id
+    cluster.nodes[coordinator].kill()
+    try:
+        second = Consumer(conf)
+        second.subscribe(["billing"])
+        rest: list[int] = []
+        deadline = time.monotonic() + 90
+        while len(rest) < 40 and time.monotonic() < deadline:
+            msg = second.poll(0.5)
+            if msg is not None and not msg.error():
+                rest.append(int(msg.value()))
+        second.close()
+        assert rest == list(range(60, 100)), "the new coordinator has the committed offset"
+    finally:
+        cluster.nodes[coordinator].start()

@@ -132,7 +132,7 @@ class BrokerCore:
         self.metadata.add_listener(self._image_changed)
         if self.image.cluster_id is not None:
             self._image_changed(self.image)
-        self.groups.load()
+        # groups load per partition as this broker becomes leader of __consumer_offsets ones
 
     def _image_changed(self, image: MetadataImage) -> None:
         """A clustered node's image moved: adopt the cluster id, follow deletions/configs."""

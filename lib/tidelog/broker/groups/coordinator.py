@@ -22,9 +22,10 @@ usual. Offsets of a group that stayed Empty for ``offsets_retention_minutes`` ex
 
 In a cluster the coordinator of a group is the leader of its ``__consumer_offsets``
 partition; requests for groups another broker coordinates get NOT_COORDINATOR (clients ask
-FindCoordinator again). A broker loads at start the group state of the partitions it has
-locally; a move of that leadership while running is not followed yet (the group state moves
-with a restart).
+FindCoordinator again). The coordinator follows that leadership while brokers run: becoming
+leader of a partition loads its groups from the (replicated) log, losing it drops them and
+answers their waiting members NOT_COORDINATOR; committed offsets survive the move because a
+commit is acknowledged only once every in-sync replica has it.
 
 Crash behaviour: a write that fails answers the request with COORDINATOR_NOT_AVAILABLE (the
 client retries); the in-memory state changes only after the write succeeded.
@@ -64,6 +65,7 @@ from tidelog.broker.groups.schema import (
 from tidelog.broker.groups.store import OFFSETS_TOPIC, OffsetsStore
 from tidelog.errors import TidelogError
 from tidelog.protocol.errors import ErrorCode
+from tidelog.storage.topic_partition import TopicPartition
 
 if TYPE_CHECKING:
     from tidelog.broker.core import BrokerCore
@@ -100,13 +102,19 @@ class GroupCoordinator:
         self.store = OffsetsStore(core)
         self.groups: dict[str, Group] = {}
         self._timers_armed = False
+        #: The ``__consumer_offsets`` partitions whose groups are in memory.
+        self._loaded: set[int] = set()
+        core.replicas.role_listeners.append(self._role_changed)
 
     # -- lifetime ----------------------------------------------------------------------------
 
-    def load(self) -> None:
-        """Rebuild every group from ``__consumer_offsets`` (broker start)."""
+    def load(self, partitions: set[int] | None = None) -> None:
+        """Rebuild the groups of ``partitions`` of ``__consumer_offsets`` (all of them: a
+        single node's start) from the log, replacing what memory held of them."""
+        if partitions is not None:
+            self._drop_groups(partitions, E.NOT_COORDINATOR)
         loaded_offsets = 0
-        for key_bytes, value_bytes in self.store.replay():
+        for key_bytes, value_bytes in self.store.replay(partitions):
             try:
                 key = decode_key(key_bytes)
                 if isinstance(key, OffsetKey):
@@ -125,8 +133,41 @@ class GroupCoordinator:
         for gid, group in list(self.groups.items()):
             if not group.members and not group.offsets and group.generation == 0:
                 del self.groups[gid]
+        if partitions is None:
+            self._loaded = set(range(self.store.partitions))
+        else:
+            self._loaded |= partitions
+        self._timers_armed = False  # members loaded now get session timers on first use
         if self.groups:
             log.info("loaded %d groups (%d offset commits)", len(self.groups), loaded_offsets)
+
+    def _role_changed(self, tp: TopicPartition, leader: bool) -> None:
+        """This broker became or stopped being the leader of a ``__consumer_offsets``
+        partition: load the groups it now coordinates from the log, or let go of them
+        (their members get NOT_COORDINATOR and find the new coordinator)."""
+        if tp.topic != OFFSETS_TOPIC:
+            return
+        if leader:
+            if tp.partition not in self._loaded:
+                log.info("coordinating the groups of %s", tp)
+                self.load({tp.partition})
+        elif tp.partition in self._loaded:
+            log.info("no longer coordinating the groups of %s", tp)
+            self._loaded.discard(tp.partition)
+            self._drop_groups({tp.partition}, E.NOT_COORDINATOR)
+
+    def _drop_groups(self, partitions: set[int], code: ErrorCode) -> None:
+        for gid, group in list(self.groups.items()):
+            if self.store.partition_of(gid) not in partitions:
+                continue
+            if group.join_timer is not None:
+                group.join_timer.cancel()
+            for member in group.members.values():
+                if member.expiry is not None:
+                    member.expiry.cancel()
+                _answer(member.join_waiter, JoinResult(code, member_id=member.member_id))
+                _answer(member.sync_waiter, SyncResult(code))
+            del self.groups[gid]
 
     def _new_group(self, group_id: str) -> Group:
         group = Group(group_id, state_timestamp=_now_ms())

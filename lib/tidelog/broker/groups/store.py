@@ -113,12 +113,16 @@ class OffsetsStore:
         if code != ErrorCode.NONE:
             raise TidelogError(f"{OFFSETS_TOPIC}-{partition}: {code.name}")
 
-    def replay(self) -> Iterator[tuple[bytes, bytes | None]]:
-        """Every ``(key, value)`` of the topic, partition by partition, in log order."""
+    def replay(self, partitions: set[int] | None = None
+               ) -> Iterator[tuple[bytes, bytes | None]]:
+        """Every ``(key, value)`` of the topic (or of ``partitions``), partition by partition,
+        in log order."""
         topic = self.core.image.topic(OFFSETS_TOPIC)
         if topic is None:
             return
         for p in sorted(topic.partitions):
+            if partitions is not None and p not in partitions:
+                continue
             plog = self.core.logs.get_log(TopicPartition(OFFSETS_TOPIC, p))
             if plog is None:
                 continue
