@@ -230,11 +230,11 @@ SETTINGS: tuple[Setting, ...] = (
         "the controller voters, ID@HOST:PORT,... (empty: this node is the only voter)",
     ),
     Setting(
-        "broker_heartbeat_interval_ms", "quorum", _int(10, _I32), 1000,
+        "broker_heartbeat_interval_ms", "quorum", _int(10, _I32), 250,
         "how often a broker heartbeats to the active controller",
     ),
     Setting(
-        "broker_session_timeout_ms", "quorum", _int(100, _I32), 6000,
+        "broker_session_timeout_ms", "quorum", _int(100, _I32), 3000,
         "a broker without a heartbeat for this long is fenced",
     ),
     Setting("listen", "network", _address, HostPort("127.0.0.1", 9092), "address to listen on"),
@@ -437,8 +437,8 @@ class BrokerConfig:
     log_level: str = "info"
     roles: str = "broker,controller"
     quorum: str = ""
-    broker_heartbeat_interval_ms: int = 1000
-    broker_session_timeout_ms: int = 6000
+    broker_heartbeat_interval_ms: int = 250
+    broker_session_timeout_ms: int = 3000
     listen: HostPort = HostPort("127.0.0.1", 9092)
     controller_listen: HostPort | None = None
     advertised_listen: HostPort | None = None

@@ -156,8 +156,20 @@ class BrokerCore:
                 self.logs.meta_properties = props
                 log.info("joined cluster %s", image.cluster_id)
             self.cluster_id = image.cluster_id
+        if not self.replicas.taking_roles and self._registered(image):
+            log.info("registered and unfenced: taking the partition roles the metadata gives")
+            self.replicas.taking_roles = True
         self.replicas.apply_image(image)
         self._reconcile_logs()
+
+    def _registered(self, image: MetadataImage) -> bool:
+        """This process is registered and unfenced in ``image``: the image is recent enough
+        to act on (a returning broker registers fenced; the controller moves its leaderships
+        before it unfences it, so the roles it then sees are current)."""
+        if self.cluster is None or not self.config.is_broker:
+            return False
+        b = image.brokers.get(self.node_id)
+        return b is not None and b.incarnation_id == self.cluster.incarnation and not b.fenced
 
     def _reconcile_logs(self) -> None:
         """Give existing logs their topic's config; delete logs the metadata does not know

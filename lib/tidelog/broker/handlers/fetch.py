@@ -128,7 +128,9 @@ def _read_all(core: BrokerCore, version: int, req: Struct, first: bool
                         total += region.length
                     else:
                         region.close()
-                elif p.fetch_offset > limit or p.fetch_offset < start:
+                elif p.fetch_offset > plog.log_end_offset or p.fetch_offset < start:
+                    # Between the high watermark and the log end is in range (Kafka): a new
+                    # leader's high watermark can trail what a consumer already read.
                     answer.error_code = int(ErrorCode.OFFSET_OUT_OF_RANGE)
                     urgent = True
             except (StorageError, OSError) as exc:

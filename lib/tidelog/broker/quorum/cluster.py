@@ -10,9 +10,19 @@ paused leader cannot lead on stale time), and serves the quorum RPCs:
   and notes the heartbeat time. A broker-role node registers once its image has caught up
   and then heartbeats every ``broker_heartbeat_interval_ms``.
 * Fencing (on the active controller, every :data:`FENCE_CHECK_S`): an unfenced broker
-  without a heartbeat for ``broker_session_timeout_ms`` is re-registered with
-  ``fenced=True``; Metadata then shows its partitions without a leader. A new leader gives
+  without a heartbeat for ``broker_session_timeout_ms``, or whose quorum connection closed
+  and that sent no heartbeat for two heartbeat intervals since (a dead process), is
+  re-registered with ``fenced=True`` and, in the same batch, leaves every ISR and loses its
+  leaderships to in-sync replicas (:mod:`tidelog.metadata.elections`). A new leader gives
   every broker a full session before fencing it (heartbeat times are not replicated).
+  Unfencing (the next heartbeat) gives leaderless partitions back to it. A broker that
+  registers as a new process while the metadata still knows it registers fenced, and its
+  leaderships move first: it may have lost what it had not flushed.
+* ``alter_partition`` (leader -> active controller): Kafka's AlterPartition for one
+  partition, fenced by leader and partition epochs; ``controlled_shutdown`` (SIGTERM): the
+  broker is fenced and its leaderships move before it stops.
+* Preferred leaders: every ``leader_imbalance_check_interval_ms`` the active controller
+  gives leadership back to preferred replicas that are in sync again.
 * ``op`` (any node -> active controller): an admin change (:mod:`tidelog.broker.quorum.ops`)
   whose records the controller computes on its image, proposes and waits to commit; the
   caller then waits until its own image has applied the same offset, so a client that
@@ -97,6 +107,7 @@ class ClusterNode:
             on_rpc=self._serve,
             on_refused=self._refused,
             cluster_id=lambda: self.quorum.image.cluster_id,
+            on_disconnect=self._disconnected,
         )
         self.quorum.set_send(self.transport.send)
         self.failed = asyncio.Event()
@@ -105,6 +116,10 @@ class ClusterNode:
         self._heartbeats: dict[int, float] = {}
         self._led_epoch: int | None = None
         self._last_rebalance = time.monotonic()
+        #: Brokers whose quorum connection closed, and when (cleared by their next heartbeat).
+        self._lost: dict[int, float] = {}
+        #: When each broker's last heartbeat reached this node (not reset by a new epoch).
+        self._beats: dict[int, float] = {}
         self._broker_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -135,6 +150,9 @@ class ClusterNode:
             # metadata this node cannot persist or apply: it must not go on serving it
             log.exception("metadata quorum failed on a message from node %d", msg.src)
             self.fail("the metadata quorum failed")
+
+    def _disconnected(self, peer: int) -> None:
+        self._lost[peer] = time.monotonic()
 
     def _refused(self, reason: str) -> None:
         self.fail(f"refused by the quorum: {reason}")
@@ -188,12 +206,27 @@ class ClusterNode:
             if self._led_epoch != node.epoch:
                 self._led_epoch = node.epoch
                 self._heartbeats = dict.fromkeys(self.quorum.image.brokers, now)
+            grace = 2 * self.config.broker_heartbeat_interval_ms / 1000
             for bid, b in sorted(self.quorum.image.brokers.items()):
                 seen = self._heartbeats.setdefault(bid, now)
-                if not b.fenced and now - seen > timeout:
+                if b.fenced:
+                    continue
+                lost = self._lost.get(bid)
+                if now - seen > timeout:
                     log.warning("fencing broker %d: no heartbeat for %.1f s", bid, now - seen)
-                    with contextlib.suppress(Exception):
-                        await self._commit(self._fence(bid))
+                elif lost is not None and lost > self._beats.get(bid, 0.0) and \
+                        now - lost > grace and \
+                        bid != self.core.node_id and not self.transport.connected(bid):
+                    # A process that dies closes its sockets at once: its connection closed
+                    # and no heartbeat came since, for two heartbeat intervals. (A hung or
+                    # cut-off broker keeps its connection and waits for the session timeout.)
+                    log.warning("fencing broker %d: its connection closed %.1f s ago and no "
+                                "heartbeat came since", bid, now - lost)
+                else:
+                    continue
+                self._lost.pop(bid, None)
+                with contextlib.suppress(Exception):
+                    await self._commit(self._fence(bid))
             every = self.config.leader_imbalance_check_interval_ms / 1000
             if self.config.auto_leader_rebalance_enable and now - self._last_rebalance > every:
                 self._last_rebalance = now
@@ -252,7 +285,8 @@ class ClusterNode:
 
     async def _register(self, args: dict[str, Any]) -> dict[str, Any]:
         bid = int(args["broker"])
-        self._heartbeats[bid] = time.monotonic()
+        self._heartbeats[bid] = self._beats[bid] = time.monotonic()
+        self._lost.pop(bid, None)
         image = self.quorum.working_image
         # A broker that comes back as a new process may have lost what it had not flushed:
         # it registers fenced and its leaderships move (new epochs) before it takes part
@@ -280,7 +314,8 @@ class ClusterNode:
         b = self.quorum.image.brokers.get(bid)
         if b is None or str(b.incarnation_id) != str(args["incarnation"]):
             raise RpcError(f"broker {bid} is not registered", "STALE_BROKER_EPOCH")
-        self._heartbeats[bid] = time.monotonic()
+        self._heartbeats[bid] = self._beats[bid] = time.monotonic()
+        self._lost.pop(bid, None)
         if b.fenced:
             log.info("unfencing broker %d", bid)
             records: list[MetadataRecord] = [RegisterBrokerRecord(

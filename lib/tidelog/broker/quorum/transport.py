@@ -92,6 +92,7 @@ class QuorumTransport:
         on_rpc: RpcHandler,
         on_refused: Callable[[str], None],
         cluster_id: Callable[[], str | None] = lambda: None,
+        on_disconnect: Callable[[int], None] = lambda peer: None,
     ) -> None:
         self.node_id = node_id
         self.voters = voters
@@ -101,6 +102,7 @@ class QuorumTransport:
         self._on_rpc = on_rpc
         self._on_refused = on_refused
         self._cluster_id = cluster_id
+        self._on_disconnect = on_disconnect
         self._conns: dict[int, _Conn] = {}
         self._connecting: dict[int, asyncio.Task[None]] = {}
         self._held: dict[int, list[bytes]] = {}
@@ -129,6 +131,11 @@ class QuorumTransport:
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(RpcError("shutting down"))
+
+    def connected(self, peer: int) -> bool:
+        """Whether a connection to or from ``peer`` is open."""
+        conn = self._conns.get(peer)
+        return conn is not None and not conn.writer.is_closing()
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -276,6 +283,8 @@ class QuorumTransport:
             conn.writer.close()
             if self._conns.get(conn.peer) is conn:
                 del self._conns[conn.peer]
+                if not self._closed:
+                    self._on_disconnect(conn.peer)
 
     def _refused(self, peer: int, reason: str) -> None:
         """A voter refused this node. A majority of the voters refusing it means this node

@@ -50,7 +50,7 @@ FETCH_VERSION = 12
 EPOCH_VERSION = 4
 MAX_BACKOFF_S = 1.0
 #: How long a partition waits after its leader refused it (until the metadata moves it).
-PAUSE_S = 0.5
+PAUSE_S = 0.1
 
 
 def _name(code: int) -> str:

@@ -86,11 +86,17 @@ class ReplicaManager:
         self.alter_partition: AlterPartition | None = None
         #: Called with (partition, is_leader) when this broker's role for a partition changes.
         self.role_listeners: list[Callable[[TopicPartition, bool], None]] = []
+        #: Whether this broker acts on the roles the metadata gives it. A clustered broker
+        #: starts out False: its image may be stale (it was down) until the metadata shows
+        #: this process registered and unfenced (see BrokerCore._image_changed).
+        self.taking_roles = not config.is_cluster
 
     # -- metadata -------------------------------------------------------------------------------
 
     def apply_image(self, image: MetadataImage) -> None:
         """Take the roles ``image`` gives this broker (topics whose image changed only)."""
+        if not self.taking_roles:
+            return
         seen = self._seen_topics
         current: dict[Any, TopicImage] = {}
         for tid, topic in image.topics_by_id.items():
@@ -175,6 +181,8 @@ class ReplicaManager:
     def partition(self, topic: str, p: int) -> Partition | None:
         """The hosted partition, in the role the current image gives it (None if this
         broker is no replica of it)."""
+        if not self.taking_roles:
+            return None
         image = self._image()
         timg = image.topic(topic)
         pimg = timg.partitions.get(p) if timg is not None else None
