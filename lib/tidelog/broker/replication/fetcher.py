@@ -30,8 +30,9 @@ import contextlib
 import dataclasses
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
+from tidelog.broker.config import BrokerConfig
 from tidelog.broker.replication.link import BrokerLink, LinkError
 from tidelog.broker.replication.partition import Partition
 from tidelog.protocol.apis import ApiKey
@@ -41,8 +42,8 @@ from tidelog.records.batch_header import HEADER_SIZE, parse_header
 from tidelog.replication import truncation_offset
 from tidelog.storage.topic_partition import TopicPartition
 
-if TYPE_CHECKING:
-    from tidelog.broker.replication.manager import ReplicaManager
+#: Where a broker listens: (host, port), or None while the metadata does not say.
+AddressOf = Callable[[int], tuple[str, int] | None]
 
 log = logging.getLogger("tidelog.broker.fetcher")
 
@@ -81,9 +82,14 @@ def whole_batches(data: bytes | memoryview, log_end_offset: int) -> memoryview |
 
 
 class ReplicaFetcher:
-    def __init__(self, manager: ReplicaManager, leader: int) -> None:
-        self.manager = manager
+    """Fetches for this broker (``config.node_id``) from ``leader``, found by ``address_of``."""
+
+    def __init__(self, config: BrokerConfig, leader: int, address_of: AddressOf) -> None:
+        self.config = config
+        self.node_id = config.node_id
+        self.durable = config.log_flush == "always"
         self.leader = leader
+        self._address_of = address_of
         self.parts: dict[TopicPartition, _Fetching] = {}
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -112,7 +118,7 @@ class ReplicaFetcher:
 
     async def _run(self) -> None:
         backoff = 0.05
-        config = self.manager.config
+        config = self.config
         while True:
             now = time.monotonic()
             ready = [f for f in self.parts.values() if f.paused_until <= now]
@@ -122,7 +128,7 @@ class ReplicaFetcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), max(0.01, wait))
                 continue
-            address = self.manager.broker_address(self.leader)
+            address = self._address_of(self.leader)
             if address is None:
                 await asyncio.sleep(backoff)
                 continue
@@ -138,7 +144,7 @@ class ReplicaFetcher:
                 fetching = [f for f in ready if not f.truncate and self.parts.get(f.part.tp) is f]
                 if fetching:
                     appended = await self._fetch(link, fetching)
-                    if appended and self.manager.durable:
+                    if appended and self.durable:
                         await asyncio.gather(*(
                             asyncio.wrap_future(p.log.flush_async()) for p in appended
                         ))
@@ -174,7 +180,7 @@ class ReplicaFetcher:
         by_topic: dict[str, list[_Fetching]] = {}
         for f in asks:
             by_topic.setdefault(f.part.tp.topic, []).append(f)
-        req = Struct(replica_id=self.manager.node_id, topics=[
+        req = Struct(replica_id=self.node_id, topics=[
             Struct(topic=topic, partitions=[
                 Struct(partition=f.part.tp.partition, current_leader_epoch=f.part.leader_epoch,
                        leader_epoch=f.part.log.latest_epoch)
@@ -204,12 +210,12 @@ class ReplicaFetcher:
     # -- fetching --------------------------------------------------------------------------
 
     async def _fetch(self, link: BrokerLink, todo: list[_Fetching]) -> list[Partition]:
-        config = self.manager.config
+        config = self.config
         by_topic: dict[str, list[_Fetching]] = {}
         for f in todo:
             by_topic.setdefault(f.part.tp.topic, []).append(f)
         req = Struct(
-            cluster_id=None, replica_id=self.manager.node_id,
+            cluster_id=None, replica_id=self.node_id,
             max_wait_ms=config.replica_fetch_wait_max_ms, min_bytes=1,
             max_bytes=config.replica_fetch_response_max_bytes, isolation_level=0,
             session_id=0, session_epoch=-1,

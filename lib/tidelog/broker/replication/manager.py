@@ -371,7 +371,8 @@ class ReplicaManager:
     def _fetcher_for(self, leader: int) -> ReplicaFetcher:
         fetcher = self._fetchers.get(leader)
         if fetcher is None:
-            fetcher = self._fetchers[leader] = ReplicaFetcher(self, leader)
+            fetcher = self._fetchers[leader] = ReplicaFetcher(self.config, leader,
+                                                              self.broker_address)
             fetcher.start()
         return fetcher
 
