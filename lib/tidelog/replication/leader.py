@@ -11,7 +11,8 @@ the follower fetches the leader serves (:meth:`LeaderState.record_fetch`) and an
   offset is what it holds durably. The high watermark never moves back.
 * **ISR changes** to propose to the controller (:meth:`isr_proposal`): an in-sync follower
   that has not caught up with the leader's log end for ``lag_ms`` leaves; an out-of-sync
-  follower whose log reaches the high watermark and the start of this leader epoch joins.
+  follower whose log reaches the high watermark and the start of this leader epoch, and that
+  caught up within ``lag_ms``, joins.
   Only one proposal is in flight at a time; until the controller's answer is replayed
   (:meth:`update_isr`) the maximal ISR (committed ISR plus the members being added) counts for
   the high watermark, so neither a shrink nor an expansion can let it run ahead of a replica
@@ -154,7 +155,10 @@ class LeaderState:
         for b, f in self.followers.items():
             if b in self.isr or b not in eligible or f.log_end_offset < 0:
                 continue
-            if f.log_end_offset >= self.high_watermark and \
+            # It joins on what it fetched lately: a follower that stopped fetching keeps its
+            # last offset, which may still reach a high watermark that has not moved since.
+            recent = now_ms - f.last_caught_up_ms <= lag_ms
+            if recent and f.log_end_offset >= self.high_watermark and \
                     f.log_end_offset >= self.epoch_start_offset:
                 keep.add(b)
         proposal = tuple(b for b in self.replicas if b in keep)

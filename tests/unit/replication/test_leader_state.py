@@ -77,3 +77,15 @@ def test_caught_up_time_follows_the_previous_fetch() -> None:
 def test_fetch_from_a_non_replica_is_ignored() -> None:
     state = leader()
     assert not state.record_fetch(9, 5, 5, now_ms=1)
+
+
+def test_a_follower_that_stopped_fetching_does_not_rejoin() -> None:
+    state = leader(isr=(1, 2, 3))
+    state.record_fetch(2, 0, 0, now_ms=10)
+    state.record_fetch(3, 0, 0, now_ms=10)
+    assert state.isr_proposal(1500, lag_ms=1000, eligible={1, 2, 3}) == (1,)
+    state.update_isr((1, 2, 3), (1,), 8, now_ms=1500)
+    # their last offsets still reach the (unmoved) high watermark, but they are silent
+    assert state.isr_proposal(1600, lag_ms=1000, eligible={1, 2, 3}) is None
+    state.record_fetch(2, 0, 0, now_ms=1700)
+    assert state.isr_proposal(1700, lag_ms=1000, eligible={1, 2, 3}) == (1, 2)

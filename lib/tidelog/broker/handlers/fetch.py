@@ -57,23 +57,15 @@ def _replica_id(version: int, req: Struct) -> int:
     return int(req.replica_id)
 
 
-def _epoch_error(current: int, epoch: int) -> ErrorCode | None:
-    if current < 0 or current == epoch:
-        return None
-    return ErrorCode.UNKNOWN_LEADER_EPOCH if current > epoch else ErrorCode.FENCED_LEADER_EPOCH
-
-
 def _read_all(core: BrokerCore, version: int, req: Struct, first: bool
               ) -> tuple[list[Struct], int, bool]:
     """One pass over the requested partitions: (topic answers, bytes, whether to answer now).
 
-    A follower's fetch (replica id >= 0) is recorded on the ``first`` pass only: its position
-    moves the high watermark once per request."""
+    A follower's position is recorded on the ``first`` pass only (once per request)."""
     total = 0
     urgent = False
     budget = req.max_bytes if req.max_bytes > 0 else 0x7FFFFFFF
     replica = _replica_id(version, req)
-    replicas = core.replicas
     answers = []
     for t in req.topics:
         name, code = _resolve(core, version, t)
@@ -84,59 +76,26 @@ def _read_all(core: BrokerCore, version: int, req: Struct, first: bool
                 parts.append(_partition(int(code), p.partition))
                 urgent = True
                 continue
-            part = replicas.partition(name, p.partition)
-            if part is None or not part.is_leader:
-                parts.append(_partition(int(replicas.missing_partition_error(name, p.partition)),
-                                        p.partition))
-                urgent = True
-                continue
-            plog = part.log
-            stale = _epoch_error(p.current_leader_epoch, part.leader_epoch)
-            if stale is not None:
-                parts.append(_partition(int(stale), p.partition))
-                urgent = True
-                continue
             try:
-                if replica >= 0:
-                    last_epoch = p.last_fetched_epoch if version >= 12 else -1
-                    if last_epoch >= 0:
-                        epoch, end = plog.end_offset_for_epoch(last_epoch)
-                        if epoch != last_epoch or end < p.fetch_offset:
-                            # the follower's log diverges: it truncates to here first
-                            answer = _partition(0, p.partition, plog.high_watermark,
-                                                plog.log_start_offset)
-                            answer.diverging_epoch = Struct(epoch=epoch, end_offset=end)
-                            parts.append(answer)
-                            urgent = True
-                            continue
-                    if first and p.fetch_offset <= plog.log_end_offset:
-                        replicas.record_follower_fetch(part, replica, p.fetch_offset)
-                    limit = plog.log_end_offset
-                else:
-                    limit = plog.high_watermark
-                hw = plog.high_watermark
-                start = plog.log_start_offset
-                answer = _partition(0, p.partition, hw, start)
-                room = min(p.partition_max_bytes, budget - total)
-                if start <= p.fetch_offset < limit and (room > 0 or total == 0):
-                    region = plog.read(
-                        p.fetch_offset, max(room, 0), max_offset=limit,
-                        min_one_batch=total == 0,
-                    )
-                    if region.length:
-                        answer.records = RegionPart(region)
-                        total += region.length
-                    else:
-                        region.close()
-                elif p.fetch_offset > plog.log_end_offset or p.fetch_offset < start:
-                    # Between the high watermark and the log end is in range (Kafka): a new
-                    # leader's high watermark can trail what a consumer already read.
-                    answer.error_code = int(ErrorCode.OFFSET_OUT_OF_RANGE)
-                    urgent = True
+                r = core.replicas.read(
+                    name, p.partition, p.fetch_offset,
+                    current_leader_epoch=p.current_leader_epoch,
+                    last_fetched_epoch=p.last_fetched_epoch if version >= 12 else -1,
+                    replica=replica, max_bytes=min(p.partition_max_bytes, budget - total),
+                    min_one_batch=total == 0, record=first,
+                )
             except (StorageError, OSError) as exc:
-                answer = _partition(int(error_of(exc)), p.partition, plog.high_watermark,
-                                    plog.log_start_offset)
+                parts.append(_partition(int(error_of(exc)), p.partition))
                 urgent = True
+                continue
+            answer = _partition(int(r.error), p.partition, r.high_watermark, r.log_start_offset)
+            if r.error != ErrorCode.NONE or r.diverging is not None:
+                urgent = True
+            if r.diverging is not None:
+                answer.diverging_epoch = Struct(epoch=r.diverging[0], end_offset=r.diverging[1])
+            if r.region is not None:
+                answer.records = RegionPart(r.region)
+                total += r.region.length
             parts.append(answer)
     return answers, total, urgent
 

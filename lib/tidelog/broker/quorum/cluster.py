@@ -206,7 +206,8 @@ class ClusterNode:
             if self._led_epoch != node.epoch:
                 self._led_epoch = node.epoch
                 self._heartbeats = dict.fromkeys(self.quorum.image.brokers, now)
-            grace = 2 * self.config.broker_heartbeat_interval_ms / 1000
+            # two heartbeats, and at least half a second: a loaded machine delays heartbeats
+            grace = max(2 * self.config.broker_heartbeat_interval_ms / 1000, 0.5)
             for bid, b in sorted(self.quorum.image.brokers.items()):
                 seen = self._heartbeats.setdefault(bid, now)
                 if b.fenced:

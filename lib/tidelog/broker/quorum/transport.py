@@ -104,6 +104,8 @@ class QuorumTransport:
         self._cluster_id = cluster_id
         self._on_disconnect = on_disconnect
         self._conns: dict[int, _Conn] = {}
+        #: Every open connection per peer (both directions may be open at once).
+        self._open: dict[int, set[_Conn]] = {}
         self._connecting: dict[int, asyncio.Task[None]] = {}
         self._held: dict[int, list[bytes]] = {}
         self._inbound: dict[int, _Conn] = {}
@@ -134,8 +136,7 @@ class QuorumTransport:
 
     def connected(self, peer: int) -> bool:
         """Whether a connection to or from ``peer`` is open."""
-        conn = self._conns.get(peer)
-        return conn is not None and not conn.writer.is_closing()
+        return any(not c.writer.is_closing() for c in self._open.get(peer, ()))
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -201,6 +202,7 @@ class QuorumTransport:
                                     "cluster": self._cluster_id()}))
                 conn = _Conn(writer, dst, "")
                 self._conns[dst] = conn
+                self._open.setdefault(dst, set()).add(conn)
                 for data in self._held.pop(dst, []):
                     conn.send(data)
                 task = asyncio.get_running_loop().create_task(self._read(reader, conn))
@@ -244,6 +246,7 @@ class QuorumTransport:
             return
         conn = _Conn(writer, peer, str(head.get("incarnation", "")))
         self._conns[peer] = conn
+        self._open.setdefault(peer, set()).add(conn)
         self._inbound[peer] = conn
         try:
             await self._read(reader, conn)
@@ -283,8 +286,14 @@ class QuorumTransport:
             conn.writer.close()
             if self._conns.get(conn.peer) is conn:
                 del self._conns[conn.peer]
+            others = self._open.get(conn.peer, set())
+            others.discard(conn)
+            if not others:
+                self._open.pop(conn.peer, None)
                 if not self._closed:
                     self._on_disconnect(conn.peer)
+            elif conn.peer not in self._conns:
+                self._conns[conn.peer] = next(iter(others))  # the other direction still works
 
     def _refused(self, peer: int, reason: str) -> None:
         """A voter refused this node. A majority of the voters refusing it means this node

@@ -32,14 +32,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, NamedTuple
 
 from tidelog.broker.config import BrokerConfig
+from tidelog.broker.error_codes import error_of as error_code_of
 from tidelog.broker.producer_state import ProducerStateTable
 from tidelog.broker.replication.fetcher import ReplicaFetcher
 from tidelog.broker.replication.partition import Partition, now_ms
+from tidelog.broker.replication.validation import batch_headers, check_batches
 from tidelog.errors import TidelogError
 from tidelog.metadata.image import MetadataImage, PartitionImage, TopicImage
 from tidelog.protocol.errors import ErrorCode
@@ -48,9 +51,40 @@ from tidelog.replication import LeaderState
 from tidelog.storage.config import LogConfig
 from tidelog.storage.log import PartitionLog
 from tidelog.storage.manager import LogManager
+from tidelog.storage.region import FileRegion
 from tidelog.storage.topic_partition import TopicPartition
 
 log = logging.getLogger("tidelog.broker.replicas")
+
+
+class ReadResult(NamedTuple):
+    """One partition's answer to a fetch (Kafka's FetchPartitionData)."""
+
+    error: ErrorCode
+    high_watermark: int = -1
+    log_start_offset: int = -1
+    #: Whole batches from the one holding the fetch offset on (None: nothing to send).
+    region: FileRegion | None = None
+    #: (epoch, end offset) where a follower's log diverges from the leader's.
+    diverging: tuple[int, int] | None = None
+
+
+def _epoch_error(current: int, epoch: int) -> ErrorCode | None:
+    """A request's ``current_leader_epoch`` against the leader's (-1: not checked)."""
+    if current < 0 or current == epoch:
+        return None
+    return ErrorCode.UNKNOWN_LEADER_EPOCH if current > epoch else ErrorCode.FENCED_LEADER_EPOCH
+
+
+@dataclasses.dataclass(slots=True)
+class AppendResult:
+    """One partition's answer to an append (Produce's per-partition fields)."""
+
+    error: ErrorCode = ErrorCode.NONE
+    message: str | None = None
+    base_offset: int = -1
+    log_append_time_ms: int = -1
+    log_start_offset: int = -1
 
 #: How much of a log's tail is replayed to rebuild idempotent producer state after a start.
 REBUILD_OFFSETS = 5000
@@ -228,6 +262,104 @@ class ReplicaManager:
 
     # -- appends, durability, waits ------------------------------------------------------------
 
+    async def append_records(self, entries: Sequence[tuple[str, int, memoryview | None]],
+                             acks: int, timeout_ms: int, version: int) -> list[AppendResult]:
+        """Kafka's appendRecords: append each ``(topic, partition, records)`` as its leader,
+        then wait for what ``acks`` promises, at most ``timeout_ms`` (0 or less: no bound).
+
+        Every entry is appended before the first await, so requests pipelined on one
+        connection append in the order they were sent (what idempotent producers rely on).
+        With acks 0 nothing is awaited."""
+        results: list[AppendResult] = []
+        written: list[tuple[AppendResult, Partition, int]] = []
+        for topic, p, records in entries:
+            result, part, end = self._append(topic, p, records, acks, version)
+            results.append(result)
+            if part is not None:
+                written.append((result, part, end))
+        if acks == 0 or not written:
+            return results
+        waits = asyncio.gather(
+            *(self._acknowledged(part, end, acks) for _, part, end in written),
+            return_exceptions=True,
+        )
+        try:
+            codes = await asyncio.wait_for(waits, timeout_ms / 1000 if timeout_ms > 0 else None)
+        except TimeoutError:
+            log.warning("produce not acknowledged within its timeout of %d ms", timeout_ms)
+            codes = [ErrorCode.REQUEST_TIMED_OUT] * len(written)
+        for (result, _, _), code in zip(written, codes, strict=True):
+            if isinstance(code, BaseException):
+                log.error("flush failed: %s", code)
+                code = ErrorCode.KAFKA_STORAGE_ERROR
+            if code != ErrorCode.NONE:
+                result.error = code
+        return results
+
+    def _append(self, topic: str, p: int, records: memoryview | None, acks: int, version: int
+                ) -> tuple[AppendResult, Partition | None, int]:
+        """Append one partition's batches: (result, the partition if written, the offset
+        after the records — what acks=all waits for the high watermark to reach)."""
+        result = AppendResult()
+        part = self.partition(topic, p)
+        if part is None or not part.is_leader:
+            result.error = self.missing_partition_error(topic, p)
+            return result, None, -1
+        if not records:
+            result.error, result.message = ErrorCode.CORRUPT_MESSAGE, "no record batches"
+            return result, None, -1
+        if acks == -1:
+            needed = self.min_insync_replicas(topic)
+            if len(part.isr) < needed:
+                result.error = ErrorCode.NOT_ENOUGH_REPLICAS
+                result.message = f"{len(part.isr)} in-sync replicas, min.insync.replicas is " \
+                                 f"{needed}"
+                return result, None, -1
+        plog = part.log
+        try:
+            headers = batch_headers(records)
+            code, why = check_batches(headers, plog.config.log_append_time, version)
+            if code != ErrorCode.NONE:
+                result.error, result.message = code, why
+                return result, None, -1
+            table = self.producer_state(part.tp)
+            verdict = table.check(headers)
+            if verdict.error != ErrorCode.NONE:
+                result.error, result.message = verdict.error, verdict.message
+                return result, None, -1
+            if verdict.duplicate is not None:
+                # a retry of what was written: acknowledged once those records are
+                result.base_offset = verdict.duplicate.first_offset
+                result.log_append_time_ms = verdict.duplicate.log_append_time
+                result.log_start_offset = plog.log_start_offset
+                return result, part, verdict.duplicate.last_offset + 1
+            info = plog.append(bytearray(records), leader_epoch=part.leader_epoch)
+        except Exception as exc:  # storage, records and OS errors become per-partition codes
+            result.error, result.message = error_code_of(exc), str(exc)
+            if result.error in (ErrorCode.UNKNOWN_SERVER_ERROR, ErrorCode.KAFKA_STORAGE_ERROR):
+                log.error("append to %s failed: %s", part.tp, exc)
+            return result, None, -1
+        # Offsets were assigned contiguously from info.first_offset, batch after batch.
+        offset = info.first_offset
+        placed = []
+        for h in headers:
+            placed.append(h._replace(base_offset=offset))
+            offset += h.last_offset_delta + 1
+        table.record(placed, info.log_append_time_ms)
+        self.appended(part)
+        result.base_offset = info.first_offset
+        result.log_append_time_ms = info.log_append_time_ms
+        result.log_start_offset = info.log_start_offset
+        return result, part, info.last_offset + 1
+
+    async def _acknowledged(self, part: Partition, end: int, acks: int) -> ErrorCode:
+        """acks=1: the leader's own flush policy; acks=all: the high watermark passes
+        ``end`` (every ISR member has the records, durably with the default policy)."""
+        if acks == -1:
+            return await self.replicated_wait(part, end)
+        await self.durable_wait(part)
+        return ErrorCode.NONE
+
     def appended(self, part: Partition) -> None:
         """After a leader append: start the flush the policy asks for, move the high
         watermark if it can, wake long polls (followers wait for new data)."""
@@ -302,6 +434,50 @@ class ReplicaManager:
                     if not waiters:
                         del self._waiters[tp]
 
+    # -- reads ---------------------------------------------------------------------------------
+
+    def read(self, topic: str, p: int, fetch_offset: int, *, current_leader_epoch: int,
+             last_fetched_epoch: int, replica: int, max_bytes: int, min_one_batch: bool,
+             record: bool) -> ReadResult:
+        """Kafka's fetchMessages for one partition, on its leader.
+
+        A consumer (``replica`` -1) reads below the high watermark; a follower up to the log
+        end, and when ``record`` its ``fetch_offset`` moves the high watermark (once per
+        request: a long poll reads again without recording). A follower whose
+        ``last_fetched_epoch`` does not end where it thinks gets ``diverging`` instead of
+        records. ``max_bytes`` 0 reads nothing unless ``min_one_batch``."""
+        part = self.partition(topic, p)
+        if part is None or not part.is_leader:
+            return ReadResult(self.missing_partition_error(topic, p))
+        stale = _epoch_error(current_leader_epoch, part.leader_epoch)
+        if stale is not None:
+            return ReadResult(stale)
+        plog = part.log
+        if replica >= 0:
+            if last_fetched_epoch >= 0:
+                epoch, end = plog.end_offset_for_epoch(last_fetched_epoch)
+                if epoch != last_fetched_epoch or end < fetch_offset:
+                    return ReadResult(ErrorCode.NONE, plog.high_watermark,
+                                      plog.log_start_offset, diverging=(epoch, end))
+            if record and fetch_offset <= plog.log_end_offset:
+                self.record_follower_fetch(part, replica, fetch_offset)
+            limit = plog.log_end_offset
+        else:
+            limit = plog.high_watermark
+        hw, start = plog.high_watermark, plog.log_start_offset
+        if fetch_offset > plog.log_end_offset or fetch_offset < start:
+            # Between the high watermark and the log end is in range (Kafka): a new leader's
+            # high watermark can trail what a consumer already read.
+            return ReadResult(ErrorCode.OFFSET_OUT_OF_RANGE, hw, start)
+        region = None
+        if fetch_offset < limit and (max_bytes > 0 or min_one_batch):
+            region = plog.read(fetch_offset, max(max_bytes, 0), max_offset=limit,
+                               min_one_batch=min_one_batch)
+            if not region.length:
+                region.close()
+                region = None
+        return ReadResult(ErrorCode.NONE, hw, start, region)
+
     # -- follower fetches (leader side) ----------------------------------------------------------
 
     def record_follower_fetch(self, part: Partition, replica: int, fetch_offset: int) -> None:
@@ -352,8 +528,16 @@ class ReplicaManager:
 
     async def run(self) -> None:
         """Check every led partition's followers every :data:`ISR_CHECK_S` (shrinks)."""
+        last = now_ms()
         while True:
             await asyncio.sleep(ISR_CHECK_S)
+            now = now_ms()
+            late, last = now - last, now
+            if late > 4 * ISR_CHECK_S * 1000:
+                # This process was paused (SIGSTOP, swapping): every follower looks behind
+                # only because their fetches were not served. Serve them before judging.
+                log.info("the ISR check was %d ms late: skipping one round", late)
+                continue
             try:
                 for part in list(self.partitions.values()):
                     if part.leader_state is not None and len(part.replicas) > 1:
