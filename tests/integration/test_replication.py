@@ -44,9 +44,22 @@ def bootstrap(cluster: LogdCluster) -> str:
 def create(cluster: LogdCluster, topic: str, **config: str) -> None:
     wait_for("three live brokers",
              lambda: live_brokers(cluster.running()[0].bootstrap) == {1, 2, 3}, timeout=60)
-    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
-    for future in admin.create_topics([NewTopic(topic, 1, 3, config=config)]).values():
-        future.result(30)
+
+    def attempt() -> bool | None:
+        admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+        try:
+            admin.create_topics([NewTopic(topic, 1, 3, config=config)])[topic].result(30)
+        except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                return True
+            # a broker handle librdkafka dropped while the cluster's membership moved: retry,
+            # as an admin tool would
+            if exc.args[0].retriable() or exc.args[0].code() < 0:
+                return None
+            raise
+        return True
+
+    wait_for(f"topic {topic} created", attempt, timeout=60)
 
 
 def partition(cluster: LogdCluster, topic: str) -> tuple[int, list[int], list[int]]:
@@ -74,12 +87,19 @@ def produce(cluster: LogdCluster, topic: str, values: range, acked: list[int],
 
 
 def consume_all(cluster: LogdCluster, topic: str, expected: int) -> list[int]:
+    """Every record of partition 0 up to its high watermark (at least ``expected`` of them)."""
     c = Consumer({"bootstrap.servers": bootstrap(cluster), "group.id": f"read-{topic}",
                   "enable.auto.commit": False})
     c.assign([TopicPartition(topic, 0, 0)])
     got: list[int] = []
+    end = -1
     deadline = time.monotonic() + 60
-    while len(got) < expected and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if len(got) >= expected:
+            if end < 0:
+                end = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
+            if c.position([TopicPartition(topic, 0)])[0].offset >= end:
+                break
         msg = c.poll(0.5)
         if msg is not None and not msg.error():
             got.append(int(msg.value()))
@@ -121,7 +141,9 @@ def test_stopped_follower_leaves_the_isr_and_min_insync_refuses(cluster: LogdClu
                  lambda: follower not in partition(cluster, "strict")[2], timeout=30)
         errors: list[KafkaError] = []
         p = Producer({"bootstrap.servers": bootstrap(cluster), "message.timeout.ms": 3000})
-        p.produce("strict", b"refused", on_delivery=lambda err, _: errors.append(err))
+        # -1: if the leader had not yet seen the ISR shrink it appends it and waits; then
+        # it times out unacknowledged and may still be replicated later (as in Kafka)
+        p.produce("strict", b"-1", on_delivery=lambda err, _: errors.append(err))
         p.flush(30)
         assert errors and errors[0] is not None
         assert errors[0].code() in (KafkaError.NOT_ENOUGH_REPLICAS, KafkaError._MSG_TIMED_OUT)
@@ -130,7 +152,8 @@ def test_stopped_follower_leaves_the_isr_and_min_insync_refuses(cluster: LogdClu
     wait_for("the follower back in the ISR",
              lambda: partition(cluster, "strict")[2] == [1, 2, 3], timeout=60)
     produce(cluster, "strict", range(10, 20), acked, producer)
-    assert consume_all(cluster, "strict", 20) == list(range(20))
+    got = consume_all(cluster, "strict", 20)
+    assert [v for v in got if v >= 0] == list(range(20))
 
 
 def test_sigterm_moves_leadership_before_stopping(cluster: LogdCluster) -> None:
