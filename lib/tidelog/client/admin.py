@@ -2,9 +2,16 @@
 
 Requests go to the controller named by Metadata (any broker when none is named): CreateTopics,
 DeleteTopics, CreatePartitions, DescribeConfigs and IncrementalAlterConfigs; descriptions join
-Metadata (leader, replicas, ISR per partition) with ListOffsets at each leader (log start
-offset and high watermark) and, when asked, DescribeLogDirs at each leader (log size and the
-log cleaner's view: dirty ratio, first dirty offset, last cleaned).
+Metadata (leader, replicas, ISR and offline replicas per partition) with ListOffsets at each
+leader (log start offset and high watermark) and, when asked, DescribeLogDirs at each leader
+(log size and the log cleaner's view: dirty ratio, first dirty offset, last cleaned).
+
+Partial answers: a description never fails because of one partition. A partition without a
+leader, or whose leader does not answer ListOffsets (after a short retry: a describe must not
+wait out a failover), is described with what Metadata said, offsets None and ``error`` set to
+the Kafka error name (LEADER_NOT_AVAILABLE, NETWORK_EXCEPTION for a leader that cannot be
+reached, ...); the other partitions are described in full (a leader whose DescribeLogDirs
+fails leaves its partitions' ``cleaner`` None).
 
 Crash behaviour: every per-topic error code becomes a
 :class:`~tidelog.client.errors.BrokerError` naming the topic (TOPIC_ALREADY_EXISTS,
@@ -15,16 +22,19 @@ retried within the cluster's retry policy.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tidelog.client.cluster import Cluster
 from tidelog.client.consumer import list_offsets
-from tidelog.client.errors import BrokerError, check
+from tidelog.client.errors import BrokerError, ClientError, check
 from tidelog.client.offsets import EARLIEST, LATEST
+from tidelog.client.retry import RetryPolicy, retrying
 from tidelog.protocol import ApiKey
-from tidelog.protocol.errors import ErrorCode
+from tidelog.protocol.errors import ErrorCode, error_name
 
 TOPIC_RESOURCE = 2
 
@@ -42,6 +52,11 @@ OP_SET = 0
 OP_DELETE = 1
 
 
+#: Tries of the ListOffsets a description sends to each leader: enough to ride over a
+#: dropped connection, few enough that a dead leader costs well under a second.
+DESCRIBE_RETRY = RetryPolicy(attempts=2, backoff=0.05, max_backoff=0.05)
+
+
 @dataclass
 class PartitionDescription:
     partition: int
@@ -49,10 +64,25 @@ class PartitionDescription:
     leader_epoch: int
     replicas: list[int]
     isr: list[int]
-    log_start_offset: int = -1
-    high_watermark: int = -1
+    offline_replicas: list[int] = field(default_factory=list)
+    #: None when the leader could not say (see ``error``).
+    log_start_offset: int | None = None
+    high_watermark: int | None = None
+    #: Why the partition is not fully described: a Kafka error name, or None.
+    error: str | None = None
     #: From DescribeLogDirs (``describe_topic(..., cleaner=True)``), else None.
     cleaner: CleanerView | None = None
+
+    @property
+    def under_replicated(self) -> bool:
+        """Fewer in-sync replicas than assigned ones (kafka-topics'
+        --under-replicated-partitions)."""
+        return len(self.isr) < len(self.replicas)
+
+    @property
+    def unavailable(self) -> bool:
+        """No leader, or a leader among the offline replicas (--unavailable-partitions)."""
+        return self.leader < 0 or self.leader in self.offline_replicas
 
 
 @dataclass
@@ -199,15 +229,20 @@ class Admin:
         if info is None:
             raise BrokerError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r}")
         parts = sorted(info.partitions)
-        low = await list_offsets(self.cluster, name, parts, EARLIEST)
-        high = await list_offsets(self.cluster, name, parts, LATEST)
         description = TopicDescription(name, info.topic_id, info.internal)
+        by_leader: dict[int, list[PartitionDescription]] = {}
         for p in parts:
             part = info.partitions[p]
-            description.partitions.append(PartitionDescription(
+            desc = PartitionDescription(
                 p, part.leader, part.leader_epoch, list(part.replicas), list(part.isr),
-                low[p][0], high[p][0],
-            ))
+                list(part.offline))
+            if part.leader < 0:
+                desc.error = error_name(part.error or ErrorCode.LEADER_NOT_AVAILABLE)
+            else:
+                by_leader.setdefault(part.leader, []).append(desc)
+            description.partitions.append(desc)
+        await asyncio.gather(*(self._offsets_at(name, leader, descs)
+                               for leader, descs in by_leader.items()))
         if configs:
             description.configs = await self.describe_configs(name)
         if cleaner:
@@ -216,17 +251,64 @@ class Admin:
                 leaders.setdefault(info.partitions[p].leader, []).append(p)
             views: dict[int, CleanerView] = {}
             for leader, ps in leaders.items():
-                if leader >= 0:
-                    views.update(await self.describe_log_dirs(leader, name, ps))
+                if leader < 0:
+                    continue
+                # A leader that fails leaves its partitions' cleaner None; the rest is shown.
+                with contextlib.suppress(ClientError):
+                    views.update(await self.describe_log_dirs(leader, name, ps,
+                                                              policy=DESCRIBE_RETRY))
             for described in description.partitions:
                 described.cleaner = views.get(described.partition)
         return description
 
+    async def _offsets_at(self, topic: str, leader: int,
+                          descs: list[PartitionDescription]) -> None:
+        """Fill in the log start offset and high watermark of ``descs`` from their leader;
+        a leader that fails marks its partitions' ``error`` instead of raising."""
+        wanted = {d.partition: d for d in descs}
+
+        async def ask(timestamp: int) -> dict[int, tuple[int, int]]:
+            conn = await self.cluster.node(leader)
+            answer = await conn.request(ApiKey.LIST_OFFSETS, {
+                "replica_id": -1, "isolation_level": 0,
+                "topics": [{"name": topic, "partitions": [
+                    {"partition_index": p, "timestamp": timestamp} for p in wanted]}],
+                "timeout_ms": self.timeout_ms,
+            })
+            found: dict[int, tuple[int, int]] = {}
+            for t in answer.topics:
+                for p in t.partitions:
+                    found[p.partition_index] = (p.error_code, p.offset)
+            return found
+
+        try:
+            low, high = await asyncio.gather(retrying(lambda: ask(EARLIEST), DESCRIBE_RETRY),
+                                             retrying(lambda: ask(LATEST), DESCRIBE_RETRY))
+        except BrokerError as exc:
+            failure = error_name(exc.code)
+            low = high = {}
+        except ClientError:
+            failure = error_name(ErrorCode.NETWORK_EXCEPTION)
+            low = high = {}
+        else:
+            failure = error_name(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)  # left unanswered
+        for p, desc in wanted.items():
+            code_low, offset_low = low.get(p, (-1, -1))
+            code_high, offset_high = high.get(p, (-1, -1))
+            if code_low < 0 or code_high < 0:
+                desc.error = failure
+            elif code_low or code_high:
+                desc.error = error_name(code_low or code_high)
+            else:
+                desc.log_start_offset, desc.high_watermark = offset_low, offset_high
+
     async def describe_log_dirs(
-        self, node: int, topic: str, partitions: Sequence[int]
+        self, node: int, topic: str, partitions: Sequence[int], *,
+        policy: RetryPolicy | None = None,
     ) -> dict[int, CleanerView]:
         """partition -> its log's size and cleaner view on broker ``node`` (DescribeLogDirs;
-        partitions without a log there are left out)."""
+        partitions without a log there are left out); retried by ``policy`` (default: the
+        cluster's)."""
 
         async def once() -> dict[int, CleanerView]:
             conn = await self.cluster.node(node)
@@ -254,6 +336,8 @@ class Admin:
                         )
             return views
 
+        if policy is not None:
+            return await retrying(once, policy)
         return await self.cluster.with_retry(once)
 
     async def list_offsets(

@@ -4,10 +4,17 @@ Bootstrap: the ``host:port`` list is tried in order until one broker answers Met
 then on brokers are known by node id from the Metadata answer, and requests for a partition go
 to the connection of its leader.
 
-Cache: topic -> partitions (leader, leader epoch, replicas, ISR); refreshed on demand
-(:meth:`Cluster.refresh`), after retriable errors (the retry hook), and for topics the cache
-does not know. LEADER_NOT_AVAILABLE or a partition without leader (a topic just created)
-makes :meth:`Cluster.topic` wait and refresh within its retry budget.
+Cache: topic -> partitions (leader, leader epoch, replicas, ISR, offline replicas); refreshed
+on demand (:meth:`Cluster.refresh`), after retriable errors (the retry hook), and for topics
+the cache does not know. LEADER_NOT_AVAILABLE or a partition without leader (a topic just
+created, a leader that died and has no successor yet) makes :meth:`Cluster.topic` (every
+partition) or :meth:`Cluster.partition` / :meth:`Cluster.leader` (one partition) wait and
+refresh within the retry budget; ``topic(..., wait_for_leaders=False)`` takes a topic as it is,
+so a producer keeps writing to the partitions that have a leader while one has none.
+
+Leader changes: a request that fails with NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
+LEADER_NOT_AVAILABLE or a lost connection is retried through :meth:`Cluster.with_retry`, which
+forgets the topic's metadata between tries, so the next try asks a live broker who leads now.
 
 Crash behaviour: an unreachable cluster raises :class:`~tidelog.client.errors.ConnectionLost`
 naming every bootstrap server tried; an unknown topic raises
@@ -24,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tidelog.client.connection import Connection, connect
-from tidelog.client.errors import BrokerError, ClientError, ConnectionLost
+from tidelog.client.errors import BrokerError, ClientError, ConnectionLost, NeverReached
 from tidelog.client.retry import RetryPolicy, retrying
 from tidelog.protocol import ApiKey, Struct
 from tidelog.protocol.errors import ErrorCode
@@ -88,6 +95,8 @@ class Cluster:
         self.topics: dict[str, TopicInfo] = {}
         self.controller_id = -1
         self.cluster_id: str | None = None
+        #: Whether some broker has answered Metadata (see NeverReached).
+        self.reached = False
         self._conns: dict[tuple[str, int], Connection] = {}
         self._opening: dict[tuple[str, int], asyncio.Task[Connection]] = {}
 
@@ -150,7 +159,8 @@ class Cluster:
                 return await self.connection_to(host, port)
             except ClientError as exc:
                 errors.append(str(exc))
-        raise ConnectionLost("no broker reachable: " + "; ".join(errors))
+        error = NeverReached if not self.reached else ConnectionLost
+        raise error("no broker reachable: " + "; ".join(errors))
 
     async def controller(self) -> Connection:
         """The connection admin requests go to (the controller when metadata names one)."""
@@ -168,6 +178,11 @@ class Cluster:
         within the retry policy."""
         return await retrying(lambda: self._refresh_once(topics, auto_create), self.retry)
 
+    async def refresh_once(self, topics: Sequence[str] | None = None, *,
+                           auto_create: bool | None = None) -> Struct:
+        """Like :meth:`refresh`, one try only (for callers with their own retry loop)."""
+        return await self._refresh_once(topics, auto_create)
+
     async def _refresh_once(self, topics: Sequence[str] | None,
                             auto_create: bool | None) -> Struct:
         create = self.allow_auto_create if auto_create is None else auto_create
@@ -184,6 +199,7 @@ class Cluster:
         return answer
 
     def _absorb(self, answer: Struct, *, full: bool) -> None:
+        self.reached = True
         self.brokers = {
             b.node_id: BrokerInfo(b.node_id, b.host, b.port, b.rack) for b in answer.brokers
         }
@@ -204,11 +220,13 @@ class Cluster:
                 )
             self.topics[topic.name] = info
 
-    async def topic(self, name: str, *, auto_create: bool | None = None) -> TopicInfo:
-        """The cached metadata of ``name``, fetched (and awaited until every partition has a
-        leader) when missing."""
+    async def topic(self, name: str, *, auto_create: bool | None = None,
+                    wait_for_leaders: bool = True) -> TopicInfo:
+        """The cached metadata of ``name``, fetched when missing, and (unless
+        ``wait_for_leaders`` is false) awaited until every partition has a leader."""
         info = self.topics.get(name)
-        if info is not None and all(p.leader >= 0 for p in info.partitions.values()):
+        if info is not None and info.partitions and (
+                not wait_for_leaders or all(p.leader >= 0 for p in info.partitions.values())):
             return info
 
         async def once() -> TopicInfo:
@@ -220,20 +238,37 @@ class Cluster:
             found = self.topics.get(name)
             if found is None or not found.partitions:
                 raise BrokerError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r}")
-            if any(p.leader < 0 for p in found.partitions.values()):
+            if wait_for_leaders and any(p.leader < 0 for p in found.partitions.values()):
                 raise BrokerError(ErrorCode.LEADER_NOT_AVAILABLE, f"topic {name!r}")
             return found
 
         return await retrying(once, self.retry)
 
-    async def leader(self, topic: str, partition: int) -> Connection:
-        """The connection to the leader of ``topic``/``partition``."""
-        info = await self.topic(topic)
+    async def partition(self, topic: str, partition: int) -> PartitionInfo:
+        """The cached metadata of one partition, refreshed until it has a leader."""
+        info = await self.topic(topic, wait_for_leaders=False)
         part = info.partitions.get(partition)
-        if part is None:
-            raise ClientError(
-                f"topic {topic!r} has no partition {partition} (it has {info.count})"
-            )
+        if part is not None and part.leader >= 0:
+            return part
+
+        async def once() -> PartitionInfo:
+            found = await self.topic(topic, wait_for_leaders=False)
+            part = found.partitions.get(partition)
+            if part is None:
+                raise ClientError(
+                    f"topic {topic!r} has no partition {partition} (it has {found.count})")
+            if part.leader < 0:
+                self.forget(topic)  # the next try asks again
+                raise BrokerError(ErrorCode.LEADER_NOT_AVAILABLE, f"{topic}/{partition}")
+            return part
+
+        self.forget(topic)
+        return await retrying(once, self.retry)
+
+    async def leader(self, topic: str, partition: int) -> Connection:
+        """The connection to the leader of ``topic``/``partition`` (awaited while it has
+        none, within the retry budget)."""
+        part = await self.partition(topic, partition)
         return await self.node(part.leader)
 
     def forget(self, topic: str | None = None) -> None:

@@ -13,8 +13,16 @@ fetched again next time.
 End of partition: after a fetch, a partition whose position reached the high watermark is at
 its end (:attr:`PartitionState.at_end`); ``-e`` in log-consume stops when all are.
 
-Crash behaviour: NOT_LEADER_OR_FOLLOWER and other retriable errors refresh metadata and retry
-on the next poll; OFFSET_OUT_OF_RANGE moves the position to the log start (if below it) or
+Leader changes and outages: NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, a partition without
+a leader, a lost connection and other retriable errors never end a poll with an error: the
+affected partitions' metadata is forgotten, the poll returns what the other leaders sent, and
+the next poll asks again after a backoff that grows to the retry policy's ``max_backoff``
+(positions are kept, so nothing is skipped or read twice). :attr:`Consumer.failing_since`
+says since when polls have been failing (None when the last poll reached every partition)
+and :attr:`Consumer.last_error` why: a program following a topic waits as long as it takes,
+as kcat does; a bounded one gives up when the outage outlasts its timeout.
+
+Crash behaviour: OFFSET_OUT_OF_RANGE moves the position to the log start (if below it) or
 end; a corrupt batch raises :class:`~tidelog.records.errors.CorruptRecordError`; other broker
 errors raise :class:`~tidelog.client.errors.BrokerError`.
 """
@@ -22,6 +30,7 @@ errors raise :class:`~tidelog.client.errors.BrokerError`.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -146,14 +155,11 @@ async def list_offsets(
     result: dict[int, tuple[int, int]] = {}
 
     async def once() -> None:
-        info = await cluster.topic(topic)
         by_leader: dict[int, list[int]] = {}
         for p in partitions:
             if p in result:
                 continue
-            part = info.partitions.get(p)
-            if part is None:
-                raise ClientError(f"topic {topic!r} has no partition {p} (it has {info.count})")
+            part = await cluster.partition(topic, p)
             by_leader.setdefault(part.leader, []).append(p)
         for leader, parts in by_leader.items():
             conn = await cluster.node(leader)
@@ -180,6 +186,11 @@ class Consumer:
         self.cluster = cluster
         self.config = config or ConsumerConfig()
         self.partitions: dict[tuple[str, int], PartitionState] = {}
+        #: time.monotonic() of the first poll of the current run of failing ones.
+        self.failing_since: float | None = None
+        self.last_error: ClientError | None = None
+        self._failures = 0
+        self._partition_errors: list[ClientError] = []
 
     async def assign(self, assignments: Sequence[tuple[str, int, OffsetSpec]]) -> None:
         """Add partitions and resolve where each starts."""
@@ -221,32 +232,78 @@ class Consumer:
         return all(s.at_end for s in self.partitions.values())
 
     async def poll(self, max_wait_ms: int | None = None) -> list[Fetched]:
-        """One round of fetches from every leader; the records that arrived."""
+        """One round of fetches from every leader; the records that arrived. Partitions
+        whose leader cannot be reached this round are left for the next (see the module
+        docstring); errors that retrying will not fix are raised."""
         wait = self.config.max_wait_ms if max_wait_ms is None else max_wait_ms
-        by_leader: dict[int, list[PartitionState]] = {}
-        for state in self.partitions.values():
-            try:
-                info = await self.cluster.topic(state.topic)
-            except ClientError:
-                raise
-            part = info.partitions.get(state.partition)
-            if part is None:
-                raise ClientError(f"topic {state.topic!r} has no partition {state.partition}")
-            by_leader.setdefault(part.leader, []).append(state)
+        errors: list[ClientError] = []
+        by_leader = await self._leaders(errors)
         results = await asyncio.gather(
             *(self._fetch(leader, states, wait) for leader, states in by_leader.items()),
             return_exceptions=True,
         )
         fetched: list[Fetched] = []
-        for result in results:
+        for (_, states), result in zip(by_leader.items(), results, strict=True):
             if isinstance(result, BaseException):
                 if isinstance(result, ClientError) and result.retriable:
-                    self.cluster.forget()
-                    await asyncio.sleep(self.cluster.retry.backoff)
+                    errors.append(result)
+                    for state in states:
+                        self.cluster.forget(state.topic)
                     continue
                 raise result
             fetched.extend(result)
+        errors.extend(self._partition_errors)
+        self._partition_errors = []
+        if errors:
+            self._failures += 1
+            self.last_error = errors[0]
+            if self.failing_since is None:
+                self.failing_since = time.monotonic()
+            # Nothing to wait on at the broker: back off here instead of spinning.
+            await asyncio.sleep(self.cluster.retry.delay(self._failures))
+        else:
+            self._failures = 0
+            self.failing_since = None
+            self.last_error = None
         return fetched
+
+    async def _leaders(self, errors: list[ClientError]) -> dict[int, list[PartitionState]]:
+        """Assigned partitions by their leader; those without a known, live one are left out
+        (their errors appended to ``errors``), after one metadata refresh for them."""
+        by_leader: dict[int, list[PartitionState]] = {}
+        stale: list[PartitionState] = []
+        for state in self.partitions.values():
+            info = self.cluster.topics.get(state.topic)
+            part = info.partitions.get(state.partition) if info is not None else None
+            if part is None or part.leader < 0:
+                stale.append(state)
+            else:
+                by_leader.setdefault(part.leader, []).append(state)
+        if not stale:
+            return by_leader
+        topics = sorted({s.topic for s in stale})
+        try:
+            await self.cluster.refresh_once(topics, auto_create=False)
+        except ClientError as exc:
+            if not exc.retriable:
+                raise
+            errors.append(exc)
+            return by_leader
+        for state in stale:
+            info = self.cluster.topics.get(state.topic)
+            if info is None:
+                errors.append(BrokerError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                                          f"topic {state.topic!r}"))
+                continue
+            part = info.partitions.get(state.partition)
+            if part is None:
+                raise ClientError(f"topic {state.topic!r} has no partition {state.partition}")
+            if part.leader < 0:
+                errors.append(BrokerError(ErrorCode.LEADER_NOT_AVAILABLE,
+                                          f"{state.topic}/{state.partition}"))
+                continue
+            by_leader.setdefault(part.leader, []).append(state)
+        return by_leader
 
     async def _fetch(self, leader: int, states: list[PartitionState], wait: int
                      ) -> list[Fetched]:
@@ -285,6 +342,7 @@ class Consumer:
             error = BrokerError(code, f"fetch {state.topic}/{state.partition}")
             if error.retriable:
                 self.cluster.forget(state.topic)
+                self._partition_errors.append(error)
                 return None
             raise error
         state.high_watermark = part.high_watermark

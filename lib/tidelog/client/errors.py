@@ -3,7 +3,7 @@
 * :class:`BrokerError` carries a Kafka error code the broker answered with; ``retriable``
   follows Kafka's table (:class:`~tidelog.protocol.ErrorCode`).
 * :class:`ConnectionLost` (retriable): a connection could not be opened, or closed with
-  requests in flight.
+  requests in flight; :class:`NeverReached` when no broker of the cluster ever answered.
 * :class:`RequestTimedOut` (retriable): no answer within the request timeout.
 * :class:`ClientError`: anything else the client gives up on (retries exhausted, no broker
   speaks a usable version, bad arguments such as an unknown partition).
@@ -39,6 +39,11 @@ class ConnectionLost(ClientError):
     """The connection failed or dropped; the request may be retried on a new one."""
 
     retriable = True
+
+
+class NeverReached(ConnectionLost):
+    """No bootstrap server has answered yet: retriable, but a wrong address is likelier than
+    a failover, so retry loops bound these by ``RetryPolicy.unreached_attempts``."""
 
 
 class RequestTimedOut(ClientError):

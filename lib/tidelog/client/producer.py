@@ -10,7 +10,13 @@ order), each retried on retriable errors after a metadata refresh.
 
 Partitioning: an explicit partition wins; a keyed record goes where Java's and librdkafka's
 murmur2 partitioner put it (:mod:`tidelog.client.murmur2`); unkeyed records stick to one
-random partition until its batch closes, then move on (sticky partitioning).
+random partition until its batch closes, then move on (sticky partitioning), choosing among
+the partitions that have a leader when some have none (as Kafka's partitioner prefers
+available partitions), so one offline partition does not stall unkeyed writes.
+
+Failover: a batch whose leader moved (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH), has none
+yet (LEADER_NOT_AVAILABLE) or whose connection dropped is sent again to the new leader after a
+metadata refresh, within the cluster's retry budget (the programs: the request timeout).
 
 Memory bound: bytes held in open, queued and in-flight batches never exceed
 ``max_buffer_bytes`` (plus one batch): ``send`` waits for space instead of queueing without
@@ -145,7 +151,6 @@ class Producer:
             self.config.batch_size = MAX_BATCH_SIZE
         self.stats = ProducerStats()
         self._parts: dict[tuple[str, int], _Partition] = {}
-        self._topics: dict[str, TopicInfo] = {}
         self._sticky: dict[str, int] = {}
         self._held = 0
         self._space = asyncio.Condition()
@@ -184,10 +189,11 @@ class Producer:
     # -- routing ------------------------------------------------------------------------
 
     async def topic(self, name: str) -> TopicInfo:
-        info = self._topics.get(name)
-        if info is None:
-            info = await self.cluster.topic(name)
-            self._topics[name] = info
+        """The topic's metadata as the cluster has it (partitions without a leader
+        included: a batch for one waits for its leader when it is sent)."""
+        info = self.cluster.topics.get(name)
+        if info is None or not info.partitions:
+            info = await self.cluster.topic(name, wait_for_leaders=False)
         return info
 
     async def partition_for(
@@ -202,23 +208,30 @@ class Producer:
             return partition
         if key is not None:
             return partition_for_key(key, count)
-        return self._sticky_partition(topic, count)
+        return self._sticky_partition(topic, info)
 
-    def _sticky_partition(self, topic: str, count: int) -> int:
+    def _sticky_partition(self, topic: str, info: TopicInfo) -> int:
         current = self._sticky.get(topic)
         if current is None:
-            current = self._rng.randrange(count)
+            current = self._pick(info, None)
             self._sticky[topic] = current
         return current
+
+    def _pick(self, info: TopicInfo, avoid: int | None) -> int:
+        """A random partition other than ``avoid``, one with a leader when there is one."""
+        every = sorted(info.partitions) or [0]
+        led = [p for p in every if p in info.partitions and info.partitions[p].leader >= 0]
+        others = [p for p in led if p != avoid]
+        # Stay on ``avoid`` rather than move to a partition without a leader.
+        choices = others or led or [p for p in every if p != avoid] or every
+        return choices[self._rng.randrange(len(choices))]
 
     def _move_sticky(self, topic: str, closed: int) -> None:
         if self._sticky.get(topic) != closed:
             return
-        info = self._topics.get(topic)
-        count = info.count if info is not None else 1
-        if count > 1:
-            choice = self._rng.randrange(count - 1)
-            self._sticky[topic] = choice if choice < closed else choice + 1
+        info = self.cluster.topics.get(topic)
+        if info is not None and info.count > 1:
+            self._sticky[topic] = self._pick(info, closed)
 
     def _state(self, topic: str, partition: int) -> _Partition:
         state = self._parts.get((topic, partition))
@@ -293,7 +306,7 @@ class Producer:
         avg = payload_hint / max(1, total) + RECORD_OVERHEAD
         while start < total:
             target = partition if partition is not None else self._sticky_partition(
-                topic, info.count)
+                topic, info)
             state = self._state(topic, target)
             room = limit - state.size
             # Value-only batches stop at MAX_FAST_RECORDS so they stay on the fast path.
@@ -404,7 +417,7 @@ class Producer:
         except ClientError as exc:
             self.stats.failed += batch.count
             self.stats.errors.append(f"{state.topic}/{state.partition}: {exc}")
-            self._topics.pop(state.topic, None)
+            self.cluster.forget(state.topic)
         else:
             self.stats.records += batch.count
             self.stats.bytes += batch.payload_bytes
