@@ -160,6 +160,10 @@ class ReplicaManager:
                 plog = self.logs.get_or_create_log(
                     tp, self._log_config_of(topic.name), topic.topic_id_str
                 )
+                # An unset high watermark reads as the log end (the single-replica rule):
+                # pin a new log's, or acks=1 records would be visible before any follower
+                # had them.
+                plog.high_watermark = plog.log_start_offset
             part = Partition(tp, topic.topic_id, plog, self.node_id, durable=self.durable)
             part.on_high_watermark = self._high_watermark_moved
             self.partitions[tp] = part
