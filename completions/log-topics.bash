@@ -15,7 +15,7 @@ _log_topics()
         --timeout) COMPREPLY=(); return 0 ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '-b --bootstrap --partitions --replication-factor --config --delete-config --if-not-exists --if-exists --configs --cleaner --internal --timeout --json -q --quiet -v --verbose -h --help' -- "$cur"))
+        COMPREPLY=($(compgen -W '-b --bootstrap --partitions --replication-factor --config --delete-config --if-not-exists --if-exists --configs --cleaner --internal --under-replicated --under-replicated-partitions --unavailable --unavailable-partitions --timeout --json -q --quiet -v --verbose -h --help' -- "$cur"))
         return 0
     fi
     COMPREPLY=()

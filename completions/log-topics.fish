@@ -12,6 +12,8 @@ complete -c log-topics -l if-exists -d 'alter, delete: succeed if the topic does
 complete -c log-topics -l configs -d 'describe: print configs, not partitions.'
 complete -c log-topics -l cleaner -d 'describe: print each partition\'s log size and the log cleaner\'s view (dirty ratio, first dirty offset, last cleaned).'
 complete -c log-topics -l internal -d 'list, describe: include internal topics.'
+complete -c log-topics -l under-replicated -l under-replicated-partitions -d 'describe: only partitions with fewer in-sync replicas than replicas.'
+complete -c log-topics -l unavailable -l unavailable-partitions -d 'describe: only partitions without a leader.'
 complete -c log-topics -l timeout -r -f -d 'Give up after this many seconds.'
 complete -c log-topics -l json -d 'Machine-readable output: one JSON object per line (JSON lines).'
 complete -c log-topics -s q -l quiet -d 'Print only errors on stderr.'

@@ -84,6 +84,15 @@ def topics(
     internal: Annotated[
         bool, typer.Option("--internal", help="list, describe: include internal topics."),
     ] = False,
+    under_replicated: Annotated[
+        bool, typer.Option("--under-replicated", "--under-replicated-partitions",
+                           help="describe: only partitions with fewer in-sync replicas "
+                           "than replicas."),
+    ] = False,
+    unavailable: Annotated[
+        bool, typer.Option("--unavailable", "--unavailable-partitions",
+                           help="describe: only partitions without a leader."),
+    ] = False,
     timeout: options.Timeout = 30.0,
     json: options.Json = False,
     quiet: options.Quiet = False,
@@ -106,8 +115,8 @@ def topics(
             configs=parse_pairs(list(config or []), "config"),
             delete_configs=list(delete_config or []), if_not_exists=if_not_exists,
             if_exists=if_exists, show_configs=configs, show_cleaner=cleaner,
-            internal=internal, json=json,
-            timeout=timeout,
+            internal=internal, json=json, timeout=timeout,
+            under_replicated=under_replicated, unavailable=unavailable,
         )
         return run(prog, settings)
 

@@ -22,9 +22,12 @@ def test_create_list_describe_alter_delete(broker: Logd) -> None:
     run(broker, "log-produce", "-t", "orders", "-p", "2", stdin=b"x\ny\n")
     lines = run(broker, "log-topics", "describe", "orders").stdout.decode().splitlines()
     assert lines[0].split("\t") == ["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR",
-                                    "LOG-START", "HIGH-WATERMARK"]
-    assert lines[1:] == ["orders\t0\t1\t1\t1\t0\t0", "orders\t1\t1\t1\t1\t0\t0",
-                         "orders\t2\t1\t1\t1\t0\t2"]
+                                    "OFFLINE", "LOG-START", "HIGH-WATERMARK"]
+    assert lines[1:] == ["orders\t0\t1\t1\t1\t-\t0\t0", "orders\t1\t1\t1\t1\t-\t0\t0",
+                         "orders\t2\t1\t1\t1\t-\t0\t2"]
+    # one healthy broker: nothing under-replicated or unavailable, so nothing printed
+    for flag in ("--under-replicated", "--unavailable-partitions"):
+        assert run(broker, "log-topics", "describe", "orders", flag).stdout == b""
     configs = run(broker, "log-topics", "describe", "orders", "--configs").stdout.decode()
     assert "orders\tretention.ms\t3600000" in configs.splitlines()
     run(broker, "log-topics", "alter", "orders", "--partitions", "4", "--config",
@@ -49,6 +52,9 @@ def test_usage_errors(broker: Logd) -> None:
     assert b"needs at least one TOPIC" in run(broker, "log-topics", "create", check=2).stderr
     run(broker, "log-topics", "explode", check=2)
     run(broker, "log-topics", "create", "t", "--config", "novalue", check=2)
+    assert b"filter the partitions" in run(broker, "log-topics", "list",
+                                           "--under-replicated", check=2).stderr
+    run(broker, "log-topics", "describe", "--unavailable", "--configs", check=2)
 
 
 def test_describe_cleaner_view(broker: Logd) -> None:

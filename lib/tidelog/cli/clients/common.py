@@ -59,7 +59,9 @@ def parse_pairs(items: list[str], what: str) -> list[tuple[str, str]]:
 
 
 def make_cluster(bootstrap: str, timeout: float) -> Cluster:
-    """A cluster client for ``-b`` with request timeouts of ``timeout`` seconds."""
+    """A cluster client for ``-b`` with request timeouts of ``timeout`` seconds; a leader
+    change or a lost broker is retried for up to ``timeout`` seconds (the budget), a
+    bootstrap list that never answers fails after 8 tries (a few seconds)."""
     from tidelog.client.cluster import Cluster
     from tidelog.client.retry import RetryPolicy
 
@@ -67,7 +69,8 @@ def make_cluster(bootstrap: str, timeout: float) -> Cluster:
     return Cluster(
         [(s.host, s.port) for s in servers], client_id="tidelog-cli",
         connect_timeout=min(timeout, 10.0), request_timeout=timeout,
-        retry=RetryPolicy(attempts=8, backoff=0.05, max_backoff=1.0),
+        retry=RetryPolicy(attempts=None, backoff=0.05, max_backoff=1.0, budget=timeout,
+                          unreached_attempts=8),
     )
 
 

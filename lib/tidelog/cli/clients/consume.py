@@ -9,6 +9,12 @@ so a reader sees records as they arrive; a closed stdout ends the program quietl
 
 Stop: ``-c N`` after N records; ``-e`` once every partition reached its high watermark;
 otherwise it follows new data (long polls) until Ctrl-C, which exits 130 after flushing.
+
+Leader changes and broker restarts: positions live in this process, so a partition whose
+leader moved or whose broker is down is read on from where it was once a leader answers
+again (nothing skipped, nothing printed twice). Following (no ``-e``), it waits as long as
+that takes, as kcat does: a warning on stderr when partitions become unreachable, a note when
+they are back. With ``-e`` an outage longer than ``--timeout`` ends the program (exit 1).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from tidelog.cli.runner import Program
 
 if TYPE_CHECKING:
     from tidelog.client.cluster import Cluster
+    from tidelog.client.consumer import Consumer
 
 #: Exit status when a topic or partition asked for does not exist.
 EXIT_NOT_FOUND = 3
@@ -93,6 +100,7 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
         await consumer.assign(assignments)
         prog.diag.info(f"consuming {len(assignments)} partitions of {', '.join(topics)}")
         left = s.count
+        outage = _Outage(prog, s.timeout, fail=s.exit_at_end)
         stop_wait = asyncio.ensure_future(stop.event.wait())
         try:
             while not stop.requested:
@@ -106,6 +114,7 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
                 if poll not in done:
                     poll.cancel()
                     break
+                outage.check(consumer)
                 for fetched in poll.result():
                     if formatter is None and not s.json and s.key_delimiter is None:
                         # The default output needs values only: the fast paths.
@@ -140,6 +149,34 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
     finally:
         await cluster.close()
     return 0
+
+
+class _Outage:
+    """Reports a run of failing polls once on stderr, and its end; with ``fail`` set, one
+    that outlasts ``timeout`` seconds ends the program."""
+
+    def __init__(self, prog: Program, timeout: float, *, fail: bool) -> None:
+        self.prog = prog
+        self.timeout = timeout
+        self.fail = fail
+        self.reported = False
+
+    def check(self, consumer: Consumer) -> None:
+        import time
+
+        since = consumer.failing_since
+        if since is None:
+            if self.reported:
+                self.prog.diag.note("all partitions are reachable again; consuming")
+                self.reported = False
+            return
+        if self.fail and time.monotonic() - since > self.timeout:
+            raise CliError(f"partitions unreachable for over {self.timeout:g}s: "
+                           f"{consumer.last_error}")
+        if not self.reported:
+            self.reported = True
+            self.prog.diag.warning(f"partitions unreachable ({consumer.last_error}); "
+                                "waiting for their leaders")
 
 
 async def resolve_topics(cluster: Cluster, s: ConsumeSettings) -> list[str]:

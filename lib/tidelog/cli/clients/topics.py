@@ -1,15 +1,24 @@
 """The engine of log-topics: create, list, describe, alter and delete topics.
 
 Output (stdout): ``list`` prints one topic name per line; ``describe`` a table of partitions
-(TOPIC, PARTITION, LEADER, REPLICAS, ISR, LOG-START, HIGH-WATERMARK; replicas and ISR comma
-separated), with ``--configs`` a table of TOPIC, CONFIG, VALUE, or with ``--cleaner`` a table of
-TOPIC, PARTITION, SIZE, COMPACTED, DIRTY-RATIO, FIRST-DIRTY, LAST-CLEANED (ISO 8601 UTC, ``-``
-when not cleaned since the leader started) and, for a partition whose cleaning failed, ERROR;
-tab-separated in a pipe, a
-rich table on a terminal (:func:`tidelog.cli.tables.write_table`). ``create``, ``alter`` and
-``delete`` print nothing on stdout and a note on stderr. With ``--json`` every action prints
-one JSON object per topic (JSON lines): list ``{"topic", "partitions"}``, describe the whole
-description (partitions and configs), the others ``{"topic", "action", "changed"}``.
+(TOPIC, PARTITION, LEADER, REPLICAS, ISR, OFFLINE, LOG-START, HIGH-WATERMARK; replica lists
+comma separated, ``-`` for an empty list or an unknown value, ``none`` for a missing leader),
+with ``--configs`` a table of TOPIC, CONFIG, VALUE, or with ``--cleaner`` a table of TOPIC,
+PARTITION, SIZE, COMPACTED, DIRTY-RATIO, FIRST-DIRTY, LAST-CLEANED (ISO 8601 UTC, ``-`` when
+not cleaned since the leader started) and, for a partition whose cleaning failed, ERROR;
+tab-separated in a pipe, a rich table on a terminal (:func:`tidelog.cli.tables.write_table`).
+``create``, ``alter`` and ``delete`` print nothing on stdout and a note on stderr. With
+``--json`` every action prints one JSON object per topic (JSON lines): list ``{"topic",
+"partitions"}``, describe the whole description (partitions with ``leader``, ``replicas``,
+``isr``, ``offline_replicas``, ``error``, and configs), the others ``{"topic", "action",
+"changed"}``.
+
+Degraded clusters: a partition without a leader (or whose leader does not answer) is a row
+saying so (leader ``none``, offsets ``-``, a warning on stderr naming the error) and never
+fails the command; the exit status stays 0 (Kafka's describe fails whole, a known complaint).
+``--under-replicated`` keeps the partitions with fewer in-sync replicas than replicas,
+``--unavailable`` those without a leader (both given: either); a topic left without
+partitions by the filters is not printed, and with no partition left nothing is (no header).
 
 Idempotent scripts: ``create --if-not-exists`` succeeds (changed false) when the topic is
 there, ``delete --if-exists`` / ``alter --if-exists`` when it is not.
@@ -52,6 +61,8 @@ class TopicsSettings:
     internal: bool = False
     json: bool = False
     timeout: float = 30.0
+    under_replicated: bool = False
+    unavailable: bool = False
 
 
 def topics(prog: Program, settings: TopicsSettings) -> int:
@@ -63,6 +74,9 @@ def topics(prog: Program, settings: TopicsSettings) -> int:
         raise UsageError(f"{s.action} needs at least one TOPIC")
     if s.action == "alter" and s.partitions is None and not s.configs and not s.delete_configs:
         raise UsageError("alter needs --partitions, --config or --delete-config")
+    if (s.under_replicated or s.unavailable) and (s.action != "describe" or s.show_configs):
+        raise UsageError("--under-replicated and --unavailable filter the partitions of "
+                         "describe (without --configs)")
     return run_async(lambda stop: _run(prog, s, stop))
 
 
@@ -99,6 +113,7 @@ async def _describe(prog: Program, admin: Admin, s: TopicsSettings) -> None:
     from tidelog.protocol.errors import ErrorCode
 
     names = s.topics or list(await admin.list_topics(internal=s.internal))
+    filtered = s.under_replicated or s.unavailable
     rows: list[list[object]] = []
     for name in names:
         try:
@@ -109,6 +124,16 @@ async def _describe(prog: Program, admin: Admin, s: TopicsSettings) -> None:
             if exc.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
                 raise CliError(f"topic {name!r} does not exist", EXIT_MISSING) from None
             raise
+        if filtered:
+            desc.partitions = [
+                p for p in desc.partitions
+                if (s.under_replicated and p.under_replicated)
+                or (s.unavailable and p.unavailable)]
+            if not desc.partitions:
+                continue
+        for p in desc.partitions:
+            if p.error is not None:
+                prog.diag.warning(f"{name}/{p.partition}: {p.error}")
         if s.json:
             prog.out.json(desc.as_dict())
         elif s.show_configs:
@@ -118,19 +143,29 @@ async def _describe(prog: Program, admin: Admin, s: TopicsSettings) -> None:
             rows.extend(_cleaner_row(name, p.partition, p.cleaner) for p in desc.partitions)
         else:
             rows.extend([
-                name, p.partition, p.leader, ",".join(map(str, p.replicas)),
-                ",".join(map(str, p.isr)), p.log_start_offset, p.high_watermark,
+                name, p.partition, p.leader if p.leader >= 0 else "none",
+                _ids(p.replicas), _ids(p.isr), _ids(p.offline_replicas),
+                _known(p.log_start_offset), _known(p.high_watermark),
             ] for p in desc.partitions)
-    if s.json:
-        return
+    if s.json or (filtered and not rows):
+        return  # a filter that matches nothing prints nothing, as kafka-topics does
     if s.show_configs:
         write_table(prog.out, ["TOPIC", "CONFIG", "VALUE"], rows)
     elif s.show_cleaner:
         write_table(prog.out, ["TOPIC", "PARTITION", "SIZE", "COMPACTED", "DIRTY-RATIO",
                                "FIRST-DIRTY", "LAST-CLEANED", "ERROR"], rows)
     else:
-        write_table(prog.out, ["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "LOG-START",
-                               "HIGH-WATERMARK"], rows)
+        write_table(prog.out, ["TOPIC", "PARTITION", "LEADER", "REPLICAS", "ISR", "OFFLINE",
+                               "LOG-START", "HIGH-WATERMARK"], rows)
+
+
+def _ids(nodes: list[int]) -> str:
+    """A replica list as one field: comma separated, ``-`` when empty (no empty columns)."""
+    return ",".join(map(str, nodes)) if nodes else "-"
+
+
+def _known(value: int | None) -> object:
+    return "-" if value is None else value
 
 
 def _cleaner_row(topic: str, partition: int, view: CleanerView | None) -> list[object]:
