@@ -4,7 +4,9 @@ each exactly once and in order; log-consume following a topic rides a leader kil
 controlled shutdown and a restart, and waits out a single broker's restart, printing every
 record once; log-topics describe shows offline replicas, its filters pick the under-replicated
 and unavailable partitions, and a partition without a leader is a row, not a failure; a
-consumer fetching above a new leader's high watermark is not sent back (OFFSET_OUT_OF_RANGE)."""
+consumer fetching above a new leader's high watermark is not sent back (OFFSET_OUT_OF_RANGE).
+With a broker down, unkeyed log-produce writes around its partition and log-consume starts
+and reads the rest, then that partition once it is back."""
 
 from __future__ import annotations
 
@@ -261,13 +263,16 @@ def test_log_consume_waits_out_a_broker_restart(tmp_path: Path) -> None:
     assert consumer.returncode == 130
 
 
-def test_describe_a_degraded_cluster(cluster: LogdCluster) -> None:
+def test_describe_produce_and_consume_with_a_broker_down(cluster: LogdCluster) -> None:
     create(cluster, "trio", partitions=2)
     create(cluster, "solo", partitions=3, rf=1)
     wait_for("solo led", lambda: all(p["leader"] > 0
                                      for p in describe(cluster, "solo")["solo"]), 30)
     solo = describe(cluster, "solo")["solo"]
     victim = int(solo[0]["leader"])
+    on_victim = {p["partition"] for p in solo if p["leader"] == victim}
+    assert len(on_victim) < 3, "replicas spread over the brokers"
+    run(cluster, "log-produce", "-t", "solo", "-p", "0", stdin=b"before\n")
     cluster.nodes[victim].kill()
     wait_for("the victim offline", lambda: all(
         victim in p["offline_replicas"]
@@ -301,14 +306,33 @@ def test_describe_a_degraded_cluster(cluster: LogdCluster) -> None:
     assert dead["error"] == "LEADER_NOT_AVAILABLE" and dead["high_watermark"] is None
     assert all(p["error"] is None and p["high_watermark"] == 0 for p in doc["trio"])
 
-    on_victim = {p["partition"] for p in solo if p["leader"] == victim}
     unavailable = describe(cluster, "solo", "trio", flags=("--unavailable-partitions",))
     assert list(unavailable) == ["solo"]
     assert {p["partition"] for p in unavailable["solo"]} == on_victim
     under = describe(cluster, "solo", "trio", flags=("--under-replicated",))
     assert {p["partition"] for p in under["trio"]} == {0, 1}
     assert {p["partition"] for p in under["solo"]} == on_victim
-    heal(cluster)
+
+    # A consumer starts while partition 0 has no leader; unkeyed records go around it.
+    consumer = subprocess.Popen(
+        [tool("log-consume"), "-b", bootstrap(cluster), "-t", "solo", "--timeout", "5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    assert consumer.stdout is not None
+    lines = Lines(consumer.stdout)
+    try:
+        written = [b"u%d" % i for i in range(20)]
+        run(cluster, "log-produce", "-t", "solo", "--linger-ms", "0",
+            stdin=b"".join(w + b"\n" for w in written))
+        assert sorted(lines.until(20)) == sorted(written)
+        heal(cluster)
+        got = lines.until(21)
+    finally:
+        consumer.send_signal(signal.SIGINT)
+        try:
+            consumer.wait(timeout=30)
+        finally:
+            consumer.kill()
+    assert sorted(got) == sorted([*written, b"before"]), "each record once"
     wait_for("a full ISR of trio", lambda: full_isr(cluster, "trio"), 60)
     healthy = run(cluster, "log-topics", "describe", "trio", "--under-replicated-partitions")
     assert healthy.stdout == b"", "nothing under-replicated: nothing printed"

@@ -20,7 +20,9 @@ the next poll asks again after a backoff that grows to the retry policy's ``max_
 (positions are kept, so nothing is skipped or read twice). :attr:`Consumer.failing_since`
 says since when polls have been failing (None when the last poll reached every partition)
 and :attr:`Consumer.last_error` why: a program following a topic waits as long as it takes,
-as kcat does; a bounded one gives up when the outage outlasts its timeout.
+as kcat does; a bounded one gives up when the outage outlasts its timeout. A partition
+assigned while it has no leader (``assign(..., wait_for_leaders=False)``) gets its start
+position from the first poll that finds its leader.
 
 Crash behaviour: OFFSET_OUT_OF_RANGE moves the position to the log start (if below it) or
 end; a corrupt batch raises :class:`~tidelog.records.errors.CorruptRecordError`; other broker
@@ -58,6 +60,9 @@ class PartitionState:
     #: Start at a timestamp: records before the first one at or after it are skipped (a
     #: broker may answer ListOffsets with the offset of the batch rather than the record).
     skip_before_ts: int | None = None
+    #: Where to start, for a partition assigned while it had no leader: resolved by the
+    #: first poll that finds one (until then ``position`` means nothing).
+    pending: OffsetSpec | None = None
 
 
 class Fetched:
@@ -148,10 +153,12 @@ class ConsumerConfig:
 
 
 async def list_offsets(
-    cluster: Cluster, topic: str, partitions: Sequence[int], timestamp: int
+    cluster: Cluster, topic: str, partitions: Sequence[int], timestamp: int, *,
+    retry: bool = True,
 ) -> dict[int, tuple[int, int]]:
     """ListOffsets for ``partitions`` of ``topic`` at ``timestamp`` (-2 earliest, -1 latest):
-    partition -> (offset, timestamp). Requests go to each partition's leader."""
+    partition -> (offset, timestamp). Requests go to each partition's leader; retried
+    within the cluster's budget unless ``retry`` is false (one try)."""
     result: dict[int, tuple[int, int]] = {}
 
     async def once() -> None:
@@ -175,7 +182,10 @@ async def list_offsets(
                         raise BrokerError(p.error_code, f"list offsets {topic}/{p.partition_index}")
                     result[p.partition_index] = (p.offset, p.timestamp)
 
-    await cluster.with_retry(once, topic)
+    if retry:
+        await cluster.with_retry(once, topic)
+    else:
+        await once()
     return result
 
 
@@ -192,40 +202,57 @@ class Consumer:
         self._failures = 0
         self._partition_errors: list[ClientError] = []
 
-    async def assign(self, assignments: Sequence[tuple[str, int, OffsetSpec]]) -> None:
-        """Add partitions and resolve where each starts."""
+    async def assign(self, assignments: Sequence[tuple[str, int, OffsetSpec]], *,
+                     wait_for_leaders: bool = True) -> None:
+        """Add partitions and resolve where each starts. With ``wait_for_leaders`` false a
+        partition that has no leader now is added all the same, its start resolved by the
+        first poll that finds its leader (a consumer starts while a broker is down)."""
         by_topic: dict[str, list[tuple[int, OffsetSpec]]] = {}
         for topic, partition, spec in assignments:
             by_topic.setdefault(topic, []).append((partition, spec))
         for topic, items in by_topic.items():
-            parts = [p for p, _ in items]
-            earliest = await list_offsets(self.cluster, topic, parts, EARLIEST)
-            latest = await list_offsets(self.cluster, topic, parts, LATEST)
-            stamps: dict[int, dict[int, tuple[int, int]]] = {}
-            for partition, spec in items:
-                low = earliest[partition][0]
-                high = latest[partition][0]
-                if spec.kind == "beginning":
-                    pos = low
-                elif spec.kind == "end":
-                    pos = high
-                elif spec.kind == "absolute":
-                    pos = min(max(spec.value, low), high)
-                elif spec.kind == "from_end":
-                    pos = max(low, high - spec.value)
-                elif spec.kind == "from_beginning":
-                    pos = min(high, low + spec.value)
-                elif spec.kind == "timestamp":
-                    if spec.value not in stamps:
-                        stamps[spec.value] = await list_offsets(
-                            self.cluster, topic, parts, spec.value)
-                    found = stamps[spec.value][partition][0]
-                    pos = high if found < 0 else found
-                else:
-                    raise ClientError(f"unknown offset kind {spec.kind!r}")
-                self.partitions[(topic, partition)] = PartitionState(
-                    topic, partition, pos, high, low, at_end=pos >= high,
-                    skip_before_ts=spec.value if spec.kind == "timestamp" else None)
+            if not wait_for_leaders:
+                info = await self.cluster.topic(topic, wait_for_leaders=False)
+                led = [(p, spec) for p, spec in items
+                       if p in info.partitions and info.partitions[p].leader >= 0]
+                for p, spec in items:
+                    if (p, spec) not in led:
+                        self.partitions[(topic, p)] = PartitionState(topic, p, pending=spec)
+                items = led
+            if items:
+                await self._start(topic, items, retry=True)
+
+    async def _start(self, topic: str, items: list[tuple[int, OffsetSpec]], *,
+                     retry: bool) -> None:
+        """Resolve the start positions of ``items`` (partition, spec) of ``topic``."""
+        parts = [p for p, _ in items]
+        earliest = await list_offsets(self.cluster, topic, parts, EARLIEST, retry=retry)
+        latest = await list_offsets(self.cluster, topic, parts, LATEST, retry=retry)
+        stamps: dict[int, dict[int, tuple[int, int]]] = {}
+        for partition, spec in items:
+            low = earliest[partition][0]
+            high = latest[partition][0]
+            if spec.kind == "beginning":
+                pos = low
+            elif spec.kind == "end":
+                pos = high
+            elif spec.kind == "absolute":
+                pos = min(max(spec.value, low), high)
+            elif spec.kind == "from_end":
+                pos = max(low, high - spec.value)
+            elif spec.kind == "from_beginning":
+                pos = min(high, low + spec.value)
+            elif spec.kind == "timestamp":
+                if spec.value not in stamps:
+                    stamps[spec.value] = await list_offsets(
+                        self.cluster, topic, parts, spec.value, retry=retry)
+                found = stamps[spec.value][partition][0]
+                pos = high if found < 0 else found
+            else:
+                raise ClientError(f"unknown offset kind {spec.kind!r}")
+            self.partitions[(topic, partition)] = PartitionState(
+                topic, partition, pos, high, low, at_end=pos >= high,
+                skip_before_ts=spec.value if spec.kind == "timestamp" else None)
 
     @property
     def all_at_end(self) -> bool:
@@ -237,6 +264,7 @@ class Consumer:
         docstring); errors that retrying will not fix are raised."""
         wait = self.config.max_wait_ms if max_wait_ms is None else max_wait_ms
         errors: list[ClientError] = []
+        await self._resolve_pending(errors)
         by_leader = await self._leaders(errors)
         results = await asyncio.gather(
             *(self._fetch(leader, states, wait) for leader, states in by_leader.items()),
@@ -267,9 +295,30 @@ class Consumer:
             self.last_error = None
         return fetched
 
+    async def _resolve_pending(self, errors: list[ClientError]) -> None:
+        """Start positions of partitions assigned without a leader that have one now (one
+        try each round; a failure is this round's error)."""
+        ready: dict[str, list[tuple[int, OffsetSpec]]] = {}
+        for state in self.partitions.values():
+            if state.pending is None:
+                continue
+            info = self.cluster.topics.get(state.topic)
+            part = info.partitions.get(state.partition) if info is not None else None
+            if part is not None and part.leader >= 0:
+                ready.setdefault(state.topic, []).append((state.partition, state.pending))
+        for topic, items in ready.items():
+            try:
+                await self._start(topic, items, retry=False)
+            except ClientError as exc:
+                if not exc.retriable:
+                    raise
+                errors.append(exc)
+                self.cluster.forget(topic)
+
     async def _leaders(self, errors: list[ClientError]) -> dict[int, list[PartitionState]]:
         """Assigned partitions by their leader; those without a known, live one are left out
-        (their errors appended to ``errors``), after one metadata refresh for them."""
+        (their errors appended to ``errors``), after one metadata refresh for them, as are
+        those whose start is still pending."""
         by_leader: dict[int, list[PartitionState]] = {}
         stale: list[PartitionState] = []
         for state in self.partitions.values():
@@ -277,7 +326,7 @@ class Consumer:
             part = info.partitions.get(state.partition) if info is not None else None
             if part is None or part.leader < 0:
                 stale.append(state)
-            else:
+            elif state.pending is None:
                 by_leader.setdefault(part.leader, []).append(state)
         if not stale:
             return by_leader
@@ -302,7 +351,8 @@ class Consumer:
                 errors.append(BrokerError(ErrorCode.LEADER_NOT_AVAILABLE,
                                           f"{state.topic}/{state.partition}"))
                 continue
-            by_leader.setdefault(part.leader, []).append(state)
+            if state.pending is None:
+                by_leader.setdefault(part.leader, []).append(state)
         return by_leader
 
     async def _fetch(self, leader: int, states: list[PartitionState], wait: int

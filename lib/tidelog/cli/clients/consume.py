@@ -12,9 +12,10 @@ otherwise it follows new data (long polls) until Ctrl-C, which exits 130 after f
 
 Leader changes and broker restarts: positions live in this process, so a partition whose
 leader moved or whose broker is down is read on from where it was once a leader answers
-again (nothing skipped, nothing printed twice). Following (no ``-e``), it waits as long as
-that takes, as kcat does: a warning on stderr when partitions become unreachable, a note when
-they are back. With ``-e`` an outage longer than ``--timeout`` ends the program (exit 1).
+again (nothing skipped, nothing printed twice); one that has no leader at start is read from
+its ``-o`` position once it has one, the others meanwhile. Following (no ``-e``), it waits as
+long as that takes, as kcat does: a warning on stderr when partitions become unreachable, a
+note when they are back. With ``-e`` an outage longer than ``--timeout`` ends the program (exit 1).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
         assignments = []
         for topic in topics:
             try:
-                info = await cluster.topic(topic, auto_create=False)
+                info = await cluster.topic(topic, auto_create=False, wait_for_leaders=False)
             except BrokerError as exc:
                 if exc.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
                     raise CliError(f"topic {topic!r} does not exist", EXIT_NOT_FOUND) from None
@@ -97,7 +98,8 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
         # A long poll must end well within the request timeout.
         wait = int(min(s.max_wait_ms, s.timeout * 500))
         consumer = Consumer(cluster, ConsumerConfig(max_wait_ms=wait))
-        await consumer.assign(assignments)
+        # A partition without a leader (its broker is down) is read once it has one.
+        await consumer.assign(assignments, wait_for_leaders=False)
         prog.diag.info(f"consuming {len(assignments)} partitions of {', '.join(topics)}")
         left = s.count
         outage = _Outage(prog, s.timeout, fail=s.exit_at_end)
