@@ -6,7 +6,8 @@ record once; log-topics describe shows offline replicas, its filters pick the un
 and unavailable partitions, and a partition without a leader is a row, not a failure; a
 consumer fetching above a new leader's high watermark is not sent back (OFFSET_OUT_OF_RANGE).
 With a broker down, unkeyed log-produce writes around its partition and log-consume starts
-and reads the rest, then that partition once it is back."""
+and reads the rest, then that partition once it is back. log-consume -g (a group member)
+misses nothing through a leader kill."""
 
 from __future__ import annotations
 
@@ -145,6 +146,20 @@ class Lines:
                 break
             self.lines.append(line)
         assert len(self.lines) >= count, f"got {len(self.lines)} of {count} lines"
+        return self.lines
+
+    def until_distinct(self, count: int, timeout: float = 60) -> list[bytes]:
+        """All lines read once ``count`` different ones arrived."""
+        deadline = time.monotonic() + timeout
+        while len(set(self.lines)) < count:
+            try:
+                line = self.queue.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+        assert len(set(self.lines)) >= count, f"{len(set(self.lines))} of {count} lines"
         return self.lines
 
     def until_one_with(self, text: bytes, timeout: float = 30) -> bytes:
@@ -364,4 +379,31 @@ def test_consumer_fetch_above_the_high_watermark_is_empty(cluster: LogdCluster) 
     with WireClient(cluster.nodes[leader].bootstrap) as c:
         past = c.request(ApiKey.FETCH, 11, fetch_body("above", 99)).responses[0].partitions[0]
     assert past.error_code == ErrorCode.OFFSET_OUT_OF_RANGE
+    heal(cluster)
+
+
+def test_log_consume_group_member_through_a_leader_kill(cluster: LogdCluster) -> None:
+    create(cluster, "grouped")
+    consumer = subprocess.Popen(
+        [tool("log-consume"), "-b", bootstrap(cluster), "-t", "grouped", "-g", "readers",
+         "--timeout", "10"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    assert consumer.stdout is not None
+    lines = Lines(consumer.stdout)
+    try:
+        run(cluster, "log-produce", "-t", "grouped", stdin=numbers(0, 100))
+        lines.until(100)
+        cluster.nodes[leader_of(cluster, "grouped")].kill()
+        run(cluster, "log-produce", "-t", "grouped", stdin=numbers(100, 200))
+        # Repeats are allowed (below), so read until 200 distinct lines arrived.
+        got = lines.until_distinct(200)
+        assert consumer.poll() is None, "still a member"
+    finally:
+        consumer.send_signal(signal.SIGINT)
+        try:
+            _, err = consumer.communicate(timeout=30)
+        finally:
+            consumer.kill()
+    assert consumer.returncode == 130, err.decode()
+    # At-least-once: a commit lost with the coordinator may repeat records, never skip one.
+    assert list(dict.fromkeys(got)) == [b"%d" % i for i in range(200)]
     heal(cluster)
