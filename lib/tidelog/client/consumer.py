@@ -17,10 +17,13 @@ Leader changes and outages: NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, a parti
 a leader, a lost connection and other retriable errors never end a poll with an error: the
 affected partitions' metadata is forgotten, the poll returns what the other leaders sent, and
 the next poll asks again after a backoff that grows to the retry policy's ``max_backoff``
-(positions are kept, so nothing is skipped or read twice). :attr:`Consumer.failing_since`
-says since when polls have been failing (None when the last poll reached every partition)
-and :attr:`Consumer.last_error` why: a program following a topic waits as long as it takes,
-as kcat does; a bounded one gives up when the outage outlasts its timeout. A partition
+(positions are kept, so nothing is skipped or read twice). Each fetch carries the
+partition's leader epoch from metadata (KIP-320): a broker in another epoch answers
+FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH instead of serving a stale view.
+:attr:`Consumer.failing_since` says since when polls have been failing (None when the last
+poll reached every partition) and :attr:`Consumer.last_error` why: a program following a
+topic waits as long as it takes, as kcat does; a bounded one gives up when the outage
+outlasts its timeout. A partition
 assigned while it has no leader (``assign(..., wait_for_leaders=False)``) gets its start
 position from the first poll that finds its leader.
 
@@ -360,9 +363,14 @@ class Consumer:
         conn = await self.cluster.node(leader)
         topics: dict[str, list[dict[str, Any]]] = {}
         for state in states:
+            info = self.cluster.topics.get(state.topic)
+            part = info.partitions.get(state.partition) if info is not None else None
             topics.setdefault(state.topic, []).append({
                 "partition": state.partition, "fetch_offset": state.position,
                 "partition_max_bytes": self.config.partition_max_bytes,
+                # KIP-320: a broker whose epoch differs answers FENCED_LEADER_EPOCH (ours is
+                # old) or UNKNOWN_LEADER_EPOCH (it is behind): both refresh and retry.
+                "current_leader_epoch": part.leader_epoch if part is not None else -1,
             })
         answer = await conn.request(ApiKey.FETCH, {
             "replica_id": -1, "max_wait_ms": wait, "min_bytes": self.config.min_bytes,

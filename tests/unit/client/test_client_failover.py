@@ -82,6 +82,8 @@ class MovingCluster:
         self.produced: dict[int, list[int]] = {1: [], 2: []}  # node -> partitions written
         self.fail_once: dict[int, Any] = {}  # node -> answer to its next produce
         self.brokers = {n: FakeBroker(self._handler(n)) for n in (1, 2)}
+        self.epoch = 0
+        self.fetch_epochs: list[int] = []
 
     async def start(self) -> None:
         for node, broker in self.brokers.items():
@@ -102,7 +104,7 @@ class MovingCluster:
             cluster_id="c", controller_id=1,
             topics=[Struct(error_code=0, name=t, topic_id=None, is_internal=False, partitions=[
                 Struct(error_code=0 if leader >= 0 else int(ErrorCode.LEADER_NOT_AVAILABLE),
-                       partition_index=p, leader_id=leader, leader_epoch=0,
+                       partition_index=p, leader_id=leader, leader_epoch=self.epoch,
                        replica_nodes=[1, 2], isr_nodes=[1, 2],
                        offline_replicas=[] if leader >= 0 else [1])
                 for p, leader in sorted(self.leaders.items())]) for t in topics])
@@ -129,6 +131,8 @@ class MovingCluster:
                                                     base_offset=0 if code == 0 else -1)])],
                               throttle_time_ms=0)
             if header.api_key == ApiKey.FETCH:
+                self.fetch_epochs += [p.current_leader_epoch for t in body.topics
+                                      for p in t.partitions]
                 return Struct(throttle_time_ms=0, error_code=0, session_id=0, responses=[
                     Struct(topic=t.topic, partitions=[Struct(
                         partition_index=p.partition,
@@ -230,10 +234,13 @@ def test_consumer_poll_waits_out_a_missing_leader() -> None:
         assert "LEADER_NOT_AVAILABLE" in str(consumer.last_error)
         # the leader is back, on the other broker; the stale one answers NOT_LEADER first
         moving.leaders[0] = 2
+        moving.epoch = 7
         await consumer.poll(0)
         await consumer.poll(0)
         assert consumer.failing_since is None and consumer.last_error is None
         assert consumer.partitions[("t", 0)].position == 0
+        assert moving.fetch_epochs[0] == 0 and moving.fetch_epochs[-1] == 7, \
+            "fetches carry the leader epoch of the metadata they were routed by (KIP-320)"
         await cluster.close()
         await moving.stop()
 
