@@ -7,7 +7,8 @@ and unavailable partitions, and a partition without a leader is a row, not a fai
 consumer fetching above a new leader's high watermark is not sent back (OFFSET_OUT_OF_RANGE).
 With a broker down, unkeyed log-produce writes around its partition and log-consume starts
 and reads the rest, then that partition once it is back. log-consume -g (a group member)
-misses nothing through a leader kill."""
+misses nothing through a leader kill. A record acknowledged before a kill -9 is readable once
+its broker is back."""
 
 from __future__ import annotations
 
@@ -407,3 +408,21 @@ def test_log_consume_group_member_through_a_leader_kill(cluster: LogdCluster) ->
     # At-least-once: a commit lost with the coordinator may repeat records, never skip one.
     assert list(dict.fromkeys(got)) == [b"%d" % i for i in range(200)]
     heal(cluster)
+
+
+def test_acknowledged_records_are_readable_after_a_crash(cluster: LogdCluster) -> None:
+    create(cluster, "crashed", rf=1)
+    wait_for("a leader", lambda: leader_of(cluster, "crashed") > 0, 30)
+    node = cluster.nodes[leader_of(cluster, "crashed")]
+    # A clean stop writes the checkpoints (recovery point and high watermark 0) ...
+    assert node.stop() == 0
+    heal(cluster)
+    wait_for("a leader", lambda: leader_of(cluster, "crashed") > 0, 30)
+    run(cluster, "log-produce", "-t", "crashed", stdin=b"acknowledged\n")
+    # ... so after kill -9 the record lies above the checkpointed recovery point.
+    node.kill()
+    heal(cluster)
+    wait_for("a leader", lambda: leader_of(cluster, "crashed") > 0, 30)
+    wait_for("the record readable", lambda: run(
+        cluster, "log-consume", "-t", "crashed", "-e", "--timeout", "5").stdout
+        == b"acknowledged\n", 30)

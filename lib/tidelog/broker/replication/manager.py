@@ -174,6 +174,11 @@ class ReplicaManager:
         if pimg.leader == self.node_id:
             self._stop_fetching(tp)
             part.make_leader(pimg.replicas, pimg.isr, pimg.leader_epoch, pimg.partition_epoch)
+            if self.durable and part.log.recovery_point < part.log.log_end_offset:
+                # Records recovered after a crash lie above the checkpointed recovery point:
+                # flush them, or the high watermark (the leader's share is its durable
+                # offset) stays below acknowledged records until the next append.
+                part.watch_flush(part.log.flush_async())
             # a follower's producer state was never kept: rebuild it from the log on first use
             self._producer_states.pop(tp, None)
             log.info("%s: leader in epoch %d (log end %d, high watermark %d)", tp,
