@@ -215,7 +215,8 @@ def test_responses_keep_request_order_and_acks0_gets_none(shared_logd: Logd) -> 
         c.pending.pop()  # acks=0: Kafka sends no response
         res = c.request(K.API_VERSIONS, 2, {})
         assert res.error_code == 0
-        res = c.request(K.FETCH, 11, fetch_body("order", 0))
+        # visible once durable (log_flush = always): a long poll sees it arrive
+        res = c.request(K.FETCH, 11, fetch_body("order", 0, max_wait_ms=10_000))
         assert values_of(res.responses[0].partitions[0].records) == [b"quiet"]
 
 

@@ -360,6 +360,12 @@ class PartitionLog:
                 return
             self._hw = max(self._log_start_offset, min(value, self._leo))
 
+    @property
+    def high_watermark_known(self) -> bool:
+        """Whether the high watermark was set (or read from its checkpoint)."""
+        with self._lock:
+            return self._hw is not None
+
     def checkpoint_values(self) -> tuple[int, int | None, int | None]:
         """(recovery point, log start offset, high watermark) for the log dir's checkpoints,
         without loading a lazily opened log. The log start offset is None when it is the first

@@ -160,9 +160,11 @@ class ReplicaManager:
                 plog = self.logs.get_or_create_log(
                     tp, self._log_config_of(topic.name), topic.topic_id_str
                 )
+            if not plog.high_watermark_known:
                 # An unset high watermark reads as the log end (the single-replica rule):
-                # pin a new log's, or acks=1 records would be visible before any follower
-                # had them.
+                # pin it at the log start — a new log's, or one whose checkpoint a crash
+                # lost — or records no follower has would be visible until the first
+                # advance (a leader's own share moves it up at once).
                 plog.high_watermark = plog.log_start_offset
             part = Partition(tp, topic.topic_id, plog, self.node_id, durable=self.durable)
             part.on_high_watermark = self._high_watermark_moved
@@ -173,12 +175,13 @@ class ReplicaManager:
             return part
         if pimg.leader == self.node_id:
             self._stop_fetching(tp)
-            part.make_leader(pimg.replicas, pimg.isr, pimg.leader_epoch, pimg.partition_epoch)
             if self.durable and part.log.recovery_point < part.log.log_end_offset:
                 # Records recovered after a crash lie above the checkpointed recovery point:
-                # flush them, or the high watermark (the leader's share is its durable
+                # flush them first (once, on the loop: a request may be waiting for this
+                # very partition), or the high watermark (the leader's share is its durable
                 # offset) stays below acknowledged records until the next append.
-                part.watch_flush(part.log.flush_async())
+                part.log.flush()
+            part.make_leader(pimg.replicas, pimg.isr, pimg.leader_epoch, pimg.partition_epoch)
             # a follower's producer state was never kept: rebuild it from the log on first use
             self._producer_states.pop(tp, None)
             log.info("%s: leader in epoch %d (log end %d, high watermark %d)", tp,
