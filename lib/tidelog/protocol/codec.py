@@ -381,10 +381,19 @@ def _write_tags(out: Writer, vals: Mapping[str, Any], tag_order: list[_Entry]) -
         out += data
 
 
-def decode_body(schema: MessageSchema, version: int, buf: memoryview, pos: int) -> Struct:
-    """Decode a whole body (to the end of ``buf``); any stray exception becomes a ProtocolError."""
+def decode_body(
+    schema: MessageSchema, version: int, buf: memoryview, pos: int, *, exact: bool = True
+) -> Struct:
+    """Decode a body; any stray exception becomes a ProtocolError.
+
+    ``exact``: the body must end where ``buf`` does (TrailingBytesError otherwise). With
+    ``exact=False`` bytes after the last field are ignored, as Kafka's brokers ignore them in
+    requests (librdkafka 2.x sends 3 extra bytes in an all-topics Metadata v9+ request).
+    """
     codec = compile_body(schema, version)
     try:
+        if not exact:
+            return codec.read(buf, pos)[0]
         return codec.read_exact(buf, pos)
     except ProtocolError:
         raise

@@ -1,6 +1,8 @@
 """Whole messages: header + body, for both sides of a connection (sans-I/O).
 
 Server side: :func:`decode_request` (frame -> header, body) and :func:`encode_response`.
+A request may carry bytes after its body's last field; they are ignored, as Kafka's broker
+ignores them. Responses are decoded exactly: bytes left over there are an error.
 Client side: :func:`encode_request` and :func:`decode_response`. Frames are payloads without
 the int32 size prefix (what :class:`~tidelog.protocol.framing.FrameDecoder` yields); encoders
 return *parts* (bytes chunks and the caller's records objects) to pass to
@@ -77,7 +79,9 @@ def decode_request(frame: BytesLike) -> tuple[RequestHeader, Struct]:
         )
     if schema.is_flexible(header.api_version):
         pos = skip_tagged_fields(buf, pos)
-    return header, decode_body(schema.request, header.api_version, buf, pos)
+    # Lenient as Kafka: bytes after the request's last field are ignored, never an error
+    # (librdkafka 2.x encodes an all-topics Metadata v9+ request with 3 bytes too many).
+    return header, decode_body(schema.request, header.api_version, buf, pos, exact=False)
 
 
 def encode_request(header: RequestHeader, body: Body) -> list[Sized]:

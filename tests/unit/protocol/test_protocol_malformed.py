@@ -42,10 +42,31 @@ def test_every_truncation_of_a_request_is_a_protocol_error() -> None:
             decode_request(PRODUCE_V9[:cut])
 
 
-def test_trailing_bytes() -> None:
+def test_trailing_bytes_after_a_request_are_ignored_as_kafka_does() -> None:
+    _, plain = decode_request(PRODUCE_V9)
+    _, padded = decode_request(PRODUCE_V9 + b"\x00\x01\x02")
+    assert padded.acks == plain.acks == 1
+    assert bytes(padded.topic_data[0].partition_data[0].records) == b"batch"
+
+
+def test_librdkafka_all_topics_metadata_v12_with_three_extra_bytes() -> None:
+    # librdkafka 2.x (confluent-kafka 2.16, librdkafka issue 5049) writes the null topics
+    # array of an all-topics Metadata v9+ request as 4 zero bytes where the compact nullable
+    # array is the single byte 0x00: the body's three fields come out as zeros and its real
+    # last three bytes (allow auto-creation, include authorized operations, no tags) are left.
+    header = bytes.fromhex("0003 000c 00000007 0004") + b"rdk_" + b"\x00"
+    body = b"\x00\x00\x00\x00" + b"\x01\x00\x00"
+    head, req = decode_request(header + body)
+    assert (head.api_key, head.api_version, head.correlation_id) == (3, 12, 7)
+    assert req.topics is None  # all topics
+
+
+def test_trailing_bytes_after_a_response_are_an_error() -> None:
+    # Our own client stays strict: a response longer than its schema is a broker bug.
+    frame = bytes.fromhex("00000001" "0000" "00000000") + b"\x00"  # ApiVersions v0 + 1 byte
     with pytest.raises(TrailingBytesError) as info:
-        decode_request(PRODUCE_V9 + b"\x00")
-    assert info.value.position == len(PRODUCE_V9)
+        decode_response(18, 0, frame)
+    assert info.value.position == len(frame) - 1
 
 
 def test_lying_array_count_is_rejected_before_allocating() -> None:
