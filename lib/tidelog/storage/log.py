@@ -639,6 +639,23 @@ class PartitionLog:
                     return found
             return None
 
+    def record_for_timestamp(self, timestamp_ms: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record at or after the log start offset whose
+        timestamp is >= ``timestamp_ms`` (Kafka's ListOffsets by time: the batch found through
+        the time index is decoded); None if there is none. A batch that does not decode raises
+        CorruptRecordError."""
+        self._ensure_loaded()
+        with self._lock:
+            for seg in self._segments:
+                if seg.size == 0 or seg.max_timestamp < timestamp_ms:
+                    continue
+                if seg.next_offset is not None and seg.next_offset <= self._log_start_offset:
+                    continue
+                found = seg.record_for_timestamp(timestamp_ms, self._log_start_offset)
+                if found is not None:
+                    return found
+            return None
+
     # -- retention and log start offset -------------------------------------------------------
 
     def delete_old_segments(self) -> int:

@@ -3,7 +3,9 @@
 The ``.log`` file is a plain concatenation of v2 record batches exactly as Kafka stores them;
 the segment's base offset (its file name) is at most the first batch's base offset, and every
 batch's last offset minus the base offset fits an int32 (the indexes store relative offsets).
-Only batch headers are read (``os.pread`` of 61 bytes); records are never decoded.
+Only batch headers are read (``os.pread`` of 61 bytes); records are decoded only by
+:meth:`LogSegment.record_for_timestamp`, which reads the one batch a time lookup lands in (as
+Kafka does for ListOffsets by time), never on the produce or fetch paths.
 
 Index entries follow Kafka: when more than ``index.interval.bytes`` were appended since the
 last entry, the next batch gets an offset index entry (its last offset, its position) and the
@@ -29,10 +31,12 @@ from pathlib import Path
 from tidelog.records.batch_header import (
     HEADER_SIZE,
     BatchHeader,
+    TimestampType,
     parse_header,
     validate_batch,
 )
 from tidelog.records.errors import CorruptRecordError
+from tidelog.records.reader import decode_batch
 from tidelog.storage.config import LogConfig
 from tidelog.storage.epoch_cache import LeaderEpochCache
 from tidelog.storage.files import (
@@ -424,18 +428,42 @@ class LogSegment:
             next_offset = header.next_offset
         return FileRegion(self.dup_fd(), start, end - start, first.base_offset, next_offset)
 
-    def find_timestamp(self, timestamp: int, min_offset: int) -> tuple[int, int] | None:
-        """(offset, max timestamp) of the first batch whose max timestamp is >= ``timestamp``
-        and that holds offsets >= ``min_offset``."""
+    def _timestamp_candidates(
+        self, timestamp: int, min_offset: int
+    ) -> Iterator[tuple[int, BatchHeader]]:
+        """(position, header) of each batch, in order, whose max timestamp is >= ``timestamp``
+        and that holds offsets >= ``min_offset``, starting where the time index points."""
         ts, ts_offset = self.time_index.lookup(timestamp)
         start = 0
         if ts >= 0:
             _, start = self.offset_index.lookup(ts_offset)
         lo_offset = max(min_offset, self.base_offset)
         _, lo_pos = self.offset_index.lookup(lo_offset)
-        for _, header in self.headers(max(start, lo_pos)):
+        for pos, header in self.headers(max(start, lo_pos)):
             if header.max_timestamp >= timestamp and header.last_offset >= min_offset:
+                yield pos, header
+
+    def find_timestamp(self, timestamp: int, min_offset: int) -> tuple[int, int] | None:
+        """(offset, max timestamp) of the first batch whose max timestamp is >= ``timestamp``
+        and that holds offsets >= ``min_offset`` (batch granularity: no record is decoded)."""
+        for _, header in self._timestamp_candidates(timestamp, min_offset):
+            return max(header.base_offset, min_offset), header.max_timestamp
+        return None
+
+    def record_for_timestamp(self, timestamp: int, min_offset: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first *record* at or above ``min_offset`` whose timestamp
+        is >= ``timestamp``, as Kafka answers ListOffsets by time: the candidate batch is read
+        and decoded (CorruptRecordError if it does not decode). A LogAppendTime batch gives
+        every record the batch's max timestamp, so its first record answers undecoded."""
+        for pos, header in self._timestamp_candidates(timestamp, min_offset):
+            if header.timestamp_type == TimestampType.LOG_APPEND_TIME:
                 return max(header.base_offset, min_offset), header.max_timestamp
+            with self._cache.pin(self._key, self._open_fd) as h:
+                data = os.pread(h.fd, header.size, pos)
+            for record in decode_batch(data).records():
+                if record.offset >= min_offset and record.timestamp >= timestamp:
+                    return record.offset, record.timestamp
+            # Only records below min_offset reach the timestamp: the next batch may.
         return None
 
     # -- durability and lifetime -------------------------------------------------------------

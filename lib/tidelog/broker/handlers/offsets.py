@@ -1,11 +1,13 @@
 """Handlers: ListOffsets (2) and OffsetForLeaderEpoch (23).
 
 ListOffsets: timestamp -2 is the log start offset, -1 the latest offset (the high watermark,
-for read_uncommitted and read_committed alike: no transactions here), -3 the batch holding the
-largest timestamp (its base offset: batch granularity, as every lookup here), -4 (earliest
-local) the log start offset (there is no tiered storage), anything >= 0 the first batch whose
-max timestamp is >= it (offset -1 and timestamp -1 when there is none, as Kafka answers).
-Other negative specs get INVALID_REQUEST.
+for read_uncommitted and read_committed alike: no transactions here), -3 the first record
+holding the largest timestamp (KIP-734), -4 (earliest local) the log start offset (there is no
+tiered storage), anything >= 0 the first *record* whose timestamp is >= it, with that record's
+timestamp (offset -1 and timestamp -1 when there is none, as Kafka answers). Kafka decodes the
+batch the time index leads to, and so does this: a batch of records with timestamps 1234 and
+999999999999 answers offset 1 for 1235. Other negative specs get INVALID_REQUEST; a batch that
+does not decode answers CORRUPT_MESSAGE for its partition.
 
 OffsetForLeaderEpoch: the largest epoch <= the asked one and the offset where it ends, from the
 partition's leader-epoch cache. A ``current_leader_epoch`` newer than the broker's is
@@ -20,6 +22,7 @@ from tidelog.protocol.apis import ApiKey
 from tidelog.protocol.data import Struct
 from tidelog.protocol.errors import ErrorCode
 from tidelog.protocol.header import RequestHeader
+from tidelog.records.errors import CorruptRecordError
 from tidelog.storage.errors import StorageError
 from tidelog.storage.log import PartitionLog
 
@@ -31,8 +34,9 @@ _TS_TOP = (1 << 63) - 1
 
 
 def _max_timestamp(plog: PartitionLog) -> tuple[int, int] | None:
-    """(offset, timestamp) of the batch with the largest max timestamp, by binary search
-    over ``offset_for_timestamp`` (about 64 index lookups, no scan of the log)."""
+    """(offset, timestamp) of the first record holding the largest timestamp: a binary search
+    over the batch-level ``offset_for_timestamp`` finds that timestamp (about 64 index
+    lookups, no scan of the log), then the one batch holding it is decoded."""
     found = plog.offset_for_timestamp(-1)
     if found is None:
         return None
@@ -45,7 +49,9 @@ def _max_timestamp(plog: PartitionLog) -> tuple[int, int] | None:
             hi = mid - 1
         else:
             best, lo = probe, max(probe[1], mid)
-    return best
+    # No record is newer than best's batch max timestamp, so the first record at or after
+    # it is the first record holding it.
+    return plog.record_for_timestamp(best[1]) or best
 
 
 def _epoch_error(current: int, epoch: int) -> ErrorCode:
@@ -85,10 +91,10 @@ async def list_offsets(core: BrokerCore, header: RequestHeader, req: Struct) -> 
                 elif p.timestamp < 0:
                     res.error_code = int(ErrorCode.INVALID_REQUEST)
                 else:
-                    found = plog.offset_for_timestamp(p.timestamp)
+                    found = plog.record_for_timestamp(p.timestamp)
                     if found is not None:
                         res.offset, res.timestamp = found
-            except (StorageError, OSError) as exc:
+            except (StorageError, OSError, CorruptRecordError) as exc:
                 res.error_code = int(error_of(exc))
     return Struct(throttle_time_ms=0, topics=topics)
 
