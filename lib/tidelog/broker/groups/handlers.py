@@ -5,8 +5,11 @@ OffsetFetch (9), DeleteGroups (42), OffsetDelete (47).
 Each translates between the wire structs (every version of the protocol table) and
 :class:`~tidelog.broker.groups.coordinator.GroupCoordinator` (``core.groups``). This broker is
 the coordinator of every group; FindCoordinator creates ``__consumer_offsets`` on first use,
-as Kafka does, and answers COORDINATOR_NOT_AVAILABLE for transaction coordinators (no
-transactions here). Fallbacks put the error on every entry of the answer's shape.
+as Kafka does. Transactions are not served: a transaction coordinator (key type 1) is
+answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal, so
+``init_transactions()`` fails at once instead of retrying COORDINATOR_NOT_AVAILABLE until it
+times out; any other key type is INVALID_REQUEST. Fallbacks put the error on every entry of the
+answer's shape.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tidelog.protocol.errors import ErrorCode
 from tidelog.protocol.header import RequestHeader
 
 E = ErrorCode
+_GROUP, _TRANSACTION = 0, 1  # FindCoordinator key types
 
 
 def _message(code: int) -> str | None:
@@ -34,8 +38,12 @@ async def find_coordinator(core: BrokerCore, header: RequestHeader, req: Struct)
     version = header.api_version
     keys = list(req.coordinator_keys) if version >= 4 else [req.key]
     code = 0
-    if req.key_type != 0:
-        code = E.COORDINATOR_NOT_AVAILABLE  # transactions are not served
+    if req.key_type == _TRANSACTION:
+        # Not retriable on purpose: librdkafka, kafka-python and the Java client give up
+        # at once on this code (they would retry COORDINATOR_NOT_AVAILABLE forever).
+        code = E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    elif req.key_type != _GROUP:
+        code = E.INVALID_REQUEST
     else:
         try:
             await core.groups.store.ensure_topic()
