@@ -2,9 +2,12 @@
 
 ``SUPPORTED_VERSIONS`` is the single source of truth for (min, max) per API: the request
 decoder rejects anything outside it, and ApiVersions answers from it. Floors are Apache Kafka
-4.0's after KIP-896 (e.g. Produce 3, Fetch 4, ListOffsets 1, CreateTopics 2); tops are the
+4.0's after KIP-896 (e.g. Fetch 4, CreateTopics 2) except Produce 0 and ListOffsets 0, which
+Kafka 4.0 dropped but old tools still send (Burrow 1.2.1 lists offsets at v0); tops are the
 highest versions the clients in the test matrix use (see /work/shared/kafka-clients.md),
-or Kafka 4.0's top for APIs no client in the matrix pins.
+or Kafka 4.0's top for APIs no client in the matrix pins. kafka-python guesses the broker's
+version from this table, so a top that reads as a newer Kafka is left out: DescribeLogDirs
+stops at 4 (v5 reads as Kafka 4.3).
 """
 
 from __future__ import annotations
@@ -33,9 +36,14 @@ class ApiKey(IntEnum):
     API_VERSIONS = 18
     CREATE_TOPICS = 19
     DELETE_TOPICS = 20
+    DELETE_RECORDS = 21
     INIT_PRODUCER_ID = 22
     OFFSET_FOR_LEADER_EPOCH = 23
+    DESCRIBE_ACLS = 29
+    CREATE_ACLS = 30
+    DELETE_ACLS = 31
     DESCRIBE_CONFIGS = 32
+    ALTER_CONFIGS = 33
     DESCRIBE_LOG_DIRS = 35
     CREATE_PARTITIONS = 37
     DELETE_GROUPS = 42
@@ -43,12 +51,13 @@ class ApiKey(IntEnum):
     OFFSET_DELETE = 47
     DESCRIBE_QUORUM = 55
     DESCRIBE_CLUSTER = 60
+    DESCRIBE_TOPIC_PARTITIONS = 75
 
 
 SUPPORTED_VERSIONS: dict[ApiKey, tuple[int, int]] = {
-    ApiKey.PRODUCE: (3, 10),
+    ApiKey.PRODUCE: (0, 10),
     ApiKey.FETCH: (4, 16),
-    ApiKey.LIST_OFFSETS: (1, 11),
+    ApiKey.LIST_OFFSETS: (0, 11),
     ApiKey.METADATA: (0, 13),
     ApiKey.OFFSET_COMMIT: (2, 9),
     ApiKey.OFFSET_FETCH: (1, 9),
@@ -62,16 +71,22 @@ SUPPORTED_VERSIONS: dict[ApiKey, tuple[int, int]] = {
     ApiKey.API_VERSIONS: (0, 4),
     ApiKey.CREATE_TOPICS: (2, 7),
     ApiKey.DELETE_TOPICS: (1, 6),
+    ApiKey.DELETE_RECORDS: (0, 2),
     ApiKey.INIT_PRODUCER_ID: (0, 4),
     ApiKey.OFFSET_FOR_LEADER_EPOCH: (2, 4),
+    ApiKey.DESCRIBE_ACLS: (1, 3),
+    ApiKey.CREATE_ACLS: (1, 3),
+    ApiKey.DELETE_ACLS: (1, 3),
     ApiKey.DESCRIBE_CONFIGS: (1, 4),
+    ApiKey.ALTER_CONFIGS: (0, 2),
     ApiKey.DESCRIBE_LOG_DIRS: (1, 4),
     ApiKey.CREATE_PARTITIONS: (0, 3),
     ApiKey.DELETE_GROUPS: (0, 2),
     ApiKey.INCREMENTAL_ALTER_CONFIGS: (0, 1),
     ApiKey.OFFSET_DELETE: (0, 0),
-    ApiKey.DESCRIBE_QUORUM: (0, 1),
+    ApiKey.DESCRIBE_QUORUM: (0, 2),
     ApiKey.DESCRIBE_CLUSTER: (0, 2),
+    ApiKey.DESCRIBE_TOPIC_PARTITIONS: (0, 0),
 }
 
 SCHEMAS: dict[int, ApiSchema] = {schema.key: schema for schema in ALL}

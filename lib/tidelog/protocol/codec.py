@@ -3,7 +3,8 @@
 :func:`compile_body` walks a :class:`MessageSchema` once per (schema, version) and returns a
 :class:`BodyCodec` whose ``read``/``write`` are chains of small closures: no schema lookups
 at run time and no class per version. Flexible versions switch every string, bytes, array and
-records field to its compact form and add a tagged-field section to every struct.
+records field to its compact form and add a tagged-field section to every struct. A nullable
+single struct is preceded by an int8 marker (-1 null, 1 present), as in Kafka.
 
 Tagged fields: on read, known tags are decoded (each must consume exactly its declared
 size), unknown tags are skipped; on write, a tagged field is sent only when it differs from
@@ -156,7 +157,8 @@ def _field_default(field: Field, version: int, flexible: bool) -> Factory:
 
 def _type_codec(t: TypeSpec, version: int, flexible: bool, nullable: bool, name: str) -> _Codec:
     if isinstance(t, tuple):
-        return _struct_codec(t, version, flexible)
+        inner = _struct_codec(t, version, flexible)
+        return _nullable_struct_codec(inner, name) if nullable else inner
     if isinstance(t, list):
         return _array_codec(_struct_codec(tuple(t), version, flexible), flexible, nullable, name)
     if t.startswith("[]"):
@@ -203,6 +205,27 @@ def _type_codec(t: TypeSpec, version: int, flexible: bool, nullable: bool, name:
 
         return _Codec(read_r, write_r, 1 if compact else 4, _const(None))
     raise ValueError(f"unknown type {t!r}")  # pragma: no cover - rejected by schema.f
+
+
+def _nullable_struct_codec(inner: _Codec, name: str) -> _Codec:
+    """Kafka's nullable struct: an int8 marker, -1 for null or 1 before the struct (``name``
+    is the field's, kept for symmetry with the other codecs' error messages)."""
+    read_inner, write_inner = inner.read, inner.write
+
+    def read(buf: memoryview, pos: int) -> tuple[Any, int]:
+        marker, q = p.read_int8(buf, pos)
+        if marker < 0:  # Kafka reads any non-negative marker as "present"
+            return None, q
+        return read_inner(buf, q)
+
+    def write(out: Writer, value: Any) -> None:
+        if value is None:
+            p.write_int8(out, -1)
+            return
+        p.write_int8(out, 1)
+        write_inner(out, value)
+
+    return _Codec(read, write, 1, inner.default)
 
 
 def _check_count(count: int, min_size: int, buf: memoryview, pos: int, name: str) -> None:

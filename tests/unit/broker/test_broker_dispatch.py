@@ -70,6 +70,17 @@ SAMPLES: dict[ApiKey, dict[str, Any]] = {
     K.LIST_GROUPS: {},
     K.DESCRIBE_GROUPS: {"groups": ["g"]},
     K.DELETE_GROUPS: {"groups_names": ["g"]},
+    K.ALTER_CONFIGS: {"resources": [
+        {"resource_type": 2, "resource_name": "t", "configs": []}]},
+    K.DELETE_RECORDS: {"topics": [{"name": "t", "partitions": [
+        {"partition_index": 0, "offset": -1}]}], "timeout_ms": 1},
+    K.DESCRIBE_TOPIC_PARTITIONS: {"topics": [{"name": "t"}]},
+    K.DESCRIBE_ACLS: {"resource_type_filter": 1, "operation": 1, "permission_type": 1},
+    K.CREATE_ACLS: {"creations": [{"resource_type": 2, "resource_name": "t",
+                                   "principal": "User:a", "host": "*", "operation": 3,
+                                   "permission_type": 3}]},
+    K.DELETE_ACLS: {"filters": [{"resource_type_filter": 1, "operation": 1,
+                                 "permission_type": 1}]},
 }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.groups.group import GroupState
+from tidelog.broker.handlers.acls import GROUP_OPERATIONS
 from tidelog.broker.handlers.base import Handler, error_of
 from tidelog.errors import TidelogError
 from tidelog.protocol.apis import ApiKey
@@ -291,6 +292,10 @@ async def describe_groups(core: BrokerCore, header: RequestHeader, req: Struct) 
                 for m in group.members.values()
             ],
         ))
+    if req.include_authorized_operations:
+        for g in answer:  # no authorizer: every group operation is allowed, as in Kafka
+            if g.error_code == 0:
+                g.authorized_operations = GROUP_OPERATIONS
     return Struct(throttle_time_ms=0, groups=answer)
 
 

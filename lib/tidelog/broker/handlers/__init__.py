@@ -7,7 +7,17 @@ it must equal :data:`~tidelog.broker.handlers.cluster.SERVED`, the set ApiVersio
 from __future__ import annotations
 
 from tidelog.broker.groups import handlers as groups
-from tidelog.broker.handlers import admin, cluster, fetch, log_dirs, offsets, produce, quorum
+from tidelog.broker.handlers import (
+    acls,
+    admin,
+    cluster,
+    delete_records,
+    fetch,
+    log_dirs,
+    offsets,
+    produce,
+    quorum,
+)
 from tidelog.broker.handlers.base import Handler
 from tidelog.protocol.apis import ApiKey
 
@@ -15,9 +25,11 @@ HANDLERS: dict[ApiKey, Handler] = {
     **cluster.HANDLERS,
     **admin.HANDLERS,
     **log_dirs.HANDLERS,
+    **acls.HANDLERS,
     **produce.HANDLERS,
     **fetch.HANDLERS,
     **offsets.HANDLERS,
+    **delete_records.HANDLERS,
     **groups.HANDLERS,
     **quorum.HANDLERS,
 }

@@ -1,13 +1,18 @@
 """Handlers: CreateTopics (19), DeleteTopics (20), CreatePartitions (37), DescribeConfigs (32),
-IncrementalAlterConfigs (44).
+AlterConfigs (33), IncrementalAlterConfigs (44).
 
 Each topic or resource of a request is judged on its own: one refused topic gets its error code
 and message, the others go ahead (Kafka's behaviour). Changes commit to the metadata log through
 :class:`~tidelog.broker.core.BrokerCore` before they are answered. Manual replica assignments
 are accepted only when every replica is this broker (a single-node cluster).
 
+AlterConfigs is the legacy whole-set form (kafkajs uses only it): the resource's overrides
+become exactly the configs named, so an override it does not name is removed, as in Kafka; it
+goes through the same validation and metadata path as IncrementalAlterConfigs.
+
 DescribeConfigs reports, for a topic, every topic config with its effective value and source
-(1 topic override, 5 default); for a broker, every broker setting (source 4, static).
+(1 topic override, 5 default); for a broker, every broker setting (source 4, static), plus
+Kafka's ``advertised.listeners`` (``PLAINTEXT://host:port``, where clients connect).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ _SOURCE_TOPIC = 1
 _SOURCE_STATIC_BROKER = 4
 _SOURCE_DEFAULT = 5
 _TYPE_STRING = 2
+ADVERTISED_LISTENERS = "advertised.listeners"
 _TYPE_LONG = 5
 
 
@@ -172,6 +178,14 @@ def _broker_config_entries(core: BrokerCore, keys: list[str] | None) -> list[Str
             _SOURCE_STATIC_BROKER
         )
         out.append(_entry(f.name, text, source, read_only=True))
+    # Kafka's name for where clients connect, which admin tools read (kafka-configs, UIs).
+    if keys is None or ADVERTISED_LISTENERS in keys:
+        adv = core.config.advertised
+        source = _SOURCE_DEFAULT if core.config.advertised_listen is None else (
+            _SOURCE_STATIC_BROKER
+        )
+        out.append(_entry(ADVERTISED_LISTENERS, f"PLAINTEXT://{adv.host}:{adv.port}", source,
+                          read_only=True))
     return out
 
 
@@ -247,11 +261,38 @@ def incremental_alter_configs_fallback(req: Struct, version: int, code: ErrorCod
     ])
 
 
+async def alter_configs(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    responses = []
+    for r in req.resources:
+        res = Struct(
+            error_code=0, error_message=None, resource_type=r.resource_type,
+            resource_name=r.resource_name,
+        )
+        responses.append(res)
+        named = {c.name for c in r.configs}
+        current = core.image.configs.get((r.resource_type, r.resource_name), {})
+        changes = [
+            ConfigChange(c.name, AlterConfigOp.SET if c.value is not None else AlterConfigOp.DELETE,
+                         c.value)
+            for c in r.configs
+        ] + [ConfigChange(name, AlterConfigOp.DELETE, None)
+             for name in sorted(current) if name not in named]
+        try:
+            await ops.alter_configs(
+                core, r.resource_type, r.resource_name, changes, validate_only=req.validate_only
+            )
+        except (ControllerError, StorageError) as exc:
+            res.error_code, res.error_message = _fail(exc)
+    return Struct(throttle_time_ms=0, responses=responses)
+
+
 HANDLERS = {
     ApiKey.CREATE_TOPICS: Handler(create_topics, create_topics_fallback),
     ApiKey.DELETE_TOPICS: Handler(delete_topics, delete_topics_fallback),
     ApiKey.CREATE_PARTITIONS: Handler(create_partitions, create_partitions_fallback),
     ApiKey.DESCRIBE_CONFIGS: Handler(describe_configs, describe_configs_fallback),
+    # The same answer shape as the incremental form, so the same fallback.
+    ApiKey.ALTER_CONFIGS: Handler(alter_configs, incremental_alter_configs_fallback),
     ApiKey.INCREMENTAL_ALTER_CONFIGS: Handler(
         incremental_alter_configs, incremental_alter_configs_fallback
     ),

@@ -5,7 +5,14 @@ ranges of the protocol's table. Metadata describes the single broker, or in a cl
 unfenced broker (a partition whose leader is fenced is answered LEADER_NOT_AVAILABLE with
 leader -1; leader, replicas and ISR of every partition) and creates unknown topics on first
 use when both the request and the broker allow it (``auto_create_topics``, with
-``num_partitions``), as Kafka does.
+``num_partitions``), as Kafka does. Asked for authorized operations (Metadata v8+,
+DescribeCluster), they report every operation as allowed: there is no authorizer (see
+:mod:`tidelog.broker.handlers.acls`).
+
+DescribeTopicPartitions (KIP-966) describes the named topics, or every topic when none is
+named, in name order, at most ``response_partition_limit`` partitions per answer (capped at
+2000 as in Kafka's broker): ``next_cursor`` names the first partition left out. An unknown
+named topic is UNKNOWN_TOPIC_OR_PARTITION; topics are never created by it.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import uuid
 
 from tidelog.broker.core import BrokerCore
+from tidelog.broker.handlers.acls import CLUSTER_OPERATIONS, NOT_ASKED, TOPIC_OPERATIONS
 from tidelog.broker.handlers.base import Handler, error_of
 from tidelog.broker.quorum import ops
 from tidelog.metadata.errors import ControllerError
@@ -34,13 +42,16 @@ SERVED: frozenset[ApiKey] = frozenset(
         ApiKey.API_VERSIONS,
         ApiKey.CREATE_TOPICS,
         ApiKey.DELETE_TOPICS,
+        ApiKey.DELETE_RECORDS,
+        ApiKey.DESCRIBE_LOG_DIRS,
         ApiKey.INIT_PRODUCER_ID,
         ApiKey.OFFSET_FOR_LEADER_EPOCH,
         ApiKey.DESCRIBE_CONFIGS,
-        ApiKey.DESCRIBE_LOG_DIRS,
+        ApiKey.ALTER_CONFIGS,
         ApiKey.CREATE_PARTITIONS,
         ApiKey.INCREMENTAL_ALTER_CONFIGS,
         ApiKey.DESCRIBE_CLUSTER,
+        ApiKey.DESCRIBE_TOPIC_PARTITIONS,
         ApiKey.DESCRIBE_QUORUM,
         ApiKey.FIND_COORDINATOR,
         ApiKey.JOIN_GROUP,
@@ -53,6 +64,9 @@ SERVED: frozenset[ApiKey] = frozenset(
         ApiKey.LIST_GROUPS,
         ApiKey.DESCRIBE_GROUPS,
         ApiKey.DELETE_GROUPS,
+        ApiKey.DESCRIBE_ACLS,
+        ApiKey.CREATE_ACLS,
+        ApiKey.DELETE_ACLS,
     }
 )
 
@@ -152,12 +166,18 @@ async def metadata(core: BrokerCore, header: RequestHeader, req: Struct) -> Stru
                 topics.append(_topic_error(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
             else:
                 topics.append(_describe_topic(core, topic, live))
+    if req.include_topic_authorized_operations:
+        for t in topics:
+            if t.error_code == 0:
+                t.topic_authorized_operations = TOPIC_OPERATIONS
     return Struct(
         throttle_time_ms=0,
         brokers=_brokers(core),
         cluster_id=core.cluster_id,
         controller_id=core.node_id,
         topics=topics,
+        cluster_authorized_operations=CLUSTER_OPERATIONS
+        if req.include_cluster_authorized_operations else NOT_ASKED,
         error_code=0,
     )
 
@@ -184,6 +204,8 @@ async def describe_cluster(core: BrokerCore, header: RequestHeader, req: Struct)
                    rack=b.rack, is_fenced=b.fenced)
             for _, b in sorted(core.image.brokers.items()) if b.endpoints
         ],
+        cluster_authorized_operations=CLUSTER_OPERATIONS
+        if req.include_cluster_authorized_operations else NOT_ASKED,
     )
 
 
@@ -191,7 +213,52 @@ def describe_cluster_fallback(req: Struct, version: int, code: ErrorCode) -> Str
     return Struct(error_code=int(code), error_message=code.message, brokers=[])
 
 
+#: Kafka's max.request.partition.size.limit default: the most partitions one answer holds.
+MAX_PARTITIONS_PER_ANSWER = 2000
+
+
+async def describe_topic_partitions(
+    core: BrokerCore, header: RequestHeader, req: Struct
+) -> Struct:
+    image = core.image
+    live = _live(core)
+    names = sorted({t.name for t in req.topics}) if req.topics else image.topic_names()
+    budget = max(1, min(req.response_partition_limit, MAX_PARTITIONS_PER_ANSWER))
+    cursor = req.cursor
+    topics: list[Struct] = []
+    next_cursor = None
+    for name in names:
+        if cursor is not None and name < cursor.topic_name:
+            continue
+        first = cursor.partition_index if cursor is not None and name == cursor.topic_name else 0
+        topic = image.topic(name)
+        if topic is None:
+            topics.append(_topic_error(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+            continue
+        if budget == 0:
+            next_cursor = Struct(topic_name=name, partition_index=first)
+            break
+        described = _describe_topic(core, topic, live)
+        described.topic_authorized_operations = TOPIC_OPERATIONS  # no authorizer
+        parts = [p for p in described.partitions if p.partition_index >= first]
+        if len(parts) > budget:
+            next_cursor = Struct(topic_name=name, partition_index=parts[budget].partition_index)
+            parts = parts[:budget]
+        described.partitions = parts
+        budget -= len(parts)
+        topics.append(described)
+        if next_cursor is not None:
+            break
+    return Struct(throttle_time_ms=0, topics=topics, next_cursor=next_cursor)
+
+
+def describe_topic_partitions_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(topics=[_topic_error(t.name, code) for t in req.topics])
+
+
 HANDLERS = {
+    ApiKey.DESCRIBE_TOPIC_PARTITIONS: Handler(describe_topic_partitions,
+                                              describe_topic_partitions_fallback),
     ApiKey.API_VERSIONS: Handler(api_versions, api_versions_fallback),
     ApiKey.METADATA: Handler(metadata, metadata_fallback),
     ApiKey.DESCRIBE_CLUSTER: Handler(describe_cluster, describe_cluster_fallback),

@@ -9,6 +9,11 @@ batch the time index leads to, and so does this: a batch of records with timesta
 999999999999 answers offset 1 for 1235. Other negative specs get INVALID_REQUEST; a batch that
 does not decode answers CORRUPT_MESSAGE for its partition.
 
+ListOffsets v0 (Kafka 4.0 dropped it; Burrow 1.2.1 still sends it) answers the same offset as
+a list, ``old_style_offsets``: one offset, or none when there is none or ``max_num_offsets``
+is 0. Kafka 3.x listed segment base offsets by file time for a timestamp at v0; tidelog
+answers the record lookup of v1+ there, which is what a caller asking for one offset wants.
+
 OffsetForLeaderEpoch: the largest epoch <= the asked one and the offset where it ends, from the
 partition's leader-epoch cache. A ``current_leader_epoch`` newer than the broker's is
 UNKNOWN_LEADER_EPOCH, an older one FENCED_LEADER_EPOCH.
@@ -96,6 +101,13 @@ async def list_offsets(core: BrokerCore, header: RequestHeader, req: Struct) -> 
                         res.offset, res.timestamp = found
             except (StorageError, OSError, CorruptRecordError) as exc:
                 res.error_code = int(error_of(exc))
+    if header.api_version == 0:
+        wanted = {(t.name, p.partition_index): p.max_num_offsets
+                  for t in req.topics for p in t.partitions}
+        for topic in topics:
+            for res in topic.partitions:
+                limit = wanted.get((topic.name, res.partition_index), 1)
+                res.old_style_offsets = [res.offset] if res.offset >= 0 and limit > 0 else []
     return Struct(throttle_time_ms=0, topics=topics)
 
 

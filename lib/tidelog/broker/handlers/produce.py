@@ -17,7 +17,10 @@ manager: every in-sync replica has them, on disk with the default flush policy);
 no response at all, as in Kafka. A leader that loses leadership while an acks=all write waits
 answers NOT_LEADER_OR_FOLLOWER (the producer retries; idempotence removes the duplicates).
 
-Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (bad size, magic, CRC,
+Versions 0-10. Produce v0-2 carry record batches v2 as Kafka 3.x accepts them from these
+versions; magic 0/1 message sets are refused with UNSUPPORTED_FOR_MESSAGE_FORMAT.
+
+Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (bad size, magic above 2, CRC,
 unknown codec), UNSUPPORTED_COMPRESSION_TYPE (zstd before Produce v7),
 MESSAGE_TOO_LARGE (max.message.bytes), INVALID_TIMESTAMP (CreateTime more than an hour in the
 future, Kafka 4.0's message.timestamp.after.max.ms), INVALID_RECORD (control batches from a

@@ -4,7 +4,10 @@ Any node answers: a single node from its own one-voter quorum; a node of a clust
 active controller over the quorum connections (its own view when none answers, which then
 carries leader -1 if no leader is known). The one partition described is
 ``__cluster_metadata-0``; a request for any other answers UNKNOWN_TOPIC_OR_PARTITION. Times
-are epoch milliseconds (-1: unknown).
+are epoch milliseconds (-1: unknown). From v2 the answer also lists every voter's endpoints
+(``nodes``: a cluster's ``CONTROLLER`` listeners from ``quorum``; a single node, which has no
+separate controller listener, its client listener) and carries null error messages and zero
+directory ids (tidelog's replicas have no directory ids, as KIP-853's "unknown").
 """
 
 from __future__ import annotations
@@ -57,7 +60,18 @@ async def describe_quorum_handler(
                 observers=[_replica(r) for r in info["observers"]],
             ))
         topics.append(Struct(topic_name=t.topic_name, partitions=parts))
-    return Struct(error_code=0, topics=topics)
+    return Struct(error_code=0, error_message=None, topics=topics, nodes=_nodes(core))
+
+
+def _nodes(core: BrokerCore) -> list[Struct]:
+    """The voters' endpoints (DescribeQuorum v2)."""
+    voters = core.config.voters
+    if not voters:
+        adv = core.config.advertised
+        return [Struct(node_id=core.node_id, listeners=[
+            Struct(name="PLAINTEXT", host=adv.host, port=adv.port)])]
+    return [Struct(node_id=node, listeners=[Struct(name="CONTROLLER", host=hp.host, port=hp.port)])
+            for node, hp in sorted(voters.items())]
 
 
 def describe_quorum_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:

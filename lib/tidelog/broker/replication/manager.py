@@ -42,7 +42,7 @@ from tidelog.broker.error_codes import error_of as error_code_of
 from tidelog.broker.producer_state import ProducerStateTable
 from tidelog.broker.replication.fetcher import ReplicaFetcher
 from tidelog.broker.replication.partition import Partition, now_ms
-from tidelog.broker.replication.validation import batch_headers, check_batches
+from tidelog.broker.replication.validation import batch_headers, check_batches, old_message_set
 from tidelog.errors import TidelogError
 from tidelog.metadata.image import MetadataImage, PartitionImage, TopicImage
 from tidelog.protocol.errors import ErrorCode
@@ -319,6 +319,10 @@ class ReplicaManager:
             return result, None, -1
         if not records:
             result.error, result.message = ErrorCode.CORRUPT_MESSAGE, "no record batches"
+            return result, None, -1
+        old = old_message_set(records)
+        if old is not None:
+            result.error, result.message = ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, old
             return result, None, -1
         if acks == -1:
             needed = self.min_insync_replicas(topic)

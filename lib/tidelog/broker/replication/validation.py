@@ -3,7 +3,9 @@
 Only batch headers are read — never a record — so the checks cost a few struct unpacks per
 batch: structure (sizes, magic), no control batches from clients, a known codec, zstd only from
 Produce v7 on, CreateTime not more than an hour in the future and not negative. The CRC is
-checked by the append itself (:meth:`PartitionLog.append`), over a memoryview.
+checked by the append itself (:meth:`PartitionLog.append`), over a memoryview. A magic 0/1
+message set (an old client's Produce v0-2) is refused with UNSUPPORTED_FOR_MESSAGE_FORMAT, which
+clients do not retry, rather than CORRUPT_MESSAGE, which they do.
 """
 
 from __future__ import annotations
@@ -20,8 +22,24 @@ from tidelog.records.batch_header import (
     parse_header,
 )
 
+#: Byte of the magic in a record batch and in a magic 0/1 message set alike.
+_MAGIC_AT = 16
+#: A v0 message's fixed part: crc, magic, attributes, key and value lengths.
+_OLD_MESSAGE_MIN = 14
 #: Kafka 4.0's message.timestamp.after.max.ms default: one hour into the future.
 MAX_FUTURE_MS = 3_600_000
+
+
+def old_message_set(view: memoryview) -> str | None:
+    """Why ``view`` is refused as a magic 0/1 message set, or None. Its magic byte sits where a
+    batch's does (after offset, size and CRC); the size must cover at least a v0 message's
+    fixed fields inside the buffer, so zeros or noise stay CORRUPT_MESSAGE."""
+    if len(view) <= _MAGIC_AT or view[_MAGIC_AT] >= 2:
+        return None
+    size = int.from_bytes(view[8:12], "big", signed=True)
+    if not _OLD_MESSAGE_MIN <= size <= len(view) - 12:
+        return None
+    return f"magic {view[_MAGIC_AT]} message sets are not supported: send record batches (magic 2)"
 
 
 def batch_headers(view: memoryview) -> list[BatchHeader]:

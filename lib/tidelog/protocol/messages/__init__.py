@@ -6,7 +6,7 @@ out. ``ALL`` lists every API schema; the supported version ranges live in
 :mod:`tidelog.protocol.apis`, not here.
 """
 
-from tidelog.protocol.messages import admin, fetch, groups, metadata, produce, quorum
+from tidelog.protocol.messages import acls, admin, fetch, groups, metadata, produce, quorum
 from tidelog.protocol.schema import ApiSchema
 
 ALL: tuple[ApiSchema, ...] = (
@@ -14,6 +14,7 @@ ALL: tuple[ApiSchema, ...] = (
     *produce.APIS,
     *fetch.APIS,
     *admin.APIS,
+    *acls.APIS,
     *groups.APIS,
     *quorum.APIS,
 )

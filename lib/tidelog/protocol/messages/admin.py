@@ -1,5 +1,5 @@
 """Schemas: CreateTopics (19), DeleteTopics (20), CreatePartitions (37), DescribeConfigs (32),
-IncrementalAlterConfigs (44), DescribeLogDirs (35)."""
+AlterConfigs (33), IncrementalAlterConfigs (44), DeleteRecords (21), DescribeLogDirs (35)."""
 
 from tidelog.protocol.schema import api, f
 
@@ -151,9 +151,61 @@ INCREMENTAL_ALTER_CONFIGS = api(
 #: and tags this high leave Kafka's future tags free.
 CLEANER_TAG_BASE = 10000
 
+# The legacy, non-incremental form: each resource's configs are replaced as a whole (kafkajs
+# alters configs only through this one).
+ALTER_CONFIGS = api(
+    33, "AlterConfigs", flexible="2+",
+    request=[
+        f("resources", [
+            f("resource_type", "int8"),
+            f("resource_name", "string"),
+            f("configs", [
+                f("name", "string"),
+                f("value", "string", nullable="0+"),
+            ]),
+        ]),
+        f("validate_only", "bool"),
+    ],
+    response=[
+        f("throttle_time_ms", "int32"),
+        f("responses", [
+            f("error_code", "int16"),
+            f("error_message", "string", nullable="0+", default=None),
+            f("resource_type", "int8"),
+            f("resource_name", "string"),
+        ]),
+    ],
+)
+
+DELETE_RECORDS = api(
+    21, "DeleteRecords", flexible="2+",
+    request=[
+        f("topics", [
+            f("name", "string"),
+            f("partitions", [
+                f("partition_index", "int32"),
+                f("offset", "int64"),
+            ]),
+        ]),
+        f("timeout_ms", "int32"),
+    ],
+    response=[
+        f("throttle_time_ms", "int32"),
+        f("topics", [
+            f("name", "string"),
+            f("partitions", [
+                f("partition_index", "int32"),
+                f("low_watermark", "int64", default=-1),
+                f("error_code", "int16"),
+            ]),
+        ]),
+    ],
+)
+
 DESCRIBE_LOG_DIRS = api(
     35, "DescribeLogDirs", flexible="2+",
     request=[
+        # null: every partition of every log dir
         f("topics", [
             f("topic", "string"),
             f("partitions", "[]int32"),
@@ -188,5 +240,5 @@ DESCRIBE_LOG_DIRS = api(
     ],
 )
 
-APIS = (CREATE_TOPICS, DELETE_TOPICS, CREATE_PARTITIONS, DESCRIBE_CONFIGS,
-        INCREMENTAL_ALTER_CONFIGS, DESCRIBE_LOG_DIRS)
+APIS = (CREATE_TOPICS, DELETE_TOPICS, CREATE_PARTITIONS, DESCRIBE_CONFIGS, ALTER_CONFIGS,
+        INCREMENTAL_ALTER_CONFIGS, DELETE_RECORDS, DESCRIBE_LOG_DIRS)

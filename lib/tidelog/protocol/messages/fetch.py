@@ -91,6 +91,7 @@ LIST_OFFSETS = api(
                 f("partition_index", "int32"),
                 f("current_leader_epoch", "int32", "4+", default=-1),
                 f("timestamp", "int64"),
+                f("max_num_offsets", "int32", "0", default=1),
             ]),
         ]),
         f("timeout_ms", "int32", "10+"),
@@ -102,6 +103,8 @@ LIST_OFFSETS = api(
             f("partitions", [
                 f("partition_index", "int32"),
                 f("error_code", "int16"),
+                # v0 answers a list of offsets (at most max_num_offsets), newest first
+                f("old_style_offsets", "[]int64", "0"),
                 f("timestamp", "int64", "1+", default=-1),
                 f("offset", "int64", "1+", default=-1),
                 f("leader_epoch", "int32", "4+", default=-1),

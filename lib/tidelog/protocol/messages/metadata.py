@@ -1,4 +1,4 @@
-"""Schemas: ApiVersions (18), Metadata (3), DescribeCluster (60)."""
+"""Schemas: ApiVersions (18), Metadata (3), DescribeCluster (60), DescribeTopicPartitions (75)."""
 
 from tidelog.protocol.schema import api, f
 
@@ -101,4 +101,41 @@ DESCRIBE_CLUSTER = api(
     ],
 )
 
-APIS = (API_VERSIONS, METADATA, DESCRIBE_CLUSTER)
+_CURSOR = (
+    f("topic_name", "string"),
+    f("partition_index", "int32"),
+)
+
+# KIP-966's paginated topic description (Kafka 3.7+; kafka-topics.sh --describe uses it).
+DESCRIBE_TOPIC_PARTITIONS = api(
+    75, "DescribeTopicPartitions", flexible="0+",
+    request=[
+        f("topics", [f("name", "string")]),
+        f("response_partition_limit", "int32", default=2000),
+        f("cursor", _CURSOR, nullable="0+", default=None),
+    ],
+    response=[
+        f("throttle_time_ms", "int32"),
+        f("topics", [
+            f("error_code", "int16"),
+            f("name", "string", nullable="0+"),
+            f("topic_id", "uuid"),
+            f("is_internal", "bool"),
+            f("partitions", [
+                f("error_code", "int16"),
+                f("partition_index", "int32"),
+                f("leader_id", "int32"),
+                f("leader_epoch", "int32", default=-1),
+                f("replica_nodes", "[]int32"),
+                f("isr_nodes", "[]int32"),
+                f("eligible_leader_replicas", "[]int32", nullable="0+", default=None),
+                f("last_known_elr", "[]int32", nullable="0+", default=None),
+                f("offline_replicas", "[]int32"),
+            ]),
+            f("topic_authorized_operations", "int32", default=_NO_AUTHORIZED_OPERATIONS),
+        ]),
+        f("next_cursor", _CURSOR, nullable="0+", default=None),
+    ],
+)
+
+APIS = (API_VERSIONS, METADATA, DESCRIBE_CLUSTER, DESCRIBE_TOPIC_PARTITIONS)

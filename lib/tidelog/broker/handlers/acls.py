@@ -1,0 +1,84 @@
+"""Handlers: DescribeAcls (29), CreateAcls (30), DeleteAcls (31), and the authorized
+operations reported by Metadata, DescribeCluster and DescribeGroups.
+
+tidelog has no authorizer, and answers as Kafka does without one: every ACL request gets
+SECURITY_DISABLED (on the response for DescribeAcls, on every creation and every filter for the
+other two) and changes nothing; asked for authorized operations, a broker reports every
+operation the resource type supports as allowed. The bit fields are Kafka's
+(``1 << AclOperation code``) over ``AclEntry.supportedOperations``: 8 operations for a topic,
+7 for the cluster, 3 for a group (what librdkafka's admin tests count).
+"""
+
+from __future__ import annotations
+
+from tidelog.broker.core import BrokerCore
+from tidelog.broker.handlers.base import Handler
+from tidelog.protocol.apis import ApiKey
+from tidelog.protocol.data import Struct
+from tidelog.protocol.errors import ErrorCode
+from tidelog.protocol.header import RequestHeader
+
+# Kafka's AclOperation codes.
+_READ, _WRITE, _CREATE, _DELETE, _ALTER, _DESCRIBE = 3, 4, 5, 6, 7, 8
+_CLUSTER_ACTION, _DESCRIBE_CONFIGS, _ALTER_CONFIGS, _IDEMPOTENT_WRITE = 9, 10, 11, 12
+
+
+def _bits(*operations: int) -> int:
+    out = 0
+    for op in operations:
+        out |= 1 << op
+    return out
+
+
+#: Every operation on a topic, the cluster and a group, as a broker without authorizer reports.
+TOPIC_OPERATIONS = _bits(_READ, _WRITE, _CREATE, _DELETE, _ALTER, _DESCRIBE, _DESCRIBE_CONFIGS,
+                         _ALTER_CONFIGS)
+CLUSTER_OPERATIONS = _bits(_CREATE, _ALTER, _DESCRIBE, _CLUSTER_ACTION, _DESCRIBE_CONFIGS,
+                           _ALTER_CONFIGS, _IDEMPOTENT_WRITE)
+GROUP_OPERATIONS = _bits(_READ, _DELETE, _DESCRIBE)
+#: What the field carries when the client did not ask (Kafka's Integer.MIN_VALUE).
+NOT_ASKED = -(1 << 31)
+
+_DISABLED = ErrorCode.SECURITY_DISABLED
+_WHY = "no authorizer is configured: ACLs are not supported"
+
+
+async def describe_acls(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    return Struct(throttle_time_ms=0, error_code=int(_DISABLED), error_message=_WHY,
+                  resources=[])
+
+
+def describe_acls_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(error_code=int(code), error_message=code.message, resources=[])
+
+
+async def create_acls(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    return Struct(throttle_time_ms=0, results=[
+        Struct(error_code=int(_DISABLED), error_message=_WHY) for _ in req.creations
+    ])
+
+
+def create_acls_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(results=[Struct(error_code=int(code), error_message=code.message)
+                           for _ in req.creations])
+
+
+async def delete_acls(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    return Struct(throttle_time_ms=0, filter_results=[
+        Struct(error_code=int(_DISABLED), error_message=_WHY, matching_acls=[])
+        for _ in req.filters
+    ])
+
+
+def delete_acls_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
+    return Struct(filter_results=[
+        Struct(error_code=int(code), error_message=code.message, matching_acls=[])
+        for _ in req.filters
+    ])
+
+
+HANDLERS = {
+    ApiKey.DESCRIBE_ACLS: Handler(describe_acls, describe_acls_fallback),
+    ApiKey.CREATE_ACLS: Handler(create_acls, create_acls_fallback),
+    ApiKey.DELETE_ACLS: Handler(delete_acls, delete_acls_fallback),
+}
