@@ -734,6 +734,11 @@ class PartitionLog:
             if offset < 0:
                 raise StorageError(f"cannot truncate to negative offset {offset}")
             if offset >= self._leo:
+                # Nothing to cut, but an epoch this replica started as leader and never wrote
+                # to begins at the log end: the leader it now follows does not have it, and
+                # kept it would be the follower's last_fetched_epoch on every fetch, each
+                # answered with the same diverging epoch (Kafka does this too).
+                self._epochs.truncate_from_end(self._leo)
                 return
             if offset < self._log_start_offset:
                 self.truncate_fully_and_start_at(offset)

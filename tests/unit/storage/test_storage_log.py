@@ -314,6 +314,26 @@ def test_retention_respects_high_watermark(tmp_path: Path) -> None:
     assert plog.segment_base_offsets == [4]
 
 
+def test_truncate_at_the_end_drops_an_epoch_started_there(tmp_path: Path) -> None:
+    """A replica that led an epoch without appending to it, then follows a leader that does
+    not have that epoch: truncating to its log end must drop it, or every fetch would carry
+    it as last_fetched_epoch and get the same diverging-epoch answer forever (found by
+    tests/sim/replication_sim.py)."""
+    plog = open_log(tmp_path)
+    plog.append(make_batch(3), leader_epoch=6)
+    plog.start_leader_epoch(10)  # leads epoch 10 from offset 3, appends nothing
+    assert plog.latest_epoch == 10
+    # the new leader (epoch 11) answers: your epoch 10 is my epoch 6, ending at 3
+    plog.truncate_to(3)
+    assert plog.log_end_offset == 3
+    assert plog.leader_epoch_entries == [EpochEntry(6, 0)]
+    assert plog.latest_epoch == 6
+    plog.close()
+    assert read_leader_epoch_checkpoint(plog.dir / "leader-epoch-checkpoint") == [
+        EpochEntry(6, 0)
+    ]
+
+
 def test_truncate_to(tmp_path: Path) -> None:
     plog = open_log(tmp_path, segment_bytes=3 * BATCH, index_interval_bytes=0)
     batches = []
