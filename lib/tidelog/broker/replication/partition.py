@@ -77,6 +77,10 @@ class Partition:
         self.replicas, self.isr = tuple(replicas), tuple(isr)
         self.log.start_leader_epoch(leader_epoch)
         hw = min(self.log.high_watermark, self.log.log_end_offset)
+        # Pin it: a log whose high watermark was never set reads it as its log end (a
+        # single-replica log), and consumers and followers would be shown records that no
+        # follower has yet until the first advance.
+        self.log.high_watermark = hw
         self.leader_state = LeaderState(
             self.me, replicas, isr, leader_epoch, partition_epoch,
             epoch_start_offset=self.log.log_end_offset, high_watermark=hw, now_ms=now_ms(),
