@@ -22,7 +22,9 @@ NOT_ENOUGH_REPLICAS_AFTER_APPEND when it shrank below it meanwhile.
 Reads: consumers read below the high watermark; follower fetches (``replica_id`` >= 0) read up
 to the log end and report the follower's position (:meth:`record_follower_fetch`), which moves
 the high watermark and may grow the ISR. ISR changes go to the active controller
-(AlterPartition through ``alter_partition``) and count once the metadata has them.
+(AlterPartition through ``alter_partition``) and count once the metadata has them; until then
+a proposal counts as pending (members it adds hold the high watermark back), also when its
+outcome is unknown (a timeout): then it is sent again, never dropped on a guess.
 
 Long polls park a future per partition (:meth:`wait_for_data`); appends and high watermark
 moves wake them.
@@ -93,6 +95,12 @@ REBUILD_BYTES = 32 << 20
 ISR_CHECK_S = 0.25
 
 AlterPartition = Callable[[dict[str, Any]], Awaitable[Any]]
+#: AlterPartition refusals that prove the change was not made: the proposal is dropped.
+NOT_APPLIED = frozenset({"INELIGIBLE_REPLICA", "INVALID_REQUEST", "UNKNOWN_TOPIC_ID",
+                         "UNKNOWN_TOPIC_OR_PARTITION"})
+#: Refusals because the partition moved on (epochs): the metadata will bring its state.
+SUPERSEDED = frozenset({"FENCED_LEADER_EPOCH", "INVALID_UPDATE_VERSION",
+                        "NOT_LEADER_OR_FOLLOWER"})
 
 
 class ReplicaManager:
@@ -529,13 +537,29 @@ class ReplicaManager:
     async def _send_alter_partition(self, part: Partition, state: LeaderState,
                                     args: dict[str, Any]) -> None:
         assert self.alter_partition is not None
-        try:
-            await self.alter_partition(args)
-        except Exception as exc:
-            log.info("%s: ISR change %s not made: %s", part.tp, args["isr"], exc)
-            if part.leader_state is state:
-                state.proposal_failed()  # a later check may propose again
-            return
+        proposal = tuple(args["isr"])
+        while True:
+            try:
+                await self.alter_partition(args)
+                break
+            except Exception as exc:
+                name = getattr(exc, "error_name", None)
+                log.info("%s: ISR change %s not made: %s", part.tp, args["isr"], exc)
+                if part.leader_state is not state or state.pending_isr != proposal:
+                    return  # settled meanwhile (the metadata, or a newer proposal)
+                if name in NOT_APPLIED:
+                    state.proposal_failed()  # a later check may propose again
+                    return
+                if name in SUPERSEDED:
+                    return  # the partition changed: the metadata brings it and clears this
+            # Outcome unknown (a timeout, a lost connection): the controller may have committed
+            # it. Until the metadata says, the maximal ISR must keep counting the proposed
+            # members, or the high watermark could pass records a member the controller now has
+            # in the ISR (and may elect) lacks (Kafka keeps it pending and retries alike).
+            await asyncio.sleep(ISR_CHECK_S)
+            if self._stopping or part.leader_state is not state or \
+                    state.pending_isr != proposal:
+                return
         # The metadata carries the result: once replayed, Partition.update_isr applies it.
         image = self._image()
         pimg = image.partition(part.tp.topic, part.tp.partition)
