@@ -21,7 +21,10 @@ holding the recovery point on, cuts a torn or corrupt tail together with any lat
 rebuilds their indexes (:attr:`recovery_report`). Because that rebuild always covers the
 segment holding the recovery point, a flush syncs the active segment's log file but not its
 indexes (one device flush per group commit instead of three); indexes are synced once their
-segment is inactive, and on close. With ``clean_shutdown`` only index sizes are
+segment is inactive, and on close. A truncation is the exception: it is synced at once, with
+everything before it, before the leader-epoch cache (written through on every change) is
+cut, so a crash never brings back records the cache no longer describes — a follower would
+keep them as if they were the new leader's. With ``clean_shutdown`` only index sizes are
 checked, and the log is loaded lazily on first use. Deleted segments are unlinked at once:
 regions already handed out keep their own descriptors, so no delay is needed
 (``file.delete.delay.ms`` is not used here).
@@ -750,6 +753,7 @@ class PartitionLog:
             active = self._segments[-1]
             self._leo = active.truncate_to(offset)
             active.make_active()
+            self._make_cut_durable()
             self._after_truncation()
             if self._leo < self._log_start_offset:
                 # The batch holding the log start offset was cut: nothing readable is left.
@@ -770,8 +774,17 @@ class PartitionLog:
             self._dir_dirty = True
             self._leo = offset
             self._log_start_offset = offset
+            self._make_cut_durable()
             self._epochs.clear()
             self._after_truncation()
+
+    def _make_cut_durable(self) -> None:
+        """fdatasync a truncation (and whatever was unsynced below it) and the directory, on
+        the caller's thread: truncations are rare (a follower meeting a new leader), and the
+        epoch cache changes right after (see the module docstring)."""
+        self._recovery_point = min(self._recovery_point, self._leo)
+        self.flush()
+        self._segments[-1].flush(indexes=False)  # the cut itself, also with nothing unsynced
 
     def _after_truncation(self) -> None:
         self._epochs.truncate_from_end(self._leo)

@@ -334,6 +334,31 @@ def test_truncate_at_the_end_drops_an_epoch_started_there(tmp_path: Path) -> Non
     ]
 
 
+def test_truncation_is_durable_before_the_epoch_cache_moves_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cut that a crash could undo would bring back records whose epoch the (written
+    through) epoch cache no longer has, or gives to the new leader's records appended after
+    the cut: a restarted follower then keeps them as the leader's (found by
+    tests/sim/replication_sim.py). So truncate_to syncs the cut, and what was unsynced below
+    it, at once."""
+    plog = open_log(tmp_path)
+    plog.append(make_batch(2), leader_epoch=1)
+    plog.append(make_batch(2), leader_epoch=1)  # nothing flushed yet
+    assert plog.recovery_point == 0
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+    plog.truncate_to(2)
+    assert plog.log_end_offset == 2
+    assert synced, "the truncation was not synced"
+    assert plog.recovery_point == 2  # everything the log holds is on disk
+    plog.append(make_batch(2), leader_epoch=3)  # the new leader's records after the cut
+    assert plog.leader_epoch_entries == [EpochEntry(1, 0), EpochEntry(3, 2)]
+    assert plog.recovery_point == 2  # appends stay unsynced until a flush, as before
+    plog.close()
+
+
 def test_truncate_to(tmp_path: Path) -> None:
     plog = open_log(tmp_path, segment_bytes=3 * BATCH, index_interval_bytes=0)
     batches = []
