@@ -142,6 +142,15 @@ class ReplicaFetcher:
                 if truncating:
                     await self._truncate(link, truncating)
                 fetching = [f for f in ready if not f.truncate and self.parts.get(f.part.tp) is f]
+                if fetching and self.durable:
+                    # A fetch offset says "I hold this durably". Records this replica wrote as
+                    # leader may still be unsynced when it becomes a follower: sync them first.
+                    unsynced = [f.part for f in fetching
+                                if f.part.log.recovery_point < f.part.log.log_end_offset]
+                    if unsynced:
+                        await asyncio.gather(*(
+                            asyncio.wrap_future(p.log.flush_async()) for p in unsynced
+                        ))
                 if fetching:
                     appended = await self._fetch(link, fetching)
                     if appended and self.durable:
