@@ -129,8 +129,8 @@ def test_follower_append_keeps_offsets(tmp_path: Path) -> None:
     assert plog.log_end_offset == 6
     assert plog.leader_epoch_entries == [EpochEntry(3, 0), EpochEntry(4, 5)]
     assert parse_header(buf, 0).partition_leader_epoch == 3  # not restamped
-    with pytest.raises(InvalidBatchError):
-        plog.append(make_batch(base_offset=7), leader_epoch=-1, assign_offsets=False)
+    with pytest.raises(InvalidBatchError):  # overlaps what the log has
+        plog.append(make_batch(base_offset=5), leader_epoch=-1, assign_offsets=False)
     with pytest.raises(InvalidBatchError):
         plog.append(
             concat(make_batch(2, base_offset=6), make_batch(base_offset=7)),
@@ -140,6 +140,11 @@ def test_follower_append_keeps_offsets(tmp_path: Path) -> None:
     assert plog.log_end_offset == 6
     with plog.read(3, 1000) as region:  # offset 3 is in the gap: the next batch is returned
         assert region.first_offset == 5
+    # a gap before the first batch (a compacted leader's log) is copied as it is
+    plog.append(make_batch(base_offset=9, epoch=4), leader_epoch=-1, assign_offsets=False)
+    assert plog.log_end_offset == 10
+    with plog.read(6, 1000) as region:
+        assert region.first_offset == 9
 
 
 def test_read_region_boundaries(tmp_path: Path) -> None:
