@@ -7,6 +7,10 @@ them before any node starts): each controller binds its own loopback address
 (heartbeat 200 ms: a killed node is fenced within a second, by its closed connection). The
 session timeout stays long enough (6 s) that a node stalled by a loaded machine is not fenced
 and its leaderships moved in the middle of a test. Waits are bounded.
+
+With ``hosts`` (see :mod:`netns_harness`) node *i* is a host of its own instead: it listens on
+``hosts.address(i)`` (clients on :data:`CLIENT_PORT`, the quorum on :data:`QUORUM_PORT`, free
+there because nothing else lives on that address) and runs under ``hosts.prefix(i)``.
 """
 
 from __future__ import annotations
@@ -18,13 +22,23 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from logd_harness import ROOT, Logd
 
 T = TypeVar("T")
 HEARTBEAT_MS = 200
 SESSION_MS = 6000
+CLIENT_PORT = 9092
+QUORUM_PORT = 9093
+
+
+class Hosts(Protocol):
+    """Where node ``i`` lives: its own address, and the command prefix that puts it there."""
+
+    def address(self, node_id: int) -> str: ...
+
+    def prefix(self, node_id: int) -> list[str]: ...
 
 
 def free_port(host: str) -> int:
@@ -54,19 +68,25 @@ class LogdCluster:
     broker-only nodes (ids after the controllers')."""
 
     def __init__(self, tmp: Path, controllers: int = 3, brokers: int = 0,
-                 *extra: str, env: dict[str, str] | None = None) -> None:
-        self.voters = {i: (f"127.0.0.{i}", free_port(f"127.0.0.{i}"))
-                       for i in range(1, controllers + 1)}
+                 *extra: str, env: dict[str, str] | None = None,
+                 hosts: Hosts | None = None) -> None:
+        if hosts is None:
+            self.voters = {i: (f"127.0.0.{i}", free_port(f"127.0.0.{i}"))
+                           for i in range(1, controllers + 1)}
+        else:
+            self.voters = {i: (hosts.address(i), QUORUM_PORT) for i in range(1, controllers + 1)}
         self.quorum = ",".join(f"{i}@{h}:{p}" for i, (h, p) in self.voters.items())
         self.nodes: dict[int, Logd] = {}
         for i in range(1, controllers + brokers + 1):
             roles = "broker,controller" if i <= controllers and not brokers else (
                 "controller" if i <= controllers else "broker")
+            host, port, prefix = ("127.0.0.1", 0, []) if hosts is None else (
+                hosts.address(i), CLIENT_PORT, hosts.prefix(i))
             self.nodes[i] = Logd(
                 tmp, "--node-id", str(i), "--quorum", self.quorum, "--roles", roles,
                 "--broker-heartbeat-interval-ms", str(HEARTBEAT_MS),
                 "--broker-session-timeout-ms", str(SESSION_MS), *extra, name=f"node{i}",
-                env=env,
+                env=env, host=host, port=port, prefix=prefix,
             )
 
     def start(self) -> LogdCluster:

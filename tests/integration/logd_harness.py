@@ -4,7 +4,9 @@
 picks a free port, no race), waits for the ``listening on`` log line, and keeps the port across
 restarts so clients reconnect to the same address. stderr goes to a file next to the data dir
 (shown when a test fails). Every wait is bounded; a broker left running at the end of a test is
-killed.
+killed. ``host``/``port`` listen elsewhere (a network namespace's address) and ``prefix`` runs
+the command through something that ``exec``s it, such as ``ip netns exec NAME``, so the
+process signalled is logd itself.
 """
 
 from __future__ import annotations
@@ -15,18 +17,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 20.0
-_LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+_LISTENING = re.compile(r"listening on [0-9.]+:(\d+)")
 
 
 class Logd:
     def __init__(
         self, tmp: Path, *args: str, name: str = "logd", env: dict[str, str] | None = None,
-        bare: bool = False,
+        bare: bool = False, host: str = "127.0.0.1", port: int = 0,
+        prefix: Sequence[str] = (),
     ) -> None:
         #: ``bare``: no --data-dir/--listen flags (the environment or defaults decide).
         self.bare = bare
@@ -34,21 +38,23 @@ class Logd:
         self.data_dir = tmp / f"{name}-data"
         self.log_path = tmp / f"{name}.stderr"
         self.args = list(args)
-        self.port = 0
+        self.host = host
+        self.port = port
+        self.prefix = list(prefix)
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def command(self) -> list[str]:
         if self.bare:
-            return [sys.executable, "-m", "tidelog.tools.logd", *self.args]
+            return [*self.prefix, sys.executable, "-m", "tidelog.tools.logd", *self.args]
         return [
-            sys.executable, "-m", "tidelog.tools.logd",
+            *self.prefix, sys.executable, "-m", "tidelog.tools.logd",
             "--data-dir", str(self.data_dir),
-            "--listen", f"127.0.0.1:{self.port}",
+            "--listen", f"{self.host}:{self.port}",
             *self.args,
         ]
 
