@@ -5,8 +5,9 @@ OffsetFetch (9), DeleteGroups (42), OffsetDelete (47).
 Each translates between the wire structs (every version of the protocol table) and
 :class:`~tidelog.broker.groups.coordinator.GroupCoordinator` (``core.groups``). This broker is
 the coordinator of every group; FindCoordinator creates ``__consumer_offsets`` on first use,
-as Kafka does. Transactions are not served: a transaction coordinator (key type 1) is
-answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal, so
+as Kafka does (COORDINATOR_NOT_AVAILABLE, retriable, while it cannot be made yet).
+Transactions are not served: a transaction coordinator (key type 1) is answered
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal, so
 ``init_transactions()`` fails at once instead of retrying COORDINATOR_NOT_AVAILABLE until it
 times out; any other key type is INVALID_REQUEST. Fallbacks put the error on every entry of the
 answer's shape.
@@ -17,7 +18,7 @@ from __future__ import annotations
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.groups.group import GroupState
 from tidelog.broker.handlers.acls import GROUP_OPERATIONS
-from tidelog.broker.handlers.base import Handler, error_of
+from tidelog.broker.handlers.base import Handler
 from tidelog.errors import TidelogError
 from tidelog.protocol.apis import ApiKey
 from tidelog.protocol.data import Struct
@@ -48,9 +49,11 @@ async def find_coordinator(core: BrokerCore, header: RequestHeader, req: Struct)
     else:
         try:
             await core.groups.store.ensure_topic()
-        except TidelogError as exc:
-            code = error_of(exc) if error_of(exc) != E.UNKNOWN_SERVER_ERROR \
-                else E.COORDINATOR_NOT_AVAILABLE
+        except TidelogError:
+            # whatever kept __consumer_offsets from being made (no active controller, one
+            # that did not answer in time): Kafka's retriable answer, not the controller's
+            # code (NOT_CONTROLLER is no FindCoordinator error; librdkafka's admin fails on it)
+            code = E.COORDINATOR_NOT_AVAILABLE
     answers = [_coordinator_of(core, key, code) for key in keys]
     first = answers[0]
     return Struct(
