@@ -30,14 +30,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import TopicPartition as AioTopicPartition
 from cluster_harness import LogdCluster, wait_for
 from compat_common import TIMEOUT
+from confluent_kafka import ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KpTopicPartition
 from test_cluster import live_brokers
+from tidelog.broker.groups.schema import partition_for
 
 #: Records per client, half before the kill and half after.
 RECORDS = 2000
 HALF = RECORDS // 2
+OFFSETS = "__consumer_offsets"
 
 
 @pytest.fixture(scope="module")
@@ -104,22 +107,53 @@ class Scenario:
             self.cluster, self.topic, self.others[0])[1] == [1, 2, 3], TIMEOUT)
 
 
+def group_led_by(cluster: LogdCluster, node: int) -> str:
+    """A group id whose coordinator is ``node`` (the leader of the group's
+    ``__consumer_offsets`` partition)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    # a FindCoordinator makes __consumer_offsets, if no group client has yet; the first
+    # answers may be COORDINATOR_NOT_AVAILABLE or, from a broker whose metadata is behind,
+    # NOT_COORDINATOR, which librdkafka's admin client does not retry
+    wait_for("a group coordinator", lambda: admin.describe_consumer_groups(["probe"])[
+        "probe"].result(10), TIMEOUT)
+
+    def leaders() -> dict[int, int] | None:
+        topic = admin.list_topics(OFFSETS, timeout=5).topics[OFFSETS]
+        found = {p: m.leader for p, m in topic.partitions.items()}
+        return found if found and all(leader > 0 for leader in found.values()) else None
+    led = wait_for("__consumer_offsets with leaders", leaders, TIMEOUT)
+    return next(g for g in (f"group-{i}" for i in range(10_000))
+                if led[partition_for(g, len(led))] == node)
+
+
 def wait_read(got: list[bytes], n: int, what: str) -> None:
     wait_for(f"{what}: {n} records read (have {len(got)})", lambda: len(got) >= n, TIMEOUT)
 
 
-def run(cluster: LogdCluster, topic: str, produce: Callable[[range], None],
-        follow: Callable[[list[bytes], threading.Event], None]) -> list[bytes]:
+Follow = Callable[[list[bytes], threading.Event, str], None]
+
+
+def run(cluster: LogdCluster, topic: str, produce: Callable[[range], None], follow: Follow,
+        group: bool = False) -> list[bytes]:
     """The scenario with ``produce`` (returns once a range is acknowledged) and ``follow``
-    (appends what it reads to the list until the event is set, in a thread)."""
+    (appends what it reads to the list until the event is set, in a thread). With ``group``
+    ``follow`` gets a group id whose coordinator is the partition's leader (the kill takes
+    both) and whose committed offset is 0 (a group consumer's default reset is to the log
+    end, which would skip records written before it had its partition)."""
     s = Scenario(cluster, topic)
     got: list[bytes] = []
     done = threading.Event()
     failure: list[BaseException] = []
+    group_id = ""
+    if group:
+        group_id = group_led_by(cluster, s.leader)
+        admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+        admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(
+            group_id, [ck.TopicPartition(topic, 0, 0)])])[group_id].result(TIMEOUT)
 
     def consumer() -> None:
         try:
-            follow(got, done)
+            follow(got, done, group_id)
         except BaseException as exc:  # shown by the test, not lost in the thread
             failure.append(exc)
 
@@ -215,7 +249,7 @@ def test_confluent_kafka_through_a_leader_kill(cluster: LogdCluster) -> None:
         assert producer.flush(TIMEOUT) == 0
         assert errors == []
 
-    def follow(got: list[bytes], done: threading.Event) -> None:
+    def follow(got: list[bytes], done: threading.Event, _: str) -> None:
         consumer = ck.Consumer({"bootstrap.servers": bootstrap(cluster), "group.id": "ck-f",
                                 "enable.auto.commit": False})
         consumer.assign([ck.TopicPartition("ck", 0, ck.OFFSET_BEGINNING)])
@@ -243,7 +277,7 @@ def test_kafka_python_through_a_leader_kill(cluster: LogdCluster) -> None:
         for f in futures:
             f.get(timeout=TIMEOUT)  # raises the delivery error, if any
 
-    def follow(got: list[bytes], done: threading.Event) -> None:
+    def follow(got: list[bytes], done: threading.Event, _: str) -> None:
         consumer = KafkaConsumer(bootstrap_servers=bootstrap(cluster), group_id=None,
                                  enable_auto_commit=False)
         tp = KpTopicPartition("kp", 0)
@@ -289,7 +323,7 @@ def test_aiokafka_through_a_leader_kill(cluster: LogdCluster) -> None:
             await asyncio.gather(*futures)
         call(send())
 
-    def follow(got: list[bytes], done: threading.Event) -> None:
+    def follow(got: list[bytes], done: threading.Event, _: str) -> None:
         async def read() -> None:
             consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(cluster), group_id=None,
                                         enable_auto_commit=False)
@@ -313,3 +347,64 @@ def test_aiokafka_through_a_leader_kill(cluster: LogdCluster) -> None:
         thread.join(TIMEOUT)
         loop.close()
     assert got == values(range(RECORDS))
+
+
+# -- group consumers (subscribe, auto commit: the defaults), coordinator killed too ------
+#
+# A group consumer resumes from its last auto-commit (every 5 s by default) after a
+# rebalance, so a record may come twice (Kafka's at-least-once): duplicates are allowed,
+# loss and reordering are not. aiokafka's group consumer is not here yet: after the kill of
+# its coordinator it read on only about 60 s later (not understood yet; no wait here may be
+# that close to its bound).
+
+
+def test_confluent_kafka_group_consumer_through_a_leader_and_coordinator_kill(
+        cluster: LogdCluster) -> None:
+    producer = ck.Producer({"bootstrap.servers": bootstrap(cluster)})
+
+    def produce(n: range) -> None:
+        for v in values(n):
+            producer.produce("ckg", v)
+            producer.poll(0)
+        assert producer.flush(TIMEOUT) == 0
+
+    def follow(got: list[bytes], done: threading.Event, group: str) -> None:
+        consumer = ck.Consumer({"bootstrap.servers": bootstrap(cluster), "group.id": group})
+        consumer.subscribe(["ckg"])
+        try:
+            while not done.is_set():
+                msg = consumer.poll(0.2)
+                if msg is not None and msg.error() is None:
+                    got.append(msg.value())
+        finally:
+            consumer.close()
+
+    got = run(cluster, "ckg", produce, follow, group=True)
+    assert list(dict.fromkeys(got)) == values(range(RECORDS))
+
+
+def test_kafka_python_group_consumer_through_a_leader_and_coordinator_kill(
+        cluster: LogdCluster) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap(cluster))
+
+    def produce(n: range) -> None:
+        futures = [producer.send("kpg", v) for v in values(n)]
+        producer.flush(TIMEOUT)
+        for f in futures:
+            f.get(timeout=TIMEOUT)
+
+    def follow(got: list[bytes], done: threading.Event, group: str) -> None:
+        consumer = KafkaConsumer("kpg", bootstrap_servers=bootstrap(cluster), group_id=group)
+        try:
+            while not done.is_set():
+                for records in consumer.poll(timeout_ms=200).values():
+                    got.extend(r.value for r in records)
+        finally:
+            consumer.close()
+
+    try:
+        got = run(cluster, "kpg", produce, follow, group=True)
+    finally:
+        producer.close(TIMEOUT)
+    assert list(dict.fromkeys(got)) == values(range(RECORDS))
+
