@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import TopicPartition as AioTopicPartition
 from cluster_harness import LogdCluster, wait_for
 from compat_common import TIMEOUT
-from confluent_kafka import ConsumerGroupTopicPartitions
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KpTopicPartition
@@ -71,6 +71,24 @@ def values(n: range) -> list[bytes]:
     return [b"r-%06d" % i for i in n]
 
 
+def create_topic(servers: str, topic: str, partitions: int) -> None:
+    """Create ``topic`` (replication factor 3), retrying what a cluster whose membership just
+    moved may answer (a dropped broker handle, a retriable error), as an admin tool would."""
+    def attempt() -> bool | None:
+        admin = AdminClient({"bootstrap.servers": servers})
+        try:
+            admin.create_topics([NewTopic(topic, partitions, 3)])[topic].result(30)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:  # an earlier attempt made it
+                return True
+            if err.retriable() or err.code() < 0:
+                return None
+            raise
+        return True
+    wait_for(f"topic {topic} created", attempt, 60)
+
+
 class Scenario:
     """One client's turn: topic, leader, the kill and the return; see the module docstring."""
 
@@ -80,9 +98,7 @@ class Scenario:
         # every node answers; a new topic's partitions have all three in the ISR
         wait_for("three live brokers", lambda: all(
             live_brokers(n.bootstrap) == {1, 2, 3} for n in cluster.nodes.values()), TIMEOUT)
-        admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
-        for future in admin.create_topics([NewTopic(topic, 1, 3)]).values():
-            future.result(TIMEOUT)
+        create_topic(bootstrap(cluster), topic, 1)
         self.leader = wait_for(f"{topic}: a full ISR", lambda: (
             lambda s: s[0] if s[1] == [1, 2, 3] else None)(partition0(cluster, topic, 1)),
             TIMEOUT)

@@ -25,7 +25,7 @@ from typing import Any
 import netns_harness
 import pytest
 from cluster_harness import LogdCluster, wait_for
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from test_cluster import live_brokers
 
@@ -93,11 +93,27 @@ def state(cluster: LogdCluster, topic: str, via: int | None = None
     return {p: (m.leader, sorted(m.isrs)) for p, m in parts.items()}
 
 
+def create_topic(servers: str, topic: str, partitions: int) -> None:
+    """Create ``topic`` (replication factor 3), retrying what a cluster whose membership just
+    moved may answer (a dropped broker handle, a retriable error), as an admin tool would."""
+    def attempt() -> bool | None:
+        admin = AdminClient({"bootstrap.servers": servers})
+        try:
+            admin.create_topics([NewTopic(topic, partitions, 3)])[topic].result(30)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:  # an earlier attempt made it
+                return True
+            if err.retriable() or err.code() < 0:
+                return None
+            raise
+        return True
+    wait_for(f"topic {topic} created", attempt, 60)
+
+
 def create(cluster: LogdCluster, topic: str) -> int:
     """Create ``topic`` (3 partitions, RF 3), wait for full ISRs; the leader of partition 0."""
-    admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
-    for future in admin.create_topics([NewTopic(topic, PARTITIONS, 3)]).values():
-        future.result(30)
+    create_topic(bootstrap(cluster), topic, PARTITIONS)
 
     def full() -> int | None:
         now = state(cluster, topic)
