@@ -211,9 +211,15 @@ def read_back(cluster: LogdCluster, writer: Writer) -> None:
                     got.append((int(msg.value()), msg.offset()))
             values = [v for v, _ in got]
             assert values == sorted(set(values)), f"partition {p}: once each, in order"
-            missing = set(writer.acked[p]) - set(got)
+            # an acknowledgement without an offset (librdkafka gives none for records whose
+            # answer was lost with a cut link and that it counts as written because the
+            # leader accepted later sequences of the same producer) still needs its record;
+            # one with an offset needs it there
+            at = dict(got)
+            missing = [(v, o) for v, o in writer.acked[p]
+                       if v not in at or (o is not None and at[v] != o)]
             assert not missing, f"partition {p}: acknowledged but not read (value, offset): " \
-                f"{sorted(missing)[:10]}"
+                f"{missing[:10]}"
             assert all(v % PARTITIONS == p for v in values), f"partition {p}: only its records"
     finally:
         consumer.close()
