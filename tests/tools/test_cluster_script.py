@@ -42,6 +42,8 @@ def test_cluster_start_status_stop(tmp_path: Path) -> None:
         started = _run("--dir", d, "start", env=env)
         assert started.returncode == 0, started.stderr
         assert f"TIDELOG_BOOTSTRAP=127.0.0.1:{base}" in started.stderr
+        # status and stop read the ports start recorded, not the shell's environment.
+        env.pop("TIDELOG_CLUSTER_PORT")
         status = _run("--dir", d, "status", env=env)
         assert status.returncode == 0, status.stdout + status.stderr
         rows = [line.split("\t") for line in status.stdout.splitlines()]
@@ -71,3 +73,24 @@ def test_cluster_start_status_stop(tmp_path: Path) -> None:
         stopped = _run("--dir", d, "stop", env=env)
     assert stopped.returncode == 0, stopped.stderr
     assert not list((tmp_path / "c").glob("*.pid"))
+
+
+def test_cluster_start_fails_loudly_when_a_node_cannot_listen(tmp_path: Path) -> None:
+    base = _free_base()
+    env = dict(os.environ, TIDELOG_CLUSTER_PORT=str(base))
+    env.pop("TIDELOG_BOOTSTRAP", None)
+    d = tmp_path / "c"
+    with socket.socket() as taken:
+        # Node 2's client port is in use: node 2 cannot start, the others can.
+        taken.bind(("127.0.0.1", base + 1))
+        taken.listen()
+        started = _run("--dir", str(d), "start", env=env)
+    try:
+        assert started.returncode == 1, started.stderr
+        assert "node 2" in started.stderr
+        assert "Address already in use" in started.stderr
+        assert "cluster: up" not in started.stderr
+        # The nodes it did start are stopped again: nothing is left running.
+        assert not list(d.glob("*.pid"))
+    finally:
+        _run("--dir", str(d), "stop", env=env)
