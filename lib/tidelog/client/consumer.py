@@ -17,7 +17,8 @@ Leader changes and outages: NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, a parti
 a leader, a lost connection and other retriable errors never end a poll with an error: the
 affected partitions' metadata is forgotten, the poll returns what the other leaders sent, and
 the next poll asks again after a backoff that grows to the retry policy's ``max_backoff``
-(positions are kept, so nothing is skipped or read twice). Each fetch carries the
+(positions are kept, so nothing is skipped or read twice); the retry policy's ``on_retry``
+hears of each such wait. Each fetch carries the
 partition's leader epoch from metadata (KIP-320): a broker in another epoch answers
 FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH instead of serving a stale view.
 :attr:`Consumer.failing_since` says since when polls have been failing (None when the last
@@ -291,7 +292,10 @@ class Consumer:
             if self.failing_since is None:
                 self.failing_since = time.monotonic()
             # Nothing to wait on at the broker: back off here instead of spinning.
-            await asyncio.sleep(self.cluster.retry.delay(self._failures))
+            delay = self.cluster.retry.delay(self._failures)
+            if self.cluster.retry.on_retry is not None:
+                self.cluster.retry.on_retry(errors[0], delay)
+            await asyncio.sleep(delay)
         else:
             self._failures = 0
             self.failing_since = None

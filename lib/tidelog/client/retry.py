@@ -16,6 +16,9 @@ a wrong ``-b`` fails in seconds, not after the whole budget.
 Nesting: a retry loop run inside another (a metadata refresh inside a produce retry) shares
 the outer loop's deadline through a context variable, so nesting never multiplies the budget.
 
+``on_retry`` (optional) hears of each retry before its wait, with the error and the delay,
+so a program can say what it is waiting for.
+
 Non-retriable errors and the last failure propagate unchanged.
 """
 
@@ -25,7 +28,7 @@ import asyncio
 import contextvars
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from tidelog.client.errors import ClientError, NeverReached
@@ -46,6 +49,8 @@ class RetryPolicy:
     budget: float | None = None
     #: Tries while no broker of the cluster has ever answered.
     unreached_attempts: int = 8
+    #: Hears of each retry before its wait (the error and the delay).
+    on_retry: Callable[[ClientError, float], None] | None = field(default=None, compare=False)
 
     def delay(self, failures: int) -> float:
         return float(min(self.max_backoff, self.backoff * (2 ** max(0, failures - 1))))
@@ -83,6 +88,8 @@ async def retrying(
                 pause = policy.delay(failures)
                 if deadline is not None and time.monotonic() + pause >= deadline:
                     raise
+                if policy.on_retry is not None:
+                    policy.on_retry(exc, pause)
                 await asyncio.sleep(pause)
                 if before_retry is not None:
                     await before_retry(exc)

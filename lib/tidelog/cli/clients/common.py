@@ -9,6 +9,12 @@ of raising, so a producer can flush what it read and a consumer can flush what i
 commit it and leave its group; the body returns, and the program exits 130
 (:data:`~tidelog.cli.exit_codes.ExitCode.INTERRUPTED`) when the stop was asked for. A second
 signal raises KeyboardInterrupt at once.
+
+Timeouts: ``--timeout`` bounds every retried step (:class:`~tidelog.client.retry.RetryPolicy`
+``budget``), and :func:`run_async` with ``timeout`` bounds a whole one-shot command (log-topics,
+log-groups, log-quorum), so no command outlives its ``--timeout``. What a program waits for
+(each retry and its reason) is said on stderr with ``-v`` (:class:`Waits`), and the error at the
+end names the last reason.
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tidelog.cli.bootstrap import parse_bootstrap
-from tidelog.cli.errors import UsageError
+from tidelog.cli.errors import CliError, UsageError
 from tidelog.cli.exit_codes import ExitCode
 
 if TYPE_CHECKING:
+    from tidelog.cli.diagnostics import Diagnostics
     from tidelog.client.cluster import Cluster
+    from tidelog.client.errors import ClientError
 
 _ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|.)", re.S)
 _SIMPLE = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"0": b"\0", b"\\": b"\\"}
@@ -58,10 +66,25 @@ def parse_pairs(items: list[str], what: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def make_cluster(bootstrap: str, timeout: float) -> Cluster:
-    """A cluster client for ``-b`` with request timeouts of ``timeout`` seconds; a leader
-    change or a lost broker is retried for up to ``timeout`` seconds (the budget), a
-    bootstrap list that never answers fails after 8 tries (a few seconds)."""
+@dataclass
+class Waits:
+    """Hears of every retry: says on stderr (``-v``) what the program waits for, and keeps the
+    last reason for the error a timeout ends with."""
+
+    diag: Diagnostics | None = None
+    last: str | None = None
+
+    def __call__(self, error: ClientError, delay: float) -> None:
+        self.last = str(error)
+        if self.diag is not None:
+            self.diag.info(f"waiting {delay:.2g} s to retry: {error}")
+
+
+def make_cluster(bootstrap: str, timeout: float, waits: Waits | None = None) -> Cluster:
+    """A cluster client for ``-b`` whose requests and retried steps end within ``timeout``
+    seconds: a leader change or a lost broker is retried for up to ``timeout`` seconds (the
+    budget), a bootstrap list that never answers fails after 8 tries (a few seconds); ``waits``
+    hears of every retry."""
     from tidelog.client.cluster import Cluster
     from tidelog.client.retry import RetryPolicy
 
@@ -70,7 +93,7 @@ def make_cluster(bootstrap: str, timeout: float) -> Cluster:
         [(s.host, s.port) for s in servers], client_id="tidelog-cli",
         connect_timeout=min(timeout, 10.0), request_timeout=timeout,
         retry=RetryPolicy(attempts=None, backoff=0.05, max_backoff=1.0, budget=timeout,
-                          unreached_attempts=8),
+                          unreached_attempts=8, on_retry=waits),
     )
 
 
@@ -91,8 +114,13 @@ class Stop:
         return self.event.is_set()
 
 
-def run_async(body: Callable[[Stop], Awaitable[int]]) -> int:
-    """Run ``body`` in a fresh event loop; returns its status, or 130 after Ctrl-C/SIGTERM."""
+def run_async(body: Callable[[Stop], Awaitable[int]], *, timeout: float | None = None,
+              waits: Waits | None = None) -> int:
+    """Run ``body`` in a fresh event loop; returns its status, or 130 after Ctrl-C/SIGTERM.
+
+    With ``timeout``, a body still running after that many seconds is cancelled and the run
+    fails (status 1) with an error naming the timeout and the last thing ``waits`` heard of.
+    """
 
     async def main() -> int:
         stop = Stop()
@@ -109,9 +137,15 @@ def run_async(body: Callable[[Stop], Awaitable[int]]) -> int:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, on_stop_signal)
         try:
-            status = await body(stop)
+            async with asyncio.timeout(timeout) as deadline:
+                status = await body(stop)
         except asyncio.CancelledError:
             raise KeyboardInterrupt from None
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            why = f" (last: {waits.last})" if waits is not None and waits.last else ""
+            raise CliError(f"no answer within --timeout {timeout:g} s{why}") from None
         finally:
             for signum in STOP_SIGNALS:
                 with contextlib.suppress(NotImplementedError, RuntimeError):

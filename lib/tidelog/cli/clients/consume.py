@@ -13,9 +13,10 @@ otherwise it follows new data (long polls) until Ctrl-C, which exits 130 after f
 Leader changes and broker restarts: positions live in this process, so a partition whose
 leader moved or whose broker is down is read on from where it was once a leader answers
 again (nothing skipped, nothing printed twice); one that has no leader at start is read from
-its ``-o`` position once it has one, the others meanwhile. Following (no ``-e``), it waits as
-long as that takes, as kcat does: a warning on stderr when partitions become unreachable, a
-note when they are back. With ``-e`` an outage longer than ``--timeout`` ends the program (exit 1).
+its ``-o`` position once it has one, the others meanwhile. Following (neither ``-e`` nor
+``-c``), it waits as long as that takes, as kcat does: a warning on stderr when partitions
+become unreachable, a note when they are back (each retry with ``-v``). With ``-e`` or ``-c``
+an outage longer than ``--timeout`` ends the program (exit 1).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tidelog.cli.clients.common import Stop, make_cluster, run_async
+from tidelog.cli.clients.common import Stop, Waits, make_cluster, run_async
 from tidelog.cli.clients.fmt import Formatter, record_json, render_keyed, render_values
 from tidelog.cli.errors import CliError
 from tidelog.cli.runner import Program
@@ -77,7 +78,8 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
 
         raise UsageError(str(exc)) from None
     formatter = Formatter(s.format, s.null) if s.format is not None else None
-    cluster = make_cluster(s.bootstrap, s.timeout)
+    waits = Waits(prog.diag)
+    cluster = make_cluster(s.bootstrap, s.timeout, waits)
     out = prog.out
     try:
         topics = await resolve_topics(cluster, s)
@@ -102,7 +104,7 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
         await consumer.assign(assignments, wait_for_leaders=False)
         prog.diag.info(f"consuming {len(assignments)} partitions of {', '.join(topics)}")
         left = s.count
-        outage = _Outage(prog, s.timeout, fail=s.exit_at_end)
+        outage = _Outage(prog, s.timeout, fail=s.exit_at_end or s.count is not None)
         stop_wait = asyncio.ensure_future(stop.event.wait())
         try:
             while not stop.requested:

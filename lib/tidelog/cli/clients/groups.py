@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from tidelog.cli.clients.common import Stop, make_cluster, run_async
+from tidelog.cli.clients.common import Stop, Waits, make_cluster, run_async
 from tidelog.cli.errors import CliError, UsageError
 from tidelog.cli.runner import Program
 from tidelog.cli.tables import write_table
@@ -133,13 +133,14 @@ def groups(prog: Program, settings: GroupsSettings) -> int:
             parse_duration_ms(s.by_duration)
     if s.members and s.state:
         raise UsageError("use either --members or --state")
-    return run_async(lambda stop: _run(prog, s, stop))
+    waits = Waits(prog.diag)
+    return run_async(lambda stop: _run(prog, s, stop, waits), timeout=s.timeout, waits=waits)
 
 
-async def _run(prog: Program, s: GroupsSettings, stop: Stop) -> int:
+async def _run(prog: Program, s: GroupsSettings, stop: Stop, waits: Waits) -> int:
     from tidelog.client.group_admin import GroupAdmin
 
-    cluster = make_cluster(s.bootstrap, s.timeout)
+    cluster = make_cluster(s.bootstrap, s.timeout, waits)
     try:
         admin = GroupAdmin(cluster)
         if s.action == "list":

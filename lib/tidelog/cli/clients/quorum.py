@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tidelog.cli.clients.common import Stop, make_cluster, run_async
+from tidelog.cli.clients.common import Stop, Waits, make_cluster, run_async
 from tidelog.cli.errors import CliError, UsageError
 from tidelog.cli.runner import Program
 from tidelog.cli.tables import write_table
@@ -43,14 +43,16 @@ def quorum(prog: Program, settings: QuorumSettings) -> int:
     """Run log-quorum describe; returns the exit status."""
     if settings.status == settings.replication:
         raise UsageError("describe needs exactly one of --status and --replication")
-    return run_async(lambda stop: _run(prog, settings, stop))
+    waits = Waits(prog.diag)
+    return run_async(lambda stop: _run(prog, settings, stop, waits), timeout=settings.timeout,
+                     waits=waits)
 
 
-async def _describe(s: QuorumSettings) -> tuple[str, Any]:
+async def _describe(s: QuorumSettings, waits: Waits) -> tuple[str, Any]:
     from tidelog.client.errors import ClientError
     from tidelog.protocol.apis import ApiKey
 
-    cluster = make_cluster(s.bootstrap, s.timeout)
+    cluster = make_cluster(s.bootstrap, s.timeout, waits)
     try:
         try:
             answer = await cluster.refresh([])
@@ -75,8 +77,8 @@ def _ago(now_ms: int, ts: int) -> int:
     return -1 if ts < 0 else max(0, now_ms - ts)
 
 
-async def _run(prog: Program, s: QuorumSettings, stop: Stop) -> int:
-    cluster_id, part = await _describe(s)
+async def _run(prog: Program, s: QuorumSettings, stop: Stop, waits: Waits) -> int:
+    cluster_id, part = await _describe(s, waits)
     leader = part.leader_id
     voters = list(part.current_voters)
     observers = list(part.observers)

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tidelog.cli.clients.common import Stop, make_cluster, run_async
+from tidelog.cli.clients.common import Stop, Waits, make_cluster, run_async
 from tidelog.cli.errors import CliError, UsageError
 from tidelog.cli.runner import Program
 from tidelog.cli.tables import write_table
@@ -77,13 +77,14 @@ def topics(prog: Program, settings: TopicsSettings) -> int:
     if (s.under_replicated or s.unavailable) and (s.action != "describe" or s.show_configs):
         raise UsageError("--under-replicated and --unavailable filter the partitions of "
                          "describe (without --configs)")
-    return run_async(lambda stop: _run(prog, s, stop))
+    waits = Waits(prog.diag)
+    return run_async(lambda stop: _run(prog, s, stop, waits), timeout=s.timeout, waits=waits)
 
 
-async def _run(prog: Program, s: TopicsSettings, stop: Stop) -> int:
+async def _run(prog: Program, s: TopicsSettings, stop: Stop, waits: Waits) -> int:
     from tidelog.client.admin import Admin
 
-    cluster = make_cluster(s.bootstrap, s.timeout)
+    cluster = make_cluster(s.bootstrap, s.timeout, waits)
     try:
         admin = Admin(cluster, timeout_ms=int(s.timeout * 1000))
         if s.action == "list":
