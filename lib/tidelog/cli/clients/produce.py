@@ -185,7 +185,7 @@ async def _produce(prog: Program, s: ProduceSettings, stop: Stop) -> int:
         await producer.topic(s.topic)
         reader = _Reader(asyncio.get_running_loop(), s.files)
         reader.start()
-        progress = _Progress(s.files) if s.progress else None
+        progress = _Progress(s.files, producer) if s.progress else None
         delim = s.delimiter
         rest = b""
         stop_wait = asyncio.ensure_future(stop.event.wait())
@@ -202,7 +202,10 @@ async def _produce(prog: Program, s: ProduceSettings, stop: Stop) -> int:
                     raise item
                 if item is None:
                     if rest:
-                        bad_input += await _send(producer, s, [rest], prog)
+                        bad, sent = await _send(producer, s, [rest], prog)
+                        bad_input += bad
+                        if progress is not None:
+                            progress.submitted(sent)
                     break
                 if progress is not None:
                     progress.advance(len(item))
@@ -218,13 +221,18 @@ async def _produce(prog: Program, s: ProduceSettings, stop: Stop) -> int:
                 if pieces:
                     # The records' total size follows from the chunk's: no pass over them.
                     payload = total - len(rest) - len(pieces) * len(delim)
-                    bad_input += await _send(producer, s, pieces, prog, payload)
+                    bad, sent = await _send(producer, s, pieces, prog, payload)
+                    bad_input += bad
+                    if progress is not None:
+                        progress.submitted(sent)
         finally:
             stop_wait.cancel()
-            if progress is not None:
-                progress.close()
-            # Ctrl-C or end of input: everything read so far is still delivered.
-            await producer.flush()
+            try:
+                # Ctrl-C or end of input: everything read so far is still delivered.
+                await producer.flush()
+            finally:
+                if progress is not None:
+                    progress.close()
     except ClientError:
         raise
     finally:
@@ -250,10 +258,12 @@ async def _produce(prog: Program, s: ProduceSettings, stop: Stop) -> int:
 
 
 async def _send(producer: Any, s: ProduceSettings, pieces: list[bytes], prog: Program,
-                payload: int | None = None) -> int:
-    """Hand one chunk's records to the producer; returns how many input records were bad."""
+                payload: int | None = None) -> tuple[int, int]:
+    """Hand one chunk's records to the producer; returns how many input records were bad and
+    how many records were handed over."""
     if s.input_format == "json":
         bad = 0
+        sent = 0
         for line in pieces:
             if not line.strip():
                 continue
@@ -267,7 +277,8 @@ async def _send(producer: Any, s: ProduceSettings, pieces: list[bytes], prog: Pr
             headers = list(s.headers) + args["headers"]
             await producer.send(s.topic, args["value"], args["key"], headers,
                                 partition=partition, timestamp=args["timestamp"])
-        return 0 if bad == 0 else bad
+            sent += 1
+        return bad, sent
     null = s.null_value
     if s.key_delimiter is None and not s.headers:
         values: list[Any] = pieces if null is None else [
@@ -275,10 +286,10 @@ async def _send(producer: Any, s: ProduceSettings, pieces: list[bytes], prog: Pr
         if null is None:
             await producer.send_values(s.topic, values, partition=s.partition,
                                        payload_hint=payload)
-            return 0
+            return 0, len(values)
         if None not in values:
             await producer.send_values(s.topic, values, partition=s.partition)
-            return 0
+            return 0, len(values)
     kd = s.key_delimiter
     headers = tuple(s.headers)
     for piece in pieces:
@@ -291,23 +302,54 @@ async def _send(producer: Any, s: ProduceSettings, pieces: list[bytes], prog: Pr
         if null is not None and value == null:
             value = None
         await producer.send(s.topic, value, key, headers, partition=s.partition)
-    return 0
+    return 0, len(pieces)
 
 
 class _Progress:
-    """A rich progress bar over the input files' bytes, on stderr (only on a terminal)."""
+    """Progress on stderr (only on a terminal): the input files' bytes read, and the records
+    the broker acknowledged out of those handed to the producer. Reading ends first; the bar
+    stays until the last record is acknowledged (or failed), then goes away."""
 
-    def __init__(self, files: list[Path]) -> None:
+    def __init__(self, files: list[Path], producer: Any) -> None:
         from rich.console import Console
-        from rich.progress import Progress
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         total = sum(p.stat().st_size for p in files if p.is_file())
-        self._bar = Progress(console=Console(stderr=True), transient=True)
-        self._task = self._bar.add_task("producing", total=total or None)
+        self._producer = producer
+        self._submitted = 0
+        self._bar = Progress(
+            TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[unit]}"), console=Console(stderr=True), transient=True,
+        )
+        self._read = self._bar.add_task("read", total=total or None, unit="bytes")
+        self._acked = self._bar.add_task("producing", total=0, unit="records acknowledged")
         self._bar.start()
+        self._ticker: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(
+            self._tick())
 
     def advance(self, n: int) -> None:
-        self._bar.advance(self._task, n)
+        self._bar.advance(self._read, n)
+
+    def submitted(self, n: int) -> None:
+        self._submitted += n
+        self._update()
+
+    def _update(self) -> None:
+        stats = self._producer.stats
+        self._bar.update(self._acked, total=self._submitted,
+                         completed=stats.records + stats.failed)
+
+    async def _tick(self) -> None:
+        # Acknowledgements arrive on the event loop; show them as they come (10 times a second).
+        while True:
+            self._update()
+            await asyncio.sleep(0.1)
 
     def close(self) -> None:
+        """After the final flush: the last frame shows every record acknowledged."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        self._update()
+        self._bar.refresh()
         self._bar.stop()
