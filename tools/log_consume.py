@@ -94,8 +94,8 @@ def consume(
     new records like tail -f until Ctrl-C, or up to the end with -e. With -g GROUP, share
     the topics with the group's other members and resume where the group left off.
 
-    Exit status: 0 ok, 1 error (broker unreachable, corrupt data), 2 usage error, 3 a topic
-    or partition does not exist, 130 interrupted.
+    Exit status: 0 ok, 1 error (broker unreachable, corrupt data), 2 usage error, 5 a topic
+    or partition does not exist, 130 interrupted (the table of every program: tidelog(7)).
     """
 
     def body(prog: Program) -> int:

@@ -76,7 +76,8 @@ def dump(
     --json). The type of each FILE is told from its name.
 
     Exit status: 0 ok, 1 a file is missing or unreadable or of unknown type, 2 usage error,
-    3 corrupt data, 4 index entries that do not match the log, 130 interrupted.
+    3 corrupt data, 4 index entries that do not match the log, 130 interrupted (the table
+    of every program: tidelog(7)).
     """
 
     def body(prog: Program) -> None:

@@ -105,9 +105,10 @@ def groups(
     """List consumer groups, describe one (offsets, lag and owners per partition; its
     members; its state), reset its offsets, print its total lag, or delete groups.
 
-    Exit status: 0 ok, 1 error (broker unreachable or refused), 2 usage error, 3 the group
-    does not exist, 4 the group has active members (reset-offsets, delete), 5 lag above
-    --max, 130 interrupted.
+    Exit status: 0 ok, 1 error (broker unreachable or refused), 2 usage error, 5 the group
+    (or a topic or partition of -t) does not exist, 7 the group has active members
+    (reset-offsets, delete), 8 lag above --max, 130 interrupted (the table of every program:
+    tidelog(7)).
     """
 
     def body(prog: Program) -> int:

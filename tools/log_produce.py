@@ -117,9 +117,10 @@ def produce(
 ) -> None:
     """Append records read from stdin (or the FILEs) to TOPIC, one per line by default.
 
-    A summary goes to stderr. Exit status: 0 ok, 1 error (broker unreachable, unknown topic),
-    2 usage error, 3 some records were not written, 130 interrupted (what was read is
-    still written).
+    A summary goes to stderr. Exit status: 0 ok, 1 error (broker unreachable), 2 usage error,
+    5 the topic does not exist (and is not created on first use), 9 some records were not
+    written, 130 interrupted (what was read is still written). The table of every program:
+    tidelog(7).
     """
 
     def body(prog: Program) -> int:

@@ -46,8 +46,8 @@ def quorum(
 ) -> None:
     """Describe the metadata quorum (--status or --replication).
 
-    Exit status: 0 ok, 1 error (no node reachable), 2 usage error, 3 the quorum has no
-    leader, 130 interrupted.
+    Exit status: 0 ok, 1 error (no node reachable), 2 usage error, 10 the quorum has no
+    leader, 130 interrupted (the table of every program: tidelog(7)).
     """
 
     def body(prog: Program) -> int:

@@ -100,8 +100,9 @@ def topics(
 ) -> None:
     """Create, list, describe, alter (partitions, configs) and delete topics.
 
-    Exit status: 0 ok, 1 error (broker unreachable or refused), 2 usage error, 3 the topic
-    to create exists, 4 the topic does not exist, 130 interrupted.
+    Exit status: 0 ok, 1 error (broker unreachable or refused), 2 usage error, 5 the topic
+    does not exist, 6 the topic to create exists, 130 interrupted (the table of every
+    program: tidelog(7)).
     """
 
     def body(prog: Program) -> int:

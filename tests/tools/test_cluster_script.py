@@ -1,5 +1,5 @@
 """scripts/cluster starts, lists and stops a 3-node local cluster; log-quorum reports on it
-(exit 0 with a leader, 3 once the quorum has lost its majority)."""
+(exit 0 with a leader, 10 once the quorum has lost its majority)."""
 
 from __future__ import annotations
 
@@ -65,10 +65,10 @@ def test_cluster_start_status_stop(tmp_path: Path) -> None:
                  "--timeout", "2"], capture_output=True, text=True, env=env, timeout=30,
                 check=False)
             code = res.returncode
-            if code == 3:
+            if code == 10:
                 break
-        assert code == 3
-        assert _run("--dir", d, "status", env=env).returncode == 3
+        assert code == 10
+        assert _run("--dir", d, "status", env=env).returncode == 10
     finally:
         stopped = _run("--dir", d, "stop", env=env)
     assert stopped.returncode == 0, stopped.stderr

@@ -75,7 +75,7 @@ def describe(c: LogdCluster, *topics: str, flags: tuple[str, ...] = ()
     """topic -> partitions, from ``log-topics describe --json``."""
     out = run(c, "log-topics", "describe", *topics, "--json", "--timeout", "5", *flags)
     docs = [orjson.loads(line) for line in out.stdout.splitlines()]
-    return {d["name"]: d["partitions"] for d in docs}
+    return {d["topic"]: d["partitions"] for d in docs}
 
 
 def _live(c: LogdCluster) -> set[int]:

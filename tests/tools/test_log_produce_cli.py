@@ -56,7 +56,7 @@ def test_json_input_and_report(broker: Logd) -> None:
         b'{"value": "x", "partition": "zero"}',
     ]) + b"\n"
     result = run(broker, "log-produce", "-t", "json-in", "--input-format", "json", "--json",
-                 stdin=lines, check=3)
+                 stdin=lines, check=9)
     report = orjson.loads(result.stdout)
     assert (report["records"], report["failed"], report["invalid_input"]) == (3, 2, 2)
     assert report["topic"] == "json-in" and report["partitions"] == {"json-in": {"0": 3}}

@@ -14,7 +14,7 @@ def test_create_list_describe_alter_delete(broker: Logd) -> None:
     run(broker, "log-topics", "-b", broker.bootstrap, "create", "orders", "--partitions", "3",
         "--config", "retention.ms=3600000")
     assert b"orders" in run(broker, "log-topics", "list").stdout.splitlines()
-    result = run(broker, "log-topics", "create", "orders", "--partitions", "3", check=3)
+    result = run(broker, "log-topics", "create", "orders", "--partitions", "3", check=6)
     assert b"already exists" in result.stderr
     again = run(broker, "log-topics", "create", "orders", "--if-not-exists", "--json")
     assert orjson.loads(again.stdout) == {"topic": "orders", "action": "create",
@@ -42,7 +42,7 @@ def test_create_list_describe_alter_delete(broker: Logd) -> None:
     assert {"topic": "orders", "partitions": 4} in listing
     deleted = run(broker, "log-topics", "delete", "orders")
     assert deleted.stdout == b"" and b"deleted topic orders" in deleted.stderr
-    assert b"does not exist" in run(broker, "log-topics", "delete", "orders", check=4).stderr
+    assert b"does not exist" in run(broker, "log-topics", "delete", "orders", check=5).stderr
     gone = run(broker, "log-topics", "delete", "orders", "--if-exists", "--json")
     assert orjson.loads(gone.stdout)["changed"] is False
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from tidelog.cli.clients.common import Stop, Waits, make_cluster, run_async
 from tidelog.cli.clients.fmt import Formatter, record_json, render_keyed, render_values
 from tidelog.cli.errors import CliError
+from tidelog.cli.exit_codes import ExitCode
 from tidelog.cli.runner import Program
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from tidelog.client.consumer import Consumer
 
 #: Exit status when a topic or partition asked for does not exist.
-EXIT_NOT_FOUND = 3
+EXIT_NOT_FOUND = ExitCode.NOT_FOUND
 
 
 @dataclass

@@ -6,19 +6,21 @@ Output (stdout; tab-separated in a pipe, a rich table on a terminal; ``-`` for n
 * ``list`` -- one group id per line; JSON ``{"group", "protocol_type", "state"}``.
 * ``describe GROUP`` -- GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST
   CLIENT-ID per partition the group committed or is assigned; JSON one object per partition
-  with exactly ``topic, partition, current_offset, log_end_offset, lag, consumer_id, host,
-  client_id``. ``--members``: GROUP CONSUMER-ID INSTANCE-ID HOST CLIENT-ID #PARTITIONS
+  with exactly ``group, topic, partition, current_offset, log_end_offset, lag, consumer_id,
+  host, client_id``. ``--members``: GROUP CONSUMER-ID INSTANCE-ID HOST CLIENT-ID #PARTITIONS
   ASSIGNMENT; ``--state``: GROUP STATE PROTOCOL-TYPE PROTOCOL #MEMBERS.
 * ``reset-offsets GROUP`` -- the plan GROUP TOPIC PARTITION CURRENT-OFFSET NEW-OFFSET (JSON
-  ``{"topic", "partition", "current_offset", "new_offset"}``); committed only with
+  ``{"group", "topic", "partition", "current_offset", "new_offset"}``); committed only with
   ``--execute``. Partitions: those of ``-t TOPIC`` (or ``TOPIC:P,P``), else every partition
   the group has committed. New offsets are clamped into each log's [start, end].
 * ``lag GROUP`` -- the group's total lag (one number; JSON ``{"group", "lag", "partitions"}``);
-  with ``--max N`` the exit status is 5 when the lag exceeds N.
+  with ``--max N`` the exit status is LAG_ABOVE_MAX (8) when the lag exceeds N.
 * ``delete GROUP...`` -- nothing on stdout (JSON ``{"group", "deleted"}``).
 
-Exit status: 3 the group does not exist, 4 the group has members (reset-offsets and delete
-refuse, as kafka-consumer-groups does), 5 ``lag --max`` exceeded; 1 other errors.
+Exit status (tidelog(7)'s table): NOT_FOUND (5) the group, or a topic or partition of
+``reset-offsets -t``, does not exist; GROUP_BUSY (7) the group has members (reset-offsets and
+delete refuse, as kafka-consumer-groups does); LAG_ABOVE_MAX (8) ``lag --max`` exceeded; 1
+other errors.
 """
 
 from __future__ import annotations
@@ -31,16 +33,17 @@ from typing import TYPE_CHECKING
 
 from tidelog.cli.clients.common import Stop, Waits, make_cluster, run_async
 from tidelog.cli.errors import CliError, UsageError
+from tidelog.cli.exit_codes import ExitCode
 from tidelog.cli.runner import Program
 from tidelog.cli.tables import write_table
 
 if TYPE_CHECKING:
-    from tidelog.client.cluster import Cluster
+    from tidelog.client.cluster import Cluster, TopicInfo
     from tidelog.client.group_admin import GroupAdmin, GroupDescription
 
-EXIT_NO_GROUP = 3
-EXIT_HAS_MEMBERS = 4
-EXIT_LAG = 5
+EXIT_NO_GROUP = ExitCode.NOT_FOUND
+EXIT_HAS_MEMBERS = ExitCode.GROUP_BUSY
+EXIT_LAG = ExitCode.LAG_ABOVE_MAX
 ACTIONS = ("list", "describe", "reset-offsets", "lag", "delete")
 RESET_MODES = ("to_earliest", "to_latest", "to_offset", "to_datetime", "shift_by",
                "by_duration")
@@ -211,7 +214,7 @@ async def _describe(prog: Program, admin: GroupAdmin, s: GroupsSettings) -> None
     lags = await admin.lag(group)
     if s.json:
         for row in lags:
-            prog.out.json(row.as_dict())
+            prog.out.json({"group": group, **row.as_dict()})
         return
     write_table(prog.out, ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET",
                            "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"],
@@ -235,9 +238,12 @@ async def _reset(prog: Program, admin: GroupAdmin, cluster: Cluster, s: GroupsSe
     if s.topics:
         for spec in s.topics:
             topic, parts = _parse_topic(spec)
-            if parts is None:
-                parts = list(range((await cluster.topic(topic)).count))
-            wanted.setdefault(topic, []).extend(parts)
+            count = (await _topic(cluster, topic)).count
+            missing = sorted(set(parts or ()) - set(range(count)))
+            if missing:
+                raise CliError(f"topic {topic!r} has no partition {missing[0]} (it has {count})",
+                               ExitCode.NOT_FOUND)
+            wanted.setdefault(topic, []).extend(range(count) if parts is None else parts)
     else:
         for t, p in sorted(committed):
             wanted.setdefault(t, []).append(p)
@@ -273,8 +279,8 @@ async def _reset(prog: Program, admin: GroupAdmin, cluster: Cluster, s: GroupsSe
     for (topic, p), new in sorted(plan.items()):
         cur = committed.get((topic, p))
         if s.json:
-            prog.out.json({"topic": topic, "partition": p, "current_offset": cur,
-                           "new_offset": new})
+            prog.out.json({"group": group, "topic": topic, "partition": p,
+                           "current_offset": cur, "new_offset": new})
         rows.append([group, topic, p, _dash(cur), new])
     if not s.json:
         write_table(prog.out, ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET"],
@@ -286,6 +292,24 @@ async def _reset(prog: Program, admin: GroupAdmin, cluster: Cluster, s: GroupsSe
         prog.diag.note("dry run: nothing changed (add --execute to commit these offsets)")
 
 
+async def _topic(cluster: Cluster, topic: str) -> TopicInfo:
+    """``topic``'s metadata; a missing topic is reported at once (one metadata round), not
+    retried until ``--timeout`` (the retry budget would otherwise wait it out)."""
+    from tidelog.client.errors import BrokerError
+    from tidelog.protocol.errors import ErrorCode
+
+    answer = await cluster.refresh([topic], auto_create=False)
+    for entry in answer.topics:
+        if entry.name == topic and entry.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+            raise CliError(f"topic {topic!r} does not exist", ExitCode.NOT_FOUND)
+    try:
+        return await cluster.topic(topic, auto_create=False)
+    except BrokerError as exc:
+        if exc.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+            raise CliError(f"topic {topic!r} does not exist", ExitCode.NOT_FOUND) from None
+        raise
+
+
 async def _lag(prog: Program, admin: GroupAdmin, s: GroupsSettings) -> int:
     group = s.groups[0]
     await _existing(admin, group)
@@ -293,7 +317,7 @@ async def _lag(prog: Program, admin: GroupAdmin, s: GroupsSettings) -> int:
     total = sum(r.lag for r in rows if r.lag is not None)
     if s.json:
         prog.out.json({"group": group, "lag": total,
-                       "partitions": [r.as_dict() for r in rows]})
+                       "partitions": [{"group": group, **r.as_dict()} for r in rows]})
     else:
         prog.out.line(str(total))
     if s.max_lag is not None and total > s.max_lag:

@@ -36,11 +36,12 @@ import orjson
 
 from tidelog.cli.clients.common import Stop, make_cluster, run_async
 from tidelog.cli.errors import CliError
+from tidelog.cli.exit_codes import ExitCode
 from tidelog.cli.runner import Program
 
 CHUNK = 4 << 20
 #: Exit status when some records were not written.
-EXIT_FAILED_RECORDS = 3
+EXIT_FAILED_RECORDS = ExitCode.NOT_ALL_WRITTEN
 
 
 @dataclass
@@ -166,8 +167,9 @@ def produce(prog: Program, settings: ProduceSettings) -> int:
 
 
 async def _produce(prog: Program, s: ProduceSettings, stop: Stop) -> int:
-    from tidelog.client.errors import ClientError
+    from tidelog.client.errors import BrokerError, ClientError
     from tidelog.client.producer import Producer, ProducerConfig
+    from tidelog.protocol.errors import ErrorCode
 
     for path in s.files:
         if not path.is_file() and not path.exists():
@@ -182,7 +184,13 @@ async def _produce(prog: Program, s: ProduceSettings, stop: Stop) -> int:
             request_timeout_ms=int(s.timeout * 1000),
         ))
         await producer.start()
-        await producer.topic(s.topic)
+        try:
+            await producer.topic(s.topic)
+        except BrokerError as exc:
+            if exc.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+                raise CliError(f"topic {s.topic!r} does not exist (and the broker does not "
+                               "create topics on first use)", ExitCode.NOT_FOUND) from None
+            raise
         reader = _Reader(asyncio.get_running_loop(), s.files)
         reader.start()
         progress = _Progress(s.files, producer) if s.progress else None

@@ -3,14 +3,15 @@
 Output (stdout). ``--status``: one ``NAME<TAB>VALUE`` line each for ClusterId, LeaderId,
 LeaderEpoch, HighWatermark, MaxFollowerLag, MaxFollowerLagTimeMs, CurrentVoters and
 CurrentObservers (node ids comma separated), as kafka-metadata-quorum prints them; with
-``--json`` one object ``{"cluster_id", "leader_id", "leader_epoch", "high_watermark",
+``--json`` one object ``{"cluster_id", "leader", "leader_id", "leader_epoch", "high_watermark",
 "max_follower_lag", "max_follower_lag_time_ms", "voters", "observers"}`` (ids as lists).
 ``--replication``: a table NODE, LOG-END-OFFSET, LAG, LAST-FETCH-MS-AGO,
 LAST-CAUGHT-UP-MS-AGO, STATUS (Leader, Follower or Observer; -1 is unknown); with
-``--json`` one object ``{"leader_id", "replicas": [{"node_id", "log_end_offset", "lag",
-"last_fetch_timestamp", "last_caught_up_timestamp", "status"}]}``.
+``--json`` one object ``{"leader", "leader_id", "replicas": [{"node_id", "log_end_offset",
+"lag", "last_fetch_timestamp", "last_caught_up_timestamp", "status"}]}``. ``leader_id`` is
+``leader`` again, under kafka-metadata-quorum's name, for scripts written against it.
 
-Exit status: :data:`EXIT_NO_LEADER` (3) when the quorum has no known leader (the report is
+Exit status: :data:`EXIT_NO_LEADER` (10) when the quorum has no known leader (the report is
 still printed), so ``log-quorum describe --status`` serves as a health check; 1 when no
 node answers.
 """
@@ -23,10 +24,11 @@ from typing import Any
 
 from tidelog.cli.clients.common import Stop, Waits, make_cluster, run_async
 from tidelog.cli.errors import CliError, UsageError
+from tidelog.cli.exit_codes import ExitCode
 from tidelog.cli.runner import Program
 from tidelog.cli.tables import write_table
 
-EXIT_NO_LEADER = 3
+EXIT_NO_LEADER = ExitCode.NO_LEADER
 METADATA_TOPIC = "__cluster_metadata"
 
 
@@ -90,7 +92,10 @@ async def _run(prog: Program, s: QuorumSettings, stop: Stop, waits: Waits) -> in
                     if v.last_caught_up_timestamp >= 0), default=0)
     if s.status:
         doc = {
-            "cluster_id": cluster_id, "leader_id": leader, "leader_epoch": part.leader_epoch,
+            # "leader" as in every program's JSON; "leader_id" (kafka-metadata-quorum's
+            # LeaderId) stays for the scripts written against it.
+            "cluster_id": cluster_id, "leader": leader, "leader_id": leader,
+            "leader_epoch": part.leader_epoch,
             "high_watermark": part.high_watermark, "max_follower_lag": max_lag,
             "max_follower_lag_time_ms": lag_time,
             "voters": [v.replica_id for v in voters],
@@ -118,7 +123,7 @@ async def _run(prog: Program, s: QuorumSettings, stop: Stop, waits: Waits) -> in
                 "last_caught_up_timestamp": r.last_caught_up_timestamp, "status": status,
             })
         if s.json:
-            prog.out.json({"leader_id": leader, "replicas": rows})
+            prog.out.json({"leader": leader, "leader_id": leader, "replicas": rows})
         else:
             write_table(
                 prog.out,

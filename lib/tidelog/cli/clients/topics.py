@@ -23,8 +23,9 @@ partitions by the filters is not printed, and with no partition left nothing is 
 Idempotent scripts: ``create --if-not-exists`` succeeds (changed false) when the topic is
 there, ``delete --if-exists`` / ``alter --if-exists`` when it is not.
 
-Exit status: 3 when ``create`` meets an existing topic, 4 when a topic to describe, alter or
-delete does not exist (without the ``--if-*`` flags); 1 for other broker errors.
+Exit status (tidelog(7)'s table): EXISTS (6) when ``create`` meets an existing topic,
+NOT_FOUND (5) when a topic to describe, alter or delete does not exist (without the
+``--if-*`` flags); 1 for other broker errors.
 """
 
 from __future__ import annotations
@@ -34,14 +35,15 @@ from typing import TYPE_CHECKING
 
 from tidelog.cli.clients.common import Stop, Waits, make_cluster, run_async
 from tidelog.cli.errors import CliError, UsageError
+from tidelog.cli.exit_codes import ExitCode
 from tidelog.cli.runner import Program
 from tidelog.cli.tables import write_table
 
 if TYPE_CHECKING:
     from tidelog.client.admin import Admin, CleanerView
 
-EXIT_EXISTS = 3
-EXIT_MISSING = 4
+EXIT_EXISTS = ExitCode.EXISTS
+EXIT_MISSING = ExitCode.NOT_FOUND
 ACTIONS = ("create", "list", "describe", "alter", "delete")
 
 
@@ -136,7 +138,9 @@ async def _describe(prog: Program, admin: Admin, s: TopicsSettings) -> None:
             if p.error is not None:
                 prog.diag.warning(f"{name}/{p.partition}: {p.error}")
         if s.json:
-            prog.out.json(desc.as_dict())
+            doc = desc.as_dict()
+            # tidelog(7)'s vocabulary: a topic's name is "topic" in every program's JSON.
+            prog.out.json({"topic": doc.pop("name"), **doc})
         elif s.show_configs:
             rows.extend([name, key, "" if value is None else value]
                         for key, value in sorted(desc.configs.items()))
