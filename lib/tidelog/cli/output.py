@@ -9,12 +9,18 @@ Crash behaviour: when the reader of stdout goes away (``| head``, a closed socke
 flush raises :class:`StdoutClosed` after pointing file descriptor 1 at /dev/null, so Python's
 own flush at exit cannot print "Exception ignored ... BrokenPipeError". The runner catches
 StdoutClosed and ends the program quietly with the status it had so far.
+
+Terminal safety: when stdout is a terminal, control characters in the data (ESC, BEL, CR, the
+C1 controls U+0080-U+009F, ... all but newline and tab) are written as visible escapes
+(``\\x1b``, ``\\u009b``), so a record value cannot retitle the window, move the cursor or
+hide text. In a pipe or a file the bytes are written exactly as they are.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import sys
 from typing import Any, BinaryIO, TextIO, cast
@@ -22,6 +28,29 @@ from typing import Any, BinaryIO, TextIO, cast
 import orjson
 
 DEFAULT_BUFFER_SIZE = 64 * 1024
+
+# C0 controls but tab and newline, DEL, and the C1 controls as UTF-8 encodes them.
+_CONTROLS = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
+_TEXT_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(match: re.Match[bytes]) -> bytes:
+    raw = match.group()
+    if len(raw) == 1:
+        return b"\\x%02x" % raw[0]
+    return b"\\u%04x" % ord(raw.decode("utf-8"))
+
+
+def escape_controls(data: bytes) -> bytes:
+    """``data`` with every control character but newline and tab written as an escape."""
+    return _CONTROLS.sub(_visible, data)
+
+
+def escape_controls_text(text: str) -> str:
+    """The same for text (a table cell): ``\\x1b`` for ESC, ``\\u009b`` for a C1 control."""
+    return _TEXT_CONTROLS.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x80
+        else f"\\u{ord(m.group()):04x}", text)
 
 
 class _TextSink:
@@ -72,14 +101,18 @@ class Output:
         self._buffer_size = buffer_size
         self._autoflush = autoflush
         self._closed = False
+        self._terminal: bool | None = None
 
     @property
     def is_terminal(self) -> bool:
-        """Whether a person reads this stream: human tables and colours only then."""
-        try:
-            return self._stream.isatty()
-        except (ValueError, OSError):
-            return False
+        """Whether a person reads this stream: human tables, colours and escaped control
+        characters only then. Asked once: a stream does not stop being a terminal."""
+        if self._terminal is None:
+            try:
+                self._terminal = bool(self._stream.isatty())
+            except (ValueError, OSError):
+                self._terminal = False
+        return self._terminal
 
     @property
     def closed(self) -> bool:
@@ -87,7 +120,14 @@ class Output:
         return self._closed
 
     def write(self, data: bytes) -> None:
-        """Queue raw bytes."""
+        """Queue data bytes (control characters escaped on a terminal)."""
+        if self.is_terminal:
+            data = escape_controls(data)
+        self.write_raw(data)
+
+    def write_raw(self, data: bytes) -> None:
+        """Queue bytes exactly as they are (output already made safe, such as a drawn table
+        whose cells were escaped)."""
         if self._closed:
             raise StdoutClosed
         self._parts.append(data)

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from tidelog.cli.clients.common import Stop, Waits, make_cluster, run_async
+from tidelog.cli.diagnostics import QUIET
 from tidelog.cli.errors import CliError, UsageError
 from tidelog.cli.exit_codes import ExitCode
 from tidelog.cli.runner import Program
@@ -282,7 +283,8 @@ async def _reset(prog: Program, admin: GroupAdmin, cluster: Cluster, s: GroupsSe
             prog.out.json({"group": group, "topic": topic, "partition": p,
                            "current_offset": cur, "new_offset": new})
         rows.append([group, topic, p, _dash(cur), new])
-    if not s.json:
+    # -q: the plan table is a report for a person; --json output is data a script asked for.
+    if not s.json and prog.diag.level > QUIET:
         write_table(prog.out, ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET"],
                     rows)
     if s.execute:
