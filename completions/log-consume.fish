@@ -7,7 +7,7 @@ complete -c log-consume -l pattern -r -f -d 'Read every topic whose whole name m
 complete -c log-consume -s g -l group -r -f -d 'Consume as a member of consumer group GROUP: read the partitions it assigns, from its committed offsets, committing what was printed.'
 complete -c log-consume -s b -l bootstrap -r -f -d 'Brokers to start from (env TIDELOG_BOOTSTRAP).'
 complete -c log-consume -s p -l partition -r -f -d 'Read only partition N (repeatable; default: all).'
-complete -c log-consume -s o -l offset -r -f -d 'Start at beginning, end, N, -N (N before the end), +N, @TIMESTAMP_MS or @ISO-DATETIME.'
+complete -c log-consume -s o -l offset -r -f -d 'Start at beginning, end, N, -N (N before the end), +N, @TIMESTAMP_MS or @ISO-DATETIME (kcat: s@TIMESTAMP_MS). The default is the beginning, where Kafka\'s console consumer starts at the end; with -g a group resumes where it left off, and a new group starts here (what Kafka\'s auto.offset.reset decides).'
 complete -c log-consume -s e -l exit -d 'Exit when every partition reached its end.'
 complete -c log-consume -s c -l count -r -f -d 'Stop after N records.'
 complete -c log-consume -s f -l format -r -f -d 'Print each record with kcat\'s tokens: %t %p %o %k %K %s %S %T %h.'

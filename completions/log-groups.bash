@@ -17,7 +17,7 @@ _log_groups()
         --timeout) COMPREPLY=(); return 0 ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '-b --bootstrap -t --topic --members --state --to-earliest --to-latest --to-offset --to-datetime --shift-by --by-duration --execute --max --timeout --json -q --quiet -v --verbose -h --help' -- "$cur"))
+        COMPREPLY=($(compgen -W '-b --bootstrap -t --topic --members --state --to-earliest --to-latest --to-offset --to-datetime --shift-by --by-duration --execute --all-groups --max --timeout --json -q --quiet -v --verbose -h --help' -- "$cur"))
         return 0
     fi
     COMPREPLY=()

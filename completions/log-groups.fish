@@ -13,6 +13,7 @@ complete -c log-groups -l to-datetime -r -f -d 'reset-offsets: to the first reco
 complete -c log-groups -l shift-by -r -f -d 'reset-offsets: move the committed offsets by N (negative: back).'
 complete -c log-groups -l by-duration -r -f -d 'reset-offsets: to the first record of DURATION ago (PT1H30M, 90s, 15m, 2h, 1d).'
 complete -c log-groups -l execute -d 'reset-offsets: commit the plan (default: print it and change nothing).'
+complete -c log-groups -l all-groups -d 'describe, delete: every group.'
 complete -c log-groups -l max -r -f -d 'lag: exit with status 5 when the total lag is above N.'
 complete -c log-groups -l timeout -r -f -d 'Give up after this many seconds.'
 complete -c log-groups -l json -d 'Machine-readable output: one JSON object per line (JSON lines).'

@@ -10,6 +10,7 @@ _log_produce()
         -t|--topic) COMPREPLY=(); return 0 ;;
         -b|--bootstrap) COMPREPLY=(); return 0 ;;
         -K|--key-delimiter) COMPREPLY=(); return 0 ;;
+        -k|--key) COMPREPLY=(); return 0 ;;
         -H|--header) COMPREPLY=(); return 0 ;;
         -p|--partition) COMPREPLY=(); return 0 ;;
         --acks) COMPREPLY=($(compgen -W '0 1 all' -- "$cur")); return 0 ;;
@@ -22,7 +23,7 @@ _log_produce()
         --timeout) COMPREPLY=(); return 0 ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '-t --topic -b --bootstrap -K --key-delimiter -H --header -p --partition --acks -z --compression --linger-ms --batch-size --idempotent -D --delimiter --null-value -Z --null-empty --input-format --timeout --json -q --quiet -v --verbose -h --help' -- "$cur"))
+        COMPREPLY=($(compgen -W '-t --topic -b --bootstrap -K --key-delimiter -k --key --file-per-record -H --header -p --partition --acks -z --compression --linger-ms --batch-size --idempotent -D --delimiter --null-value -Z --null-empty --input-format --timeout --json -q --quiet -v --verbose -h --help' -- "$cur"))
         return 0
     fi
     compopt -o filenames 2>/dev/null

@@ -4,6 +4,8 @@
 complete -c log-produce -s t -l topic -r -f -d 'The topic to work on.'
 complete -c log-produce -s b -l bootstrap -r -f -d 'Brokers to start from (env TIDELOG_BOOTSTRAP).'
 complete -c log-produce -s K -l key-delimiter -r -f -d 'Split each record at the first DELIM into key and value.'
+complete -c log-produce -s k -l key -r -f -d 'Give every record this key (kcat -k); not with -K.'
+complete -c log-produce -l file-per-record -d 'Send each FILE whole as one record, as kcat -P FILE... does (no splitting on the delimiter).'
 complete -c log-produce -s H -l header -r -f -d 'Add this header to every record (repeatable).'
 complete -c log-produce -s p -l partition -r -f -d 'Write every record to partition N (default: by key, or sticky).'
 complete -c log-produce -l acks -r -f -a '0 1 all' -d 'Acknowledgements to wait for: 0, 1 or all.'

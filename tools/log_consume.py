@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 from tidelog.cli import options
-from tidelog.cli.app import make_app
+from tidelog.cli.app import make_app, run_app
 from tidelog.cli.runner import Program, run_program
 
 NAME = "log-consume"
@@ -50,7 +50,10 @@ def consume(
     offset: Annotated[
         str, typer.Option("-o", "--offset", metavar="OFFSET",
                           help="Start at beginning, end, N, -N (N before the end), +N, "
-                          "@TIMESTAMP_MS or @ISO-DATETIME."),
+                          "@TIMESTAMP_MS or @ISO-DATETIME (kcat: s@TIMESTAMP_MS). The default "
+                          "is the beginning, where Kafka's console consumer starts at the "
+                          "end; with -g a group resumes where it left off, and a new group "
+                          "starts here (what Kafka's auto.offset.reset decides)."),
     ] = "beginning",
     exit_at_end: Annotated[
         bool, typer.Option("-e", "--exit", help="Exit when every partition reached its end."),
@@ -124,9 +127,45 @@ def consume(
     run_program(NAME, body, quiet=quiet, verbose=verbose)
 
 
+def _kcat_offset(value: str) -> list[str]:
+    """kcat's ``-o s@TS`` (start at a time) is our ``-o @TS``; ``e@`` (stop at a time) is not
+    taken."""
+    from tidelog.cli.kafka_flags import SpellingError
+
+    if value.startswith("s@"):
+        return ["-o", value[1:]]
+    if value.startswith("e@"):
+        raise SpellingError("-o e@TIME (stop at a time) is not supported: use -c N or -e")
+    return ["-o", value]
+
+
+def _auto_offset_reset(value: str) -> list[str]:
+    return ["-o", {"smallest": "beginning", "largest": "end"}.get(value, value)]
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name=NAME)
+    """Console-script entry point, with Kafka's and kcat's spellings (see man log-consume)."""
+    from tidelog.cli.kafka_flags import Spellings, timeout_ms, value_of
+
+    spellings = Spellings(
+        flags={"--from-beginning": ["-o", "beginning"], "-J": ["--json"], "-C": [],
+               "-u": [], "--unbuffered": []},
+        values={"--max-messages": value_of("-c"), "--include": value_of("--pattern"),
+                "--whitelist": value_of("--pattern"), "-o": _kcat_offset,
+                "--offset": _kcat_offset},
+        properties={"group.id": value_of("-g"), "auto.offset.reset": _auto_offset_reset,
+                    "socket.timeout.ms": timeout_ms, "request.timeout.ms": timeout_ms},
+        property_flags=("--consumer-property",),
+    )
+    run_app(app, NAME, rewrite=spellings.rewrite, hints={
+        "--property": "print keys with -K DELIM, or any field with -f FORMAT (kcat's tokens, "
+                      "e.g. -f '%k %s\\n')",
+        "--formatter": "choose the output with -f FORMAT or --json",
+        "--timeout-ms": "-e exits once every partition reached its end",
+        "-G": "consume as a group member with -g GROUP -t TOPIC",
+        "--isolation-level": "log-consume reads what the high watermark allows (no "
+                             "transactions yet)",
+    })
 
 
 if __name__ == "__main__":

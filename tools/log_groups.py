@@ -15,7 +15,8 @@ from typing import Annotated
 
 import typer
 from tidelog.cli import options
-from tidelog.cli.app import make_app
+from tidelog.cli.actions import Action as ActionHelp
+from tidelog.cli.app import make_app, run_app
 from tidelog.cli.runner import Program, run_program
 
 NAME = "log-groups"
@@ -35,7 +36,9 @@ app = make_app("List, describe, reset offsets of, watch the lag of and delete co
 @app.command()
 def groups(
     action: Annotated[
-        Action, typer.Argument(help="list, describe, reset-offsets, lag or delete.",
+        Action, typer.Argument(metavar="ACTION",
+                               help="list, describe, reset-offsets, lag or delete ('log-groups "
+                               "ACTION --help' for one action's options).",
                                show_default=False),
     ],
     names: Annotated[
@@ -91,6 +94,9 @@ def groups(
         bool, typer.Option("--execute", help="reset-offsets: commit the plan (default: "
                            "print it and change nothing)."),
     ] = False,
+    all_groups: Annotated[
+        bool, typer.Option("--all-groups", help="describe, delete: every group."),
+    ] = False,
     max_lag: Annotated[
         int | None,
         typer.Option("--max", metavar="N", min=0,
@@ -120,16 +126,48 @@ def groups(
             topics=list(topic or []), members=members, state=state, to_earliest=to_earliest,
             to_latest=to_latest, to_offset=to_offset, to_datetime=to_datetime,
             shift_by=shift_by, by_duration=by_duration, execute=execute, max_lag=max_lag,
-            json=json, timeout=timeout,
+            json=json, timeout=timeout, all_groups=all_groups,
         )
         return run(prog, settings)
 
     run_program(NAME, body, quiet=quiet, verbose=verbose)
 
 
+_RESET = ("topic", "to_earliest", "to_latest", "to_offset", "to_datetime", "shift_by",
+          "by_duration", "execute")
+ACTIONS = {
+    "list": ActionHelp("", "Print the id of every consumer group, one per line."),
+    "describe": ActionHelp("GROUP | --all-groups", "Print the group's committed offset, log end, "
+                           "lag and owner per partition; or its members; or its state.",
+                           ("members", "state", "all_groups")),
+    "reset-offsets": ActionHelp("GROUP", "Print the new offsets of the group's partitions and, "
+                                "with --execute, commit them (only while the group has no "
+                                "members).", _RESET),
+    "lag": ActionHelp("GROUP", "Print the group's total lag; with --max N, exit 8 above N.",
+                      ("max_lag",)),
+    "delete": ActionHelp("GROUP... | --all-groups", "Delete the groups (only those without "
+                         "members) and their committed offsets.", ("all_groups",)),
+}
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name=NAME)
+    """Console-script entry point, with per-action help and kafka-consumer-groups' spellings."""
+    from tidelog.cli.kafka_flags import Spellings
+
+    spellings = Spellings(
+        actions={"--list": "list", "--describe": "describe", "--delete": "delete",
+                 "--reset-offsets": "reset-offsets"},
+        values={"--group": lambda v: [v]},
+        # A reset without --execute is a dry run already; every committed partition is the
+        # default set (--all-topics).
+        flags={"--dry-run": [], "--all-topics": []},
+    )
+    run_app(app, NAME, actions=ACTIONS, rewrite=spellings.rewrite, hints={
+        "--to-current": "the committed offsets stay as they are without --execute",
+        "--from-file": "give the new offsets with -t TOPIC:P --to-offset N",
+        "--export": "log-groups reset-offsets GROUP --json prints the plan as JSON lines",
+        "--offsets": "log-groups describe GROUP shows the offsets",
+    })
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 from tidelog.cli import options
-from tidelog.cli.app import make_app
+from tidelog.cli.app import make_app, run_app
 from tidelog.cli.runner import Program, run_program
 
 NAME = "log-produce"
@@ -60,6 +60,18 @@ def produce(
                      help="Split each record at the first DELIM into key and value.",
                      show_default=False),
     ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option("-k", "--key", metavar="KEY",
+                     help="Give every record this key (kcat -k); not with -K.",
+                     show_default=False),
+    ] = None,
+    file_per_record: Annotated[
+        bool,
+        typer.Option("--file-per-record",
+                     help="Send each FILE whole as one record, as kcat -P FILE... does "
+                     "(no splitting on the delimiter)."),
+    ] = False,
     header: Annotated[
         list[str] | None,
         typer.Option("-H", "--header", metavar="NAME=VALUE",
@@ -138,9 +150,17 @@ def produce(
         kd = unescape(key_delimiter) if key_delimiter is not None else None
         if kd == b"":
             raise UsageError("the key delimiter must not be empty")
+        if key is not None and kd is not None:
+            raise UsageError("use either -k KEY or -K DELIM")
         paths = list(files or [])
+        if file_per_record and not paths:
+            raise UsageError("--file-per-record needs FILE arguments")
+        if file_per_record and input_format != InputFormat.text:
+            raise UsageError("--file-per-record sends files as they are: no --input-format")
         settings = ProduceSettings(
             bootstrap=bootstrap, topic=topic, files=paths, key_delimiter=kd,
+            key=key.encode("utf-8", "surrogateescape") if key is not None else None,
+            file_per_record=file_per_record,
             headers=[(n, v.encode("utf-8", "surrogateescape"))
                      for n, v in parse_pairs(list(header or []), "header")],
             partition=partition, acks={"0": 0, "1": 1, "all": -1}[acks.value],
@@ -158,8 +178,30 @@ def produce(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name=NAME)
+    """Console-script entry point, with Kafka's and kcat's spellings (see man log-produce)."""
+    from tidelog.cli.kafka_flags import Spellings, acks, boolean, timeout_ms, value_of
+
+    spellings = Spellings(
+        flags={"-P": [], "-l": []},
+        values={"--compression-codec": value_of("-z"), "--request-required-acks": acks},
+        properties={
+            "acks": acks, "request.required.acks": acks,
+            "compression.codec": value_of("-z"), "compression.type": value_of("-z"),
+            "linger.ms": value_of("--linger-ms"), "queue.buffering.max.ms":
+            value_of("--linger-ms"), "batch.size": value_of("--batch-size"),
+            "enable.idempotence": boolean("--idempotent"),
+            "request.timeout.ms": timeout_ms, "socket.timeout.ms": timeout_ms,
+            "message.timeout.ms": timeout_ms,
+        },
+        property_flags=("--producer-property",),
+    )
+    run_app(app, NAME, rewrite=spellings.rewrite, hints={
+        "--property": "keyed input is -K DELIM (parse.key, key.separator); headers -H NAME=VALUE",
+        "--sync": "every record is acknowledged before log-produce exits; --acks all waits for "
+                  "the in-sync replicas",
+        "-T": "copy the input yourself: tee >(log-produce -t TOPIC)",
+        "--line-reader": "records are split on -D DELIM (default newline)",
+    })
 
 
 if __name__ == "__main__":

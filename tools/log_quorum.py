@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 from tidelog.cli import options
-from tidelog.cli.app import make_app
+from tidelog.cli.app import make_app, run_app
 from tidelog.cli.runner import Program, run_program
 
 NAME = "log-quorum"
@@ -62,8 +62,10 @@ def quorum(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name=NAME)
+    """Console-script entry point; takes kafka-metadata-quorum's --bootstrap-server too."""
+    from tidelog.cli.kafka_flags import Spellings
+
+    run_app(app, NAME, rewrite=Spellings().rewrite)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from typing import Annotated
 
 import typer
 from tidelog.cli import options
-from tidelog.cli.app import make_app
+from tidelog.cli.actions import Action as ActionHelp
+from tidelog.cli.app import make_app, run_app
 from tidelog.cli.runner import Program, run_program
 
 NAME = "log-topics"
@@ -34,7 +35,9 @@ app = make_app("Create, list, describe, alter and delete topics and their config
 @app.command()
 def topics(
     action: Annotated[
-        Action, typer.Argument(help="create, list, describe, alter or delete.",
+        Action, typer.Argument(metavar="ACTION",
+                               help="create, list, describe, alter or delete ('log-topics "
+                               "ACTION --help' for one action's options).",
                                show_default=False),
     ],
     names: Annotated[
@@ -124,9 +127,37 @@ def topics(
     run_program(NAME, body, quiet=quiet, verbose=verbose)
 
 
+ACTIONS = {
+    "create": ActionHelp("TOPIC...", "Create the TOPICs (the broker's defaults for what is not "
+                         "given).", ("partitions", "replication_factor", "config",
+                                     "if_not_exists")),
+    "list": ActionHelp("[TOPIC...]", "Print the name of every topic (or of the TOPICs given "
+                       "that exist), one per line.", ("internal",)),
+    "describe": ActionHelp("[TOPIC...]", "Print the partitions of the TOPICs (default: every "
+                           "topic): leader, replicas, ISR, log start and high watermark; or "
+                           "their configs.", ("configs", "internal")),
+    "alter": ActionHelp("TOPIC...", "Grow the TOPICs' partitions, set or reset their configs.",
+                        ("partitions", "config", "delete_config", "if_exists")),
+    "delete": ActionHelp("TOPIC...", "Delete the TOPICs and their data.", ("if_exists",)),
+}
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name=NAME)
+    """Console-script entry point, with per-action help and kafka-topics' spellings."""
+    from tidelog.cli.kafka_flags import Spellings
+
+    spellings = Spellings(
+        actions={f"--{a}": a for a in ACTIONS},
+        values={"--topic": lambda v: [v]},
+        flags={"--exclude-internal": []},
+    )
+    run_app(app, NAME, actions=ACTIONS, rewrite=spellings.rewrite, hints={
+        "--add-config": "log-topics alter TOPIC --config KEY=VALUE",
+        "--entity-type": "a topic's configs: log-topics describe TOPIC --configs, "
+                         "log-topics alter TOPIC --config KEY=VALUE",
+        "--replica-assignment": "partitions are placed by the controller "
+                                "(--replication-factor N)",
+    })
 
 
 if __name__ == "__main__":

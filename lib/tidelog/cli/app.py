@@ -10,12 +10,26 @@
 * no rich tracebacks with local variables: a bug prints Python's ordinary traceback.
 
 A program module defines ``app = make_app(...)``, one ``@app.command()`` and
-``def main() -> None: app(prog_name=NAME)``, the console script's entry point.
+``def main() -> None: run_app(app, NAME, ...)``, the console script's entry point.
+
+:func:`run_app` adds what a single typer command cannot say by itself:
+
+* ``PROG ACTION --help`` prints that action's help (:mod:`tidelog.cli.actions`);
+* Kafka's and kcat's spellings that mean the same as ours are rewritten to ours before
+  parsing (``rewrite``: ``--from-beginning`` is ``-o beginning``, ``--describe --group G`` is
+  ``describe G``), so they need no option of their own;
+* a Kafka or kcat spelling we do not take gets a usage error naming ours (``hints``), e.g.
+  ``--zookeeper``, instead of a bare "No such option".
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Mapping, Sequence
+
 import typer
+
+from tidelog.cli.actions import Action, action_help
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -29,3 +43,44 @@ def make_app(help: str) -> typer.Typer:
         rich_markup_mode=None,
         context_settings=CONTEXT_SETTINGS,
     )
+
+
+def _hint(prog: str, args: Sequence[str], hints: Mapping[str, str]) -> str | None:
+    for arg in args:
+        if arg == "--":
+            return None
+        flag = arg.split("=", 1)[0]
+        if flag in hints:
+            return f"{prog}: error: {flag} is not a {prog} option: {hints[flag]}"
+    return None
+
+
+def run_app(
+    app: typer.Typer,
+    prog: str,
+    *,
+    actions: Mapping[str, Action] | None = None,
+    rewrite: Callable[[list[str]], list[str]] | None = None,
+    hints: Mapping[str, str] | None = None,
+    argv: Sequence[str] | None = None,
+) -> None:
+    """Parse the command line (``sys.argv[1:]`` by default) and run ``app``'s command."""
+    from tidelog.cli.kafka_flags import COMMON_HINTS, SpellingError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    message = _hint(prog, args, {**COMMON_HINTS, **(hints or {})})
+    if message is None and rewrite is not None:
+        try:
+            args = rewrite(args)
+        except SpellingError as exc:
+            message = f"{prog}: error: {exc}"
+    if message is not None:
+        print(f"Usage: {prog} [OPTIONS] ...\nTry '{prog} --help' for help.\n\n{message}",
+              file=sys.stderr)
+        raise SystemExit(2)
+    if actions is not None:
+        text = action_help(app, prog, args, actions)
+        if text is not None:
+            sys.stdout.write(text)
+            raise SystemExit(0)
+    app(prog_name=prog, args=args)

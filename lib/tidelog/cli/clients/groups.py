@@ -66,6 +66,8 @@ class GroupsSettings:
     by_duration: str | None = None
     execute: bool = False
     max_lag: int | None = None
+    #: describe, delete: every group (kafka-consumer-groups --all-groups).
+    all_groups: bool = False
     json: bool = False
     timeout: float = 30.0
 
@@ -120,8 +122,12 @@ def groups(prog: Program, settings: GroupsSettings) -> int:
     s = settings
     if s.action not in ACTIONS:
         raise UsageError(f"unknown action {s.action!r} (use {', '.join(ACTIONS)})")
-    if s.action != "list" and not s.groups:
-        raise UsageError(f"{s.action} needs a GROUP")
+    if s.all_groups and s.groups:
+        raise UsageError("give either GROUP or --all-groups")
+    if s.all_groups and s.action in ("reset-offsets", "lag"):
+        raise UsageError(f"{s.action} takes one GROUP, not --all-groups")
+    if s.action != "list" and not s.groups and not s.all_groups:
+        raise UsageError(f"{s.action} needs a GROUP (or --all-groups)")
     if s.action in ("describe", "reset-offsets", "lag") and len(s.groups) > 1:
         raise UsageError(f"{s.action} takes one GROUP")
     if s.action == "reset-offsets":
@@ -147,10 +153,13 @@ async def _run(prog: Program, s: GroupsSettings, stop: Stop, waits: Waits) -> in
     cluster = make_cluster(s.bootstrap, s.timeout, waits)
     try:
         admin = GroupAdmin(cluster)
+        if s.all_groups and s.action != "list":
+            s.groups = [g.group_id for g in await admin.list_groups()]
         if s.action == "list":
             await _list(prog, admin, s)
         elif s.action == "describe":
-            await _describe(prog, admin, s)
+            for group in s.groups:
+                await _describe(prog, admin, s, group)
         elif s.action == "reset-offsets":
             await _reset(prog, admin, cluster, s)
         elif s.action == "lag":
@@ -184,8 +193,7 @@ def _dash(value: object) -> object:
     return "-" if value is None else value
 
 
-async def _describe(prog: Program, admin: GroupAdmin, s: GroupsSettings) -> None:
-    group = s.groups[0]
+async def _describe(prog: Program, admin: GroupAdmin, s: GroupsSettings, group: str) -> None:
     desc = await _existing(admin, group)
     if s.state:
         doc = {"group": group, "state": desc.state, "protocol_type": desc.protocol_type,

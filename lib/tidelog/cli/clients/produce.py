@@ -5,7 +5,9 @@ Input: stdin, or the files named, read in chunks of 4 MiB by a reader thread (so
 bounded queue (back-pressure reaches the reader). Records are split on the record delimiter
 (``-D``, default newline) with ``bytes.split``; a last record without delimiter counts. With
 ``-K DELIM`` each record splits at the first DELIM into key and value (no DELIM: null key).
-``--null-value TEXT`` makes a value equal to TEXT a null (a tombstone). With
+``-k KEY`` gives every record that key. ``--file-per-record`` sends each file whole as one
+record, as kcat -P FILE... does. ``--null-value TEXT`` makes a value equal to TEXT a null (a
+tombstone). With
 ``--input-format json`` each record is an object with optional ``key``, ``value``,
 ``headers`` (object or list of pairs), ``partition`` and ``timestamp``; ``key_encoding`` /
 ``value_encoding`` ``"base64"`` mark base64 text (what log-consume --json writes).
@@ -50,6 +52,10 @@ class ProduceSettings:
     topic: str
     files: list[Path] = field(default_factory=list)
     key_delimiter: bytes | None = None
+    #: ``-k KEY``: the key of every record.
+    key: bytes | None = None
+    #: ``--file-per-record``: each file is one record, not split (kcat -P FILE...).
+    file_per_record: bool = False
     headers: list[tuple[str, bytes]] = field(default_factory=list)
     partition: int | None = None
     acks: int = -1
@@ -191,9 +197,17 @@ async def _produce(prog: Program, s: ProduceSettings, stop: Stop) -> int:
                 raise CliError(f"topic {s.topic!r} does not exist (and the broker does not "
                                "create topics on first use)", ExitCode.NOT_FOUND) from None
             raise
+        progress = _Progress(s.files, producer) if s.progress else None
+        if s.file_per_record:
+            try:
+                await _send_files(producer, s, stop, progress)
+            finally:
+                await producer.flush()
+                if progress is not None:
+                    progress.close()
+            return _report(prog, s, producer, 0, started, stop)
         reader = _Reader(asyncio.get_running_loop(), s.files)
         reader.start()
-        progress = _Progress(s.files, producer) if s.progress else None
         delim = s.delimiter
         rest = b""
         stop_wait = asyncio.ensure_future(stop.event.wait())
@@ -245,6 +259,25 @@ async def _produce(prog: Program, s: ProduceSettings, stop: Stop) -> int:
         raise
     finally:
         await cluster.close()
+    return _report(prog, s, producer, bad_input, started, stop)
+
+
+async def _send_files(producer: Any, s: ProduceSettings, stop: Stop,
+                      progress: _Progress | None) -> None:
+    """``--file-per-record``: each file, read whole, is one record's value."""
+    for path in s.files:
+        if stop.requested:
+            return
+        data = await asyncio.to_thread(path.read_bytes)
+        await producer.send(s.topic, data, s.key, tuple(s.headers), partition=s.partition)
+        if progress is not None:
+            progress.advance(len(data))
+            progress.submitted(1)
+
+
+def _report(prog: Program, s: ProduceSettings, producer: Any, bad_input: int,
+            started: float, stop: Stop) -> int:
+    """The summary on stderr (and --json report on stdout); the exit status."""
     stats = producer.stats
     failed = stats.failed + bad_input
     elapsed = time.monotonic() - started
@@ -288,7 +321,7 @@ async def _send(producer: Any, s: ProduceSettings, pieces: list[bytes], prog: Pr
             sent += 1
         return bad, sent
     null = s.null_value
-    if s.key_delimiter is None and not s.headers:
+    if s.key_delimiter is None and not s.headers and s.key is None:
         values: list[Any] = pieces if null is None else [
             None if v == null else v for v in pieces]
         if null is None:
@@ -301,7 +334,7 @@ async def _send(producer: Any, s: ProduceSettings, pieces: list[bytes], prog: Pr
     kd = s.key_delimiter
     headers = tuple(s.headers)
     for piece in pieces:
-        key: bytes | None = None
+        key: bytes | None = s.key
         value: bytes | None = piece
         if kd is not None:
             k, sep, v = piece.partition(kd)
