@@ -7,9 +7,9 @@ _log_consume()
     local prev=""
     ((COMP_CWORD > 0)) && prev="${COMP_WORDS[COMP_CWORD-1]}"
     case "$prev" in
-        -t|--topic) COMPREPLY=(); return 0 ;;
+        -t|--topic) COMPREPLY=($(compgen -W "$(log-topics list -q --timeout "${TIDELOG_COMPLETE_TIMEOUT:-2}" 2>/dev/null)" -- "$cur")); return 0 ;;
         --pattern) COMPREPLY=(); return 0 ;;
-        -g|--group) COMPREPLY=(); return 0 ;;
+        -g|--group) COMPREPLY=($(compgen -W "$(log-groups list -q --timeout "${TIDELOG_COMPLETE_TIMEOUT:-2}" 2>/dev/null)" -- "$cur")); return 0 ;;
         -b|--bootstrap) COMPREPLY=(); return 0 ;;
         -p|--partition) COMPREPLY=(); return 0 ;;
         -o|--offset) COMPREPLY=(); return 0 ;;

@@ -3,7 +3,7 @@
 
 complete -c log-groups -f
 complete -c log-groups -s b -l bootstrap -r -f -d 'Brokers to start from (env TIDELOG_BOOTSTRAP).'
-complete -c log-groups -s t -l topic -r -f -d 'reset-offsets: reset this topic (or these partitions of it; repeatable; default: every partition the group committed).'
+complete -c log-groups -s t -l topic -r -f -a '(log-topics list -q --timeout 2 2>/dev/null)' -d 'reset-offsets: reset this topic (or these partitions of it; repeatable; default: every partition the group committed).'
 complete -c log-groups -l members -d 'describe: the members and their partitions.'
 complete -c log-groups -l state -d 'describe: the group\'s state and protocol.'
 complete -c log-groups -l to-earliest -d 'reset-offsets: to the start of each log.'
@@ -20,3 +20,5 @@ complete -c log-groups -l json -d 'Machine-readable output: one JSON object per 
 complete -c log-groups -s q -l quiet -d 'Print only errors on stderr.'
 complete -c log-groups -s v -l verbose -d 'More diagnostics on stderr (repeat for debug output).'
 complete -c log-groups -s h -l help -d 'Show the help and exit.'
+complete -c log-groups -f -n __fish_use_subcommand -a 'list describe reset-offsets lag delete'
+complete -c log-groups -f -n 'not __fish_use_subcommand' -a '(log-groups list -q --timeout 2 2>/dev/null)'

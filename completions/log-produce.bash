@@ -7,7 +7,7 @@ _log_produce()
     local prev=""
     ((COMP_CWORD > 0)) && prev="${COMP_WORDS[COMP_CWORD-1]}"
     case "$prev" in
-        -t|--topic) COMPREPLY=(); return 0 ;;
+        -t|--topic) COMPREPLY=($(compgen -W "$(log-topics list -q --timeout "${TIDELOG_COMPLETE_TIMEOUT:-2}" 2>/dev/null)" -- "$cur")); return 0 ;;
         -b|--bootstrap) COMPREPLY=(); return 0 ;;
         -K|--key-delimiter) COMPREPLY=(); return 0 ;;
         -k|--key) COMPREPLY=(); return 0 ;;

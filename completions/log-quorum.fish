@@ -10,3 +10,4 @@ complete -c log-quorum -l json -d 'Machine-readable output: one JSON object per 
 complete -c log-quorum -s q -l quiet -d 'Print only errors on stderr.'
 complete -c log-quorum -s v -l verbose -d 'More diagnostics on stderr (repeat for debug output).'
 complete -c log-quorum -s h -l help -d 'Show the help and exit.'
+complete -c log-quorum -f -n __fish_use_subcommand -a 'describe'

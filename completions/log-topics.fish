@@ -19,3 +19,5 @@ complete -c log-topics -l json -d 'Machine-readable output: one JSON object per 
 complete -c log-topics -s q -l quiet -d 'Print only errors on stderr.'
 complete -c log-topics -s v -l verbose -d 'More diagnostics on stderr (repeat for debug output).'
 complete -c log-topics -s h -l help -d 'Show the help and exit.'
+complete -c log-topics -f -n __fish_use_subcommand -a 'create list describe alter delete'
+complete -c log-topics -f -n 'not __fish_use_subcommand' -a '(log-topics list -q --timeout 2 2>/dev/null)'

@@ -11,7 +11,7 @@ _logd()
         --listen) COMPREPLY=(); return 0 ;;
         --node-id) COMPREPLY=(); return 0 ;;
         --config) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
-        --log-level) COMPREPLY=(); return 0 ;;
+        --log-level) COMPREPLY=($(compgen -W 'debug info warning error critical' -- "$cur")); return 0 ;;
         --advertised-listen) COMPREPLY=(); return 0 ;;
         --max-request-size) COMPREPLY=(); return 0 ;;
         --max-connections) COMPREPLY=(); return 0 ;;
@@ -38,7 +38,7 @@ _logd()
         --group-max-session-timeout-ms) COMPREPLY=(); return 0 ;;
         --offsets-topic-num-partitions) COMPREPLY=(); return 0 ;;
         --offsets-topic-replication-factor) COMPREPLY=(); return 0 ;;
-        --roles) COMPREPLY=(); return 0 ;;
+        --roles) COMPREPLY=($(compgen -W 'broker,controller broker controller' -- "$cur")); return 0 ;;
         --quorum) COMPREPLY=(); return 0 ;;
         --controller-listen) COMPREPLY=(); return 0 ;;
         --broker-heartbeat-interval-ms) COMPREPLY=(); return 0 ;;

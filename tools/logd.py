@@ -19,6 +19,8 @@ NAME = "logd"
 app = make_app("Run the tidelog broker: a Kafka-compatible commit log server.")
 
 _LEVELS = ["debug", "info", "warning", "error", "critical"]
+#: The values --roles takes (completion offers them; the config module checks them).
+ROLES = ("broker,controller", "broker", "controller")
 
 
 @app.command()
@@ -47,6 +49,7 @@ def serve(
     log_level: Annotated[
         str | None,
         typer.Option("--log-level", metavar="LEVEL", show_default=False,
+                     autocompletion=lambda: list(_LEVELS),
                      help="Least severe event logged on stderr: " + ", ".join(_LEVELS) + "."),
     ] = None,
     advertised_listen: Annotated[
@@ -158,6 +161,7 @@ def serve(
     ] = None,
     roles: Annotated[
         str | None, typer.Option("--roles", metavar="ROLES", show_default=False,
+                                 autocompletion=lambda: list(ROLES),
                                  help="broker, controller, or broker,controller (default)."),
     ] = None,
     quorum: Annotated[

@@ -6,9 +6,13 @@ and ``<prog>.fish`` (fish's completions directory). They are plain scripts: comp
 starts Python.
 
 What they complete: every option spelling (with its one-line help in zsh and fish), the values
-of options with a known set (choices, file or directory names) and positional file arguments.
-Options taking free text complete nothing. The output is deterministic (same app, same bytes),
-which is what lets ``tests/unit/cli`` compare the committed files with fresh ones.
+of options with a known set (choices, file or directory names), positional choices (the
+ACTION of log-topics and log-groups) and file arguments, and topic and group names: those are
+asked of the broker in ``TIDELOG_BOOTSTRAP`` (``log-topics list`` / ``log-groups list`` with a
+two-second timeout, ``TIDELOG_COMPLETE_TIMEOUT`` in bash and zsh; errors discarded), so a TAB
+with no broker completes nothing and says nothing. Options taking free text complete nothing.
+The output is deterministic (same app, same bytes), which is what lets ``tests/unit/cli``
+compare the committed files with fresh ones.
 """
 
 from __future__ import annotations
@@ -54,6 +58,32 @@ def _fish_quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+#: The command that prints the names a topic or group value completes from (one per line),
+#: in bash and zsh; TIDELOG_COMPLETE_TIMEOUT (seconds, default 2) bounds the wait.
+NAMES = {
+    "topic": 'log-topics list -q --timeout "${TIDELOG_COMPLETE_TIMEOUT:-2}" 2>/dev/null',
+    "group": 'log-groups list -q --timeout "${TIDELOG_COMPLETE_TIMEOUT:-2}" 2>/dev/null',
+}
+#: The same in fish, whose variables have no default syntax: a fixed two seconds.
+FISH_NAMES = {
+    "topic": "log-topics list -q --timeout 2 2>/dev/null",
+    "group": "log-groups list -q --timeout 2 2>/dev/null",
+}
+
+
+def _bash_values(kind: str, choices: tuple[str, ...]) -> str:
+    """The bash statement that completes a value of ``kind``."""
+    if kind == "choice":
+        return f'COMPREPLY=($(compgen -W {_shell_quote(" ".join(choices))} -- "$cur"))'
+    if kind in NAMES:
+        return f'COMPREPLY=($(compgen -W "$({NAMES[kind]})" -- "$cur"))'
+    if kind == "file":
+        return 'compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur"))'
+    if kind == "dir":
+        return 'compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur"))'
+    return "COMPREPLY=()"
+
+
 def _files_wanted(spec: CommandSpec) -> str:
     kinds = {argument.value_kind for argument in spec.arguments}
     if "file" in kinds:
@@ -81,15 +111,7 @@ def render_bash(spec: CommandSpec) -> str:
         if not option.takes_value:
             continue
         pattern = "|".join(option.names)
-        if option.value_kind == "choice":
-            values = " ".join(option.choices)
-            action = f'COMPREPLY=($(compgen -W {_shell_quote(values)} -- "$cur"))'
-        elif option.value_kind == "file":
-            action = 'compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur"))'
-        elif option.value_kind == "dir":
-            action = 'compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur"))'
-        else:
-            action = "COMPREPLY=()"
+        action = _bash_values(option.value_kind, option.choices)
         lines.append(f"        {pattern}) {action}; return 0 ;;")
     lines += [
         "    esac",
@@ -99,7 +121,33 @@ def render_bash(spec: CommandSpec) -> str:
         "    fi",
     ]
     wanted = _files_wanted(spec)
-    if wanted:
+    positional = [a for a in spec.arguments if a.value_kind in ("choice", *NAMES)]
+    if positional:
+        # Which positional argument the word is: count the words before it that are neither
+        # options nor the values of options that take one.
+        with_value = "|".join(n for o in spec.options if o.takes_value for n in o.names)
+        lines += [
+            "    local i=1 n=0",
+            "    while ((i < COMP_CWORD)); do",
+            '        case "${COMP_WORDS[i]}" in',
+            f"            {with_value}) ((i += 2)); continue ;;" if with_value else "",
+            "            -*) ;;",
+            "            *) ((n++)) ;;",
+            "        esac",
+            "        ((i++))",
+            "    done",
+            "    case $n in",
+        ]
+        lines = [line for line in lines if line]
+        for index, argument in enumerate(spec.arguments):
+            label = "*" if argument.nargs != 1 or index == len(spec.arguments) - 1 \
+                else str(index)
+            statement = _bash_values(argument.value_kind, argument.choices)
+            lines.append(f"        {label}) {statement} ;;")
+            if label == "*":
+                break
+        lines.append("    esac")
+    elif wanted:
         flag = "-f" if wanted == "file" else "-d"
         lines += [
             "    compopt -o filenames 2>/dev/null",
@@ -120,6 +168,8 @@ def _zsh_describe(text: str) -> str:
 def _zsh_action(option_kind: str, choices: tuple[str, ...]) -> str:
     if option_kind == "choice":
         return "(" + " ".join(choices) + ")"
+    if option_kind in NAMES:
+        return '{compadd -- ${(f)"$(' + NAMES[option_kind] + ')"}}'
     if option_kind == "file":
         return "_files"
     if option_kind == "dir":
@@ -182,6 +232,8 @@ def render_fish(spec: CommandSpec) -> str:
             parts.append("-r")
             if option.value_kind == "choice":
                 parts.append("-f -a " + _fish_quote(" ".join(option.choices)))
+            elif option.value_kind in NAMES:
+                parts.append("-f -a " + _fish_quote(f"({FISH_NAMES[option.value_kind]})"))
             elif option.value_kind in ("file", "dir"):
                 parts.append("-F")
             else:
@@ -189,6 +241,15 @@ def render_fish(spec: CommandSpec) -> str:
         if option.help:
             parts.append("-d " + _fish_quote(option.help))
         lines.append(" ".join(parts))
+    # Positional words: the first (an action) while none is given yet, the rest after it.
+    arguments = list(spec.arguments)
+    if arguments and arguments[0].value_kind == "choice":
+        lines.append(f"complete -c {spec.prog} -f -n __fish_use_subcommand -a "
+                     + _fish_quote(" ".join(arguments[0].choices)))
+        for argument in arguments[1:2]:
+            if argument.value_kind in NAMES:
+                lines.append(f"complete -c {spec.prog} -f -n 'not __fish_use_subcommand' -a "
+                             + _fish_quote(f"({FISH_NAMES[argument.value_kind]})"))
     lines.append("")
     return "\n".join(lines)
 

@@ -29,7 +29,8 @@ class OptionSpec(NamedTuple):
     names: tuple[str, ...]
     help: str
     takes_value: bool
-    #: "file", "dir", "choice" or "" (free text: nothing to complete).
+    #: "file", "dir", "choice", "topic", "group" (names asked of the broker at completion
+    #: time) or "" (free text: nothing to complete).
     value_kind: str = ""
     choices: tuple[str, ...] = ()
     repeatable: bool = False
@@ -88,7 +89,20 @@ def _is_path(annotation: Any) -> bool:
     return any(_is_path(arg) for arg in typing.get_args(annotation))
 
 
+#: Metavars that name topics or groups: their values complete from the broker.
+_NAMED = {"TOPIC": "topic", "TOPIC[:P,...]": "topic", "GROUP": "group"}
+
+
 def _kind(param: Any) -> tuple[str, tuple[str, ...]]:
+    # A fixed set of values given for completion only (typer's autocompletion), e.g. logd's
+    # --log-level, whose values the config module checks.
+    custom = getattr(param, "_custom_shell_complete", None)
+    if custom is not None:
+        items = custom(None, param, "")
+        return "choice", tuple(str(getattr(i, "value", i)) for i in items)
+    named = _NAMED.get(str(getattr(param, "metavar", None) or ""))
+    if named is not None:
+        return named, ()
     descriptor = getattr(param, "type_descriptor", None)
     if descriptor is not None:
         choices = getattr(descriptor, "choices", None)
