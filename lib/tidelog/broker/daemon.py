@@ -152,15 +152,17 @@ async def _main(config: BrokerConfig) -> int:
     replica_checks = asyncio.create_task(core.replicas.run())
     server = Server(core, sock)
     server.start()
+    # The handlers go in before the ready line: a script that sends SIGTERM as soon as it
+    # reads "listening on" must get a clean shutdown, not the signal's default death.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     log.info(
         "node %d (%s) of cluster %s: data in %s, listening on %s",
         config.node_id, config.roles, core.cluster_id or "(joining)", config.data_dir,
         config.listen,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     periodic = _periodic(core)
     waits = [asyncio.create_task(stop.wait())]
     if cluster is not None:
