@@ -135,7 +135,8 @@ ACTIONS = {
                        "that exist), one per line.", ("internal",)),
     "describe": ActionHelp("[TOPIC...]", "Print the partitions of the TOPICs (default: every "
                            "topic): leader, replicas, ISR, log start and high watermark; or "
-                           "their configs.", ("configs", "internal")),
+                           "their configs, or the log cleaner's view.",
+                           ("configs", "cleaner", "internal")),
     "alter": ActionHelp("TOPIC...", "Grow the TOPICs' partitions, set or reset their configs.",
                         ("partitions", "config", "delete_config", "if_exists")),
     "delete": ActionHelp("TOPIC...", "Delete the TOPICs and their data.", ("if_exists",)),
