@@ -113,6 +113,9 @@ def heal(c: LogdCluster) -> None:
 
 
 def create(c: LogdCluster, topic: str, partitions: int = 1, rf: int = 3) -> None:
+    # every broker registered first: on a loaded machine one may be between a restart's
+    # fenced registration and its unfencing (INVALID_REPLICATION_FACTOR otherwise)
+    wait_for("three brokers", lambda: _live(c) == {1, 2, 3}, 60)
     run(c, "log-topics", "create", topic, "--partitions", str(partitions),
         "--replication-factor", str(rf))
     if rf == 3:
