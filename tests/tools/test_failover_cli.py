@@ -116,8 +116,15 @@ def create(c: LogdCluster, topic: str, partitions: int = 1, rf: int = 3) -> None
     # every broker registered first: on a loaded machine one may be between a restart's
     # fenced registration and its unfencing (INVALID_REPLICATION_FACTOR otherwise)
     wait_for("three brokers", lambda: _live(c) == {1, 2, 3}, 60)
-    run(c, "log-topics", "create", topic, "--partitions", str(partitions),
-        "--replication-factor", str(rf))
+
+    def created() -> bool:
+        # The controller can still count one broker out for a moment after Metadata lists
+        # it (INVALID_REPLICATION_FACTOR); an operator's script would retry the same way.
+        result = run(c, "log-topics", "create", topic, "--partitions", str(partitions),
+                     "--replication-factor", str(rf), "--if-not-exists", check=None)
+        return result.returncode == 0
+
+    wait_for(f"topic {topic} created", created, 60)
     if rf == 3:
         wait_for(f"a full ISR of {topic}", lambda: full_isr(c, topic), 30)
 
