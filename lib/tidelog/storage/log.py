@@ -632,23 +632,21 @@ class PartitionLog:
         """(offset, timestamp) of the first batch whose max timestamp is >= ``timestamp_ms``
         (Kafka's ListOffsets by time, at batch granularity: the offset is the batch's base
         offset, or the log start offset if that is inside it); None if there is none."""
-        self._ensure_loaded()
-        with self._lock:
-            for seg in self._segments:
-                if seg.size == 0 or seg.max_timestamp < timestamp_ms:
-                    continue
-                if seg.next_offset is not None and seg.next_offset <= self._log_start_offset:
-                    continue
-                found = seg.find_timestamp(timestamp_ms, self._log_start_offset)
-                if found is not None:
-                    return found
-            return None
+        return self._first_at_time(timestamp_ms, LogSegment.find_timestamp)
 
     def record_for_timestamp(self, timestamp_ms: int) -> tuple[int, int] | None:
         """(offset, timestamp) of the first record at or after the log start offset whose
         timestamp is >= ``timestamp_ms`` (Kafka's ListOffsets by time: the batch found through
         the time index is decoded); None if there is none. A batch that does not decode raises
         CorruptRecordError."""
+        return self._first_at_time(timestamp_ms, LogSegment.record_for_timestamp)
+
+    def _first_at_time(
+        self, timestamp_ms: int,
+        lookup: Callable[[LogSegment, int, int], tuple[int, int] | None],
+    ) -> tuple[int, int] | None:
+        """``lookup`` in each segment, oldest first, that may hold a timestamp at or after
+        ``timestamp_ms`` at or after the log start offset; its first answer."""
         self._ensure_loaded()
         with self._lock:
             for seg in self._segments:
@@ -656,7 +654,7 @@ class PartitionLog:
                     continue
                 if seg.next_offset is not None and seg.next_offset <= self._log_start_offset:
                     continue
-                found = seg.record_for_timestamp(timestamp_ms, self._log_start_offset)
+                found = lookup(seg, timestamp_ms, self._log_start_offset)
                 if found is not None:
                     return found
             return None
