@@ -144,3 +144,29 @@ def test_tombstones_stand_apart_from_empty_values(broker: Logd) -> None:
     assert [d["value"] for d in docs] == ["1", None, ""]
     assert run(broker, "log-produce", "-t", "tombs", "-Z", "--null-value", "x",
                check=2).returncode == 2
+
+
+def test_follower_does_not_recreate_a_deleted_topic(broker: Logd) -> None:
+    """log-consume -t T following T, then T is deleted: the follower must not bring T back
+    (its metadata refreshes ask for no auto-creation); kafka-python's admin client sees it
+    gone once the follower has stopped."""
+    from kafka import KafkaAdminClient
+
+    run(broker, "log-topics", "create", "doomed", "--partitions", "1")
+    run(broker, "log-produce", "-t", "doomed", stdin=b"one\n")
+    follower = subprocess.Popen([tool("log-consume"), "-t", "doomed"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env_for(broker))
+    assert follower.stdout is not None
+    try:
+        assert follower.stdout.readline() == b"one\n"
+        run(broker, "log-topics", "delete", "doomed")
+        _, err = follower.communicate(timeout=TIMEOUT)
+    finally:
+        follower.kill()
+    assert follower.returncode == 5, err.decode()
+    assert b"no longer exists: topic 'doomed'" in err
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        assert "doomed" not in admin.list_topics()
+    finally:
+        admin.close()

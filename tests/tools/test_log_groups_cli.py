@@ -204,3 +204,22 @@ def test_usage_errors(gbroker: tuple[Logd, int]) -> None:
     groups(logd, "reset-offsets", "g", check=2)
     groups(logd, "reset-offsets", "g", "--by-duration", "soon", check=2)
     groups(logd, "describe", "g", "--members", "--state", check=2)
+
+
+def test_reset_offsets_of_a_missing_topic_creates_nothing(gbroker: tuple[Logd, int]) -> None:
+    """reset-offsets -t typo (a dry run, then --execute) answers that the topic does not exist
+    and creates it neither way, as kafka-python's admin client confirms (logd auto-creates
+    topics for clients that ask)."""
+    from kafka import KafkaAdminClient
+
+    logd, _ = gbroker
+    for mode in (["--to-earliest"], ["--to-earliest", "--execute"], ["--to-offset", "0"]):
+        res = groups(logd, "reset-offsets", "typo-group", "-t", "typo", *mode, check=5)
+        assert b"'typo' does not exist" in res.stderr
+    groups(logd, "reset-offsets", "typo-group", "-t", f"{TOPIC}:7", "--to-earliest", check=5)
+    admin = KafkaAdminClient(bootstrap_servers=logd.bootstrap)
+    try:
+        assert "typo" not in admin.list_topics()
+    finally:
+        admin.close()
+    assert "typo-group" not in groups(logd, "list").stdout.decode().split()

@@ -16,6 +16,10 @@ Leader changes: a request that fails with NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_
 LEADER_NOT_AVAILABLE or a lost connection is retried through :meth:`Cluster.with_retry`, which
 forgets the topic's metadata between tries, so the next try asks a live broker who leads now.
 
+Auto-creation: Metadata requests ask the broker not to create unknown topics unless the
+caller says so (``auto_create=True``, which only the producer does, for the topic the user
+produces to), so reading, describing and dry runs never create a topic as a side effect.
+
 Crash behaviour: an unreachable cluster raises :class:`~tidelog.client.errors.ConnectionLost`
 naming every bootstrap server tried; an unknown topic raises
 :class:`~tidelog.client.errors.BrokerError` UNKNOWN_TOPIC_OR_PARTITION once retries run out.
@@ -81,7 +85,7 @@ class Cluster:
         connect_timeout: float = 10.0,
         request_timeout: float = 30.0,
         retry: RetryPolicy | None = None,
-        allow_auto_create: bool = True,
+        allow_auto_create: bool = False,
     ) -> None:
         if not bootstrap:
             raise ClientError("no bootstrap server given")
@@ -244,15 +248,16 @@ class Cluster:
 
         return await retrying(once, self.retry)
 
-    async def partition(self, topic: str, partition: int) -> PartitionInfo:
+    async def partition(self, topic: str, partition: int, *,
+                        auto_create: bool | None = None) -> PartitionInfo:
         """The cached metadata of one partition, refreshed until it has a leader."""
-        info = await self.topic(topic, wait_for_leaders=False)
+        info = await self.topic(topic, wait_for_leaders=False, auto_create=auto_create)
         part = info.partitions.get(partition)
         if part is not None and part.leader >= 0:
             return part
 
         async def once() -> PartitionInfo:
-            found = await self.topic(topic, wait_for_leaders=False)
+            found = await self.topic(topic, wait_for_leaders=False, auto_create=auto_create)
             part = found.partitions.get(partition)
             if part is None:
                 raise ClientError(
@@ -265,10 +270,11 @@ class Cluster:
         self.forget(topic)
         return await retrying(once, self.retry)
 
-    async def leader(self, topic: str, partition: int) -> Connection:
+    async def leader(self, topic: str, partition: int, *,
+                     auto_create: bool | None = None) -> Connection:
         """The connection to the leader of ``topic``/``partition`` (awaited while it has
         none, within the retry budget)."""
-        part = await self.partition(topic, partition)
+        part = await self.partition(topic, partition, auto_create=auto_create)
         return await self.node(part.leader)
 
     def forget(self, topic: str | None = None) -> None:

@@ -193,7 +193,9 @@ class Producer:
         included: a batch for one waits for its leader when it is sent)."""
         info = self.cluster.topics.get(name)
         if info is None or not info.partitions:
-            info = await self.cluster.topic(name, wait_for_leaders=False)
+            # Producing to a new topic is the one place the project's client asks for
+            # auto-creation (as Kafka's producer does); reads and admin never do.
+            info = await self.cluster.topic(name, wait_for_leaders=False, auto_create=True)
         return info
 
     async def partition_for(
@@ -429,7 +431,7 @@ class Producer:
             await self._release(batch.held)
 
     async def _produce(self, state: _Partition, batch: _Batch) -> None:
-        conn = await self.cluster.leader(state.topic, state.partition)
+        conn = await self.cluster.leader(state.topic, state.partition, auto_create=True)
         body = {
             "transactional_id": None,
             "acks": self.config.acks,

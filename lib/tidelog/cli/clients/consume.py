@@ -17,6 +17,8 @@ its ``-o`` position once it has one, the others meanwhile. Following (neither ``
 ``-c``), it waits as long as that takes, as kcat does: a warning on stderr when partitions
 become unreachable, a note when they are back (each retry with ``-v``). With ``-e`` or ``-c``
 an outage longer than ``--timeout`` ends the program (exit 1).
+A topic deleted while it is read ends the program with NOT_FOUND (5); metadata lookups never
+ask the broker to create a topic.
 """
 
 from __future__ import annotations
@@ -120,7 +122,15 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
                     poll.cancel()
                     break
                 outage.check(consumer)
-                for fetched in poll.result():
+                try:
+                    round_ = poll.result()
+                except BrokerError as exc:
+                    if exc.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+                        # deleted while we read it: say so, and never re-create it
+                        raise CliError(f"a topic no longer exists: {exc}",
+                                       EXIT_NOT_FOUND) from None
+                    raise
+                for fetched in round_:
                     if formatter is None and not s.json and s.key_delimiter is None:
                         # The default output needs values only: the fast paths.
                         if left is None and not s.null:

@@ -131,7 +131,9 @@ def groups(prog: Program, settings: GroupsSettings) -> int:
     if s.action in ("describe", "reset-offsets", "lag") and len(s.groups) > 1:
         raise UsageError(f"{s.action} takes one GROUP")
     if s.action == "reset-offsets":
-        chosen = [m for m in RESET_MODES if getattr(s, m) not in (None, False)]
+        # ``is``, not ``in``: --to-offset 0 is a mode too, and 0 == False.
+        chosen = [m for m in RESET_MODES
+                  if (v := getattr(s, m)) is not None and v is not False]
         if len(chosen) != 1:
             raise UsageError("reset-offsets needs exactly one of --to-earliest, --to-latest, "
                              "--to-offset, --to-datetime, --shift-by, --by-duration")
