@@ -39,6 +39,9 @@ from tidelog.metadata.uuids import random_uuid, uuid_to_str
 
 MAX_TOPIC_NAME_LENGTH = 249
 METADATA_TOPIC = "__cluster_metadata"
+#: Kafka's internal topics (``Topic.isInternal``): clients may read them, never write them,
+#: and only the broker creates them, with their own partition counts.
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
 #: Upper bound on partitions per topic: everything that can grow has a maximum (design.md).
 MAX_PARTITIONS = 100_000
 #: Producer ids handed to a broker per ProducerIdsRecord, as Kafka does.

@@ -5,7 +5,9 @@ ranges of the protocol's table. Metadata describes the single broker, or in a cl
 unfenced broker (a partition whose leader is fenced is answered LEADER_NOT_AVAILABLE with
 leader -1; leader, replicas and ISR of every partition) and creates unknown topics on first
 use when both the request and the broker allow it (``auto_create_topics``, with
-``num_partitions``), as Kafka does. Asked for authorized operations (Metadata v8+,
+``num_partitions``), as Kafka does; an internal topic is never created that way
+(``__consumer_offsets`` is created as the group coordinator creates it, with
+``offsets_topic_num_partitions``). Asked for authorized operations (Metadata v8+,
 DescribeCluster), they report every operation as allowed: there is no authorizer (see
 :mod:`tidelog.broker.handlers.acls`).
 
@@ -21,8 +23,10 @@ import uuid
 
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.acls import CLUSTER_OPERATIONS, NOT_ASKED, TOPIC_OPERATIONS
+from tidelog.broker.groups.store import OFFSETS_TOPIC
 from tidelog.broker.handlers.base import Handler, error_of
 from tidelog.broker.quorum import ops
+from tidelog.metadata.controller_ops import INTERNAL_TOPICS
 from tidelog.metadata.errors import ControllerError
 from tidelog.metadata.image import TopicImage
 from tidelog.protocol.apis import SUPPORTED_VERSIONS, ApiKey, api_versions_entries
@@ -130,6 +134,19 @@ def _topic_error(name: str | None, code: ErrorCode, topic_id: uuid.UUID = _ZERO_
     return Struct(error_code=int(code), name=name, topic_id=topic_id, partitions=[])
 
 
+async def _create_internal(core: BrokerCore, name: str) -> TopicImage | None:
+    """Auto-creation of an internal topic: never as a client's topic (one partition, default
+    configs); ``__consumer_offsets`` is created as the group coordinator creates it (its own
+    partition count and configs), as Kafka does; the others do not exist here."""
+    if name != OFFSETS_TOPIC:
+        return None
+    try:
+        await core.groups.store.ensure_topic()
+    except (ControllerError, StorageError):
+        return None
+    return core.image.topic(name)
+
+
 async def metadata(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
     version = header.api_version
     image = core.image
@@ -151,7 +168,9 @@ async def metadata(core: BrokerCore, header: RequestHeader, req: Struct) -> Stru
                     topics.append(_describe_topic(core, topic, live))
                 continue
             topic = core.image.topic(name)
-            if topic is None and auto:
+            if topic is None and auto and name in INTERNAL_TOPICS:
+                topic = await _create_internal(core, name)
+            elif topic is None and auto:
                 try:
                     topic = await ops.create_topic(core, name, -1, -1, {})
                 except ControllerError as exc:

@@ -20,8 +20,10 @@ answers NOT_LEADER_OR_FOLLOWER (the producer retries; idempotence removes the du
 Versions 0-10. Produce v0-2 carry record batches v2 as Kafka 3.x accepts them from these
 versions; magic 0/1 message sets are refused with UNSUPPORTED_FOR_MESSAGE_FORMAT.
 
-Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, CORRUPT_MESSAGE (bad size, magic above 2, CRC,
-unknown codec), UNSUPPORTED_COMPRESSION_TYPE (zstd before Produce v7),
+Errors per partition: INVALID_TOPIC_EXCEPTION (an internal topic such as
+``__consumer_offsets``: only the broker writes those), UNKNOWN_TOPIC_OR_PARTITION,
+CORRUPT_MESSAGE (bad size, magic above 2, CRC, unknown codec), UNSUPPORTED_COMPRESSION_TYPE
+(zstd before Produce v7),
 MESSAGE_TOO_LARGE (max.message.bytes), INVALID_TIMESTAMP (CreateTime more than an hour in the
 future, Kafka 4.0's message.timestamp.after.max.ms), INVALID_RECORD (control batches from a
 client), OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH (idempotence),
@@ -41,6 +43,7 @@ import logging
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.base import Handler
 from tidelog.broker.quorum import ops
+from tidelog.metadata.controller_ops import INTERNAL_TOPICS
 from tidelog.protocol.apis import ApiKey
 from tidelog.protocol.data import Struct
 from tidelog.protocol.errors import ErrorCode
@@ -56,23 +59,29 @@ async def produce(core: BrokerCore, header: RequestHeader, req: Struct) -> Struc
         code = ErrorCode.INVALID_REQUIRED_ACKS
     else:
         code = None
+    names = [core.topic_name_of(t.topic_id) or "" if header.api_version >= 13 else t.name
+             for t in req.topic_data]
     entries = []
     if code is None:
-        for t in req.topic_data:
-            name = t.name
-            if header.api_version >= 13:
-                name = core.topic_name_of(t.topic_id) or ""
+        for t, name in zip(req.topic_data, names, strict=True):
+            if name in INTERNAL_TOPICS:
+                continue  # answered below: a forged __consumer_offsets record could rewind a group
             entries += [(name, p.index, p.records) for p in t.partition_data]
     results = iter(await core.replicas.append_records(
         entries, acks, req.timeout_ms, header.api_version))
     if acks == 0:
         return None
     responses = []
-    for t in req.topic_data:
+    for t, name in zip(req.topic_data, names, strict=True):
         parts = []
         for p in t.partition_data:
             if code is not None:
                 parts.append(Struct(index=p.index, error_code=int(code), base_offset=-1))
+                continue
+            if name in INTERNAL_TOPICS:  # Kafka's answer: only the broker writes these
+                parts.append(Struct(
+                    index=p.index, error_code=int(ErrorCode.INVALID_TOPIC_EXCEPTION),
+                    base_offset=-1, error_message=f"cannot append to internal topic {name}"))
                 continue
             r = next(results)
             parts.append(Struct(
