@@ -309,3 +309,36 @@ def test_idle_connections_are_closed_but_long_polls_are_not(tmp_path: Path) -> N
         assert broker.stop() == 0
     finally:
         broker.kill()
+
+
+def test_unknown_partition_dirs_are_renamed_aside_not_deleted(tmp_path: Path) -> None:
+    """A partition dir Apache Kafka wrote (tests/fixtures), in a data dir whose metadata does
+    not know its topic: logd renames it to Kafka's ``<dir>.<uuid hex>-stray`` with every byte
+    kept, warns once (not again at the next start), and kcat -L does not list it."""
+    import re
+    import shutil
+
+    fixture = ROOT / "tests" / "fixtures" / "kafka-logdir" / "TestTopicPatient-0"
+    broker = Logd(tmp_path)
+    broker.data_dir.mkdir()
+    shutil.copytree(fixture, broker.data_dir / "TestTopicPatient-0")
+    broker.start()
+    try:
+        strays = [p for p in broker.data_dir.iterdir() if p.name.endswith("-stray")]
+        assert len(strays) == 1, sorted(p.name for p in broker.data_dir.iterdir())
+        assert re.fullmatch(r"TestTopicPatient-0\.[0-9a-f]{32}-stray", strays[0].name)
+        assert not (broker.data_dir / "TestTopicPatient-0").exists()
+        for original in fixture.iterdir():
+            assert (strays[0] / original.name).read_bytes() == original.read_bytes()
+        first = broker.log()
+        assert first.count("-stray") == 1 and "TestTopicPatient-0" in first, first
+        assert "deleting" not in first
+        listing = subprocess.run(["kcat", "-b", broker.bootstrap, "-L"], capture_output=True,
+                                 text=True, timeout=60, check=True).stdout
+        assert "TestTopicPatient" not in listing
+        broker.restart()
+        assert "-stray" not in broker.new_log() and "skipping" not in broker.new_log()
+        assert strays[0].is_dir()
+        assert broker.stop() == 0
+    finally:
+        broker.kill()

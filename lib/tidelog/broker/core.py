@@ -10,8 +10,9 @@ handlers (``tidelog.broker.handlers``) go through it for everything that changes
 Metadata changes (topics, partitions, configs, producer id blocks) are controller operations
 (:mod:`tidelog.metadata.controller_ops`) whose records are appended to the metadata log (which
 fdatasyncs) *before* logs on disk are deleted; a partition's log is created on its first use.
-On start the image is replayed and partition logs it does not know are deleted (leftovers of a
-crash between the two steps of a deletion). A single node is the one-voter case of the
+On start the image is replayed and partition logs it does not know are renamed aside to
+``-stray`` (leftovers of a crash between the two steps of a deletion, or another broker's data
+dir), never deleted. A single node is the one-voter case of the
 Raft quorum: it elects itself on start and commits each change before the call returns.
 
 Durability, acks and fetch long polling are the replica manager's (see its module).
@@ -172,15 +173,22 @@ class BrokerCore:
         return b is not None and b.incarnation_id == self.cluster.incarnation and not b.fenced
 
     def _reconcile_logs(self) -> None:
-        """Give existing logs their topic's config; delete logs the metadata does not know
-        (missing logs are created on first use, see :meth:`partition_log`)."""
+        """Give existing logs their topic's config; rename logs the metadata does not know
+        aside (``<dir>.<uuid>-stray``, as Kafka does) with one warning: logd never deletes
+        data it did not decide to delete (missing logs are created on first use, see
+        :meth:`partition_log`)."""
         image = self.image
+        stray = []
         for tp, plog in self.logs.logs().items():
             if image.partition(tp.topic, tp.partition) is None:
-                log.warning("deleting log %s: its topic is not in the metadata", tp)
-                self.logs.delete_log(tp)
+                self.logs.set_aside_log(tp)
+                stray.append(str(tp))
             else:
                 plog.update_config(self.topic_log_config(tp.topic))
+        if stray:
+            shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+            log.warning("%d partition logs not in the metadata renamed aside to <dir>.<uuid>-stray "
+                        "in %s, not deleted: %s", len(stray), self.config.data_dir, shown)
 
     @property
     def stopping(self) -> bool:

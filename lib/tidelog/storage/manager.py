@@ -4,8 +4,9 @@ Log dir layout (Kafka's): ``meta.properties`` (version, node.id, cluster.id, dir
 ``recovery-point-offset-checkpoint``, ``log-start-offset-checkpoint``,
 ``replication-offset-checkpoint`` (high watermarks), the clean-shutdown marker
 ``.kafka_cleanshutdown`` and one ``<topic>-<partition>`` directory per partition log.
-Directories ``*-delete`` are leftovers of deleted logs and are removed; ``*-future`` ones and
-plain files are ignored.
+Directories ``*-delete`` are leftovers of deleted logs and are removed; ``*-future`` ones,
+``*-stray`` ones (logs the metadata did not know, set aside by :meth:`LogManager.set_aside_log`
+and kept for an operator to inspect) and plain files are ignored.
 
 Crash behaviour: the marker is written last by :meth:`LogManager.shutdown` (after every log was
 flushed and the checkpoints written) and removed by :meth:`LogManager.startup` once every log is
@@ -58,6 +59,7 @@ REPLICATION_OFFSET_CHECKPOINT = "replication-offset-checkpoint"
 CLEAN_SHUTDOWN_MARKER = ".kafka_cleanshutdown"
 PARTITION_METADATA = "partition.metadata"
 DELETE_SUFFIX = "-delete"
+STRAY_SUFFIX = "-stray"
 #: Directories in a log dir that belong to someone else: the metadata log (owned by
 #: tidelog.metadata.log.MetadataLog, which shares the broker's data dir as Kafka's does).
 RESERVED_DIRS = frozenset({"__cluster_metadata-0"})
@@ -136,7 +138,7 @@ class LogManager:
                 continue
             tp = parse_partition_dir_name(name)
             if tp is None:
-                if not name.endswith("-future"):
+                if not name.endswith(("-future", STRAY_SUFFIX)):
                     log.warning("skipping %s: not a partition directory", entry.path)
                     report.skipped.append((name, "not a partition directory name"))
                 continue
@@ -255,6 +257,19 @@ class LogManager:
         fsync_dir(self.log_dir)
         self._pending_deletes.append((self._clock() + delay, target))
         return True
+
+    def set_aside_log(self, tp: TopicPartition) -> Path | None:
+        """Close the log and rename its dir to ``<dir>.<uuid hex>-stray`` (Kafka's name for a
+        log its metadata does not know); nothing is deleted, startup skips it from then on.
+        Returns the new path (None when the log is not open)."""
+        plog = self._logs.pop(tp, None)
+        if plog is None:
+            return None
+        plog.close(flush=True)
+        target = plog.dir.with_name(f"{plog.dir.name}.{uuid.uuid4().hex}{STRAY_SUFFIX}")
+        os.rename(plog.dir, target)
+        fsync_dir(self.log_dir)
+        return target
 
     def _remove_pending(self, force: bool = False) -> None:
         now = self._clock()
