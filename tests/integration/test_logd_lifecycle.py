@@ -342,3 +342,55 @@ def test_unknown_partition_dirs_are_renamed_aside_not_deleted(tmp_path: Path) ->
         assert broker.stop() == 0
     finally:
         broker.kill()
+
+
+def test_full_disk_metadata_answers_match_the_log(tmp_path: Path) -> None:
+    """The data dir on a small tmpfs that a filler file makes full: kafka-python's admin
+    client creates topics until the metadata log or its quorum-state cannot be written. Each
+    creation is answered as the log holds it (whatever was reported created is there after a
+    restart, whatever failed is not), and once there is space again the next change works
+    without a restart (it used to fail with "not committed yet" until one)."""
+    import errno
+    import os
+
+    import pytest
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], check=True,
+                   capture_output=True, timeout=30)
+    broker = Logd(mnt)
+    try:
+        broker.start()
+        filler = mnt / "filler"
+        with filler.open("wb", buffering=0) as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * 4096)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        created, failed = set(), set()
+        for i in range(40):
+            try:
+                admin.create_topics([NewTopic(f"t{i}", 1, 1)])
+                created.add(f"t{i}")
+            except Exception:  # kafka-python raises the broker's error per topic
+                failed.add(f"t{i}")
+        assert failed, "the disk never filled up"
+        filler.unlink()
+        admin.create_topics([NewTopic("after", 1, 1)])
+        assert set(admin.list_topics()) == created | {"after"}
+        admin.close()
+        broker.restart()
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        assert set(admin.list_topics()) == created | {"after"}
+        admin.close()
+        assert broker.stop() == 0
+    finally:
+        broker.kill()
+        subprocess.run(["umount", "-l", str(mnt)], check=False, capture_output=True,
+                       timeout=30)

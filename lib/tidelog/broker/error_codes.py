@@ -15,6 +15,7 @@ from tidelog.storage.errors import (
     InvalidRecordError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
+    StorageError,
 )
 
 
@@ -32,7 +33,9 @@ def error_of(exc: BaseException) -> ErrorCode:
         return ErrorCode.INVALID_CONFIG
     if isinstance(exc, OffsetOutOfRangeError):
         return ErrorCode.OFFSET_OUT_OF_RANGE
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError) or (
+        isinstance(exc, StorageError) and isinstance(exc.__cause__, OSError)
+    ):  # the disk failed (ENOSPC, EIO), also under a storage error that explains it
         return ErrorCode.KAFKA_STORAGE_ERROR
     return ErrorCode.UNKNOWN_SERVER_ERROR
 

@@ -112,3 +112,84 @@ def test_torn_tail_is_cut_on_open(tmp_path: Path) -> None:
     q2 = MetadataQuorum.open(tmp_path, node_id=1)
     assert q2.next_offset == end + 1  # the torn bytes are gone; one new control entry
     q2.close()
+
+
+class DiskFull:
+    """ENOSPC on demand for quorum-state writes and for appends to the metadata log."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import errno
+
+        from tidelog.broker.quorum import storage
+        from tidelog.storage.log import PartitionLog
+
+        self.state = False
+        self.log = False
+        real_write, real_append = storage._write_atomically, PartitionLog.append
+
+        def full() -> OSError:
+            return OSError(errno.ENOSPC, "No space left on device")
+
+        def write(path: Path, data: bytes) -> None:
+            if self.state:
+                raise full()
+            real_write(path, data)
+
+        def append(plog: PartitionLog, *args: object, **kwargs: object) -> object:
+            if self.log and plog.dir.name == "__cluster_metadata-0":
+                raise full()
+            return real_append(plog, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(storage, "_write_atomically", write)
+        monkeypatch.setattr(PartitionLog, "append", append)
+
+
+def topics(q: MetadataQuorum) -> set[str]:
+    return set(q.image.topic_names())
+
+
+def test_enospc_on_quorum_state_is_retried_and_the_change_stands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's case: quorum-state cannot be written (the log append could). The change
+    is in the log, so it commits and the caller is told so; later changes are not stuck
+    behind it, and the high watermark is written again once there is space."""
+    disk = DiskFull(monkeypatch)
+    q = MetadataQuorum.open(tmp_path, node_id=1)
+    disk.state = True
+    q.append([TopicRecord("a", uuid.uuid4())])
+    q.append([TopicRecord("b", uuid.uuid4())])  # was: "not committed yet" until a restart
+    assert topics(q) == {"a", "b"}
+    stale = DiskRaftStorage(tmp_path).load().hard_state.high_watermark
+    assert stale < q.next_offset
+    disk.state = False
+    q.append([TopicRecord("c", uuid.uuid4())])
+    assert DiskRaftStorage(tmp_path).load().hard_state.high_watermark == q.next_offset
+    q.close()
+    q2 = MetadataQuorum.open(tmp_path, node_id=1)
+    assert topics(q2) == {"a", "b", "c"}
+    q2.close()
+
+
+def test_enospc_on_the_log_fails_the_change_for_good(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The metadata log cannot be appended to: the change fails, and it stays failed (it is
+    not in the log, not in the image, and not there after a restart); once there is space
+    again the next change goes through without a restart."""
+    disk = DiskFull(monkeypatch)
+    q = MetadataQuorum.open(tmp_path, node_id=1)
+    q.append([TopicRecord("kept", uuid.uuid4())])
+    disk.log = disk.state = True
+    with pytest.raises(MetadataError, match="not written"):
+        q.append([TopicRecord("failed", uuid.uuid4())])
+    assert topics(q) == {"kept"}
+    with pytest.raises(MetadataError):  # still full: refused again, nothing kept
+        q.append([TopicRecord("failed", uuid.uuid4())])
+    disk.log = disk.state = False
+    q.append([TopicRecord("later", uuid.uuid4())])
+    assert topics(q) == {"kept", "later"}
+    q.close()
+    q2 = MetadataQuorum.open(tmp_path, node_id=1)
+    assert topics(q2) == {"kept", "later"}
+    q2.close()

@@ -14,7 +14,12 @@ the leader's own fdatasync is the whole majority. The high watermark and image t
 exactly as with the stand-in.
 
 Crash behaviour: what a Ready persisted is durable before any message of it leaves or any
-entry of it is applied; a crash loses only what no client was told about. A committed entry
+entry of it is applied; a crash loses only what no client was told about. A Ready that cannot
+be persisted (ENOSPC) on a lone voter fails its change for good: its entries are cut from the
+log, the node is rebuilt from storage and re-elects itself (again at the next change if the
+disk is still full), and the caller gets MetadataError, so the answer matches the log
+(a failed ``quorum-state`` write of only the high watermark is retried instead, see
+:mod:`tidelog.broker.quorum.storage`). A committed entry
 that does not replay onto the image (which the leader's check before proposing prevents)
 raises MetadataError: a node must not serve metadata it cannot read. Snapshots with data are
 refused at open (tidelog does not compact the metadata log yet).
@@ -30,6 +35,7 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from tidelog.broker.quorum.storage import DiskRaftStorage
 from tidelog.metadata.errors import MetadataError
@@ -39,14 +45,22 @@ from tidelog.raft.config import RaftConfig
 from tidelog.raft.messages import Message
 from tidelog.raft.node import RaftNode
 from tidelog.raft.progress import QuorumStatus
+from tidelog.raft.ready import Ready
 from tidelog.raft.storage import persist
 from tidelog.raft.types import Entry
+from tidelog.storage.errors import StorageError
 
 log = logging.getLogger("tidelog.quorum")
 
 
 class NotCommittedError(MetadataError):
     """A proposal was replaced by another leader's entries: it will never commit."""
+
+
+class MetadataWriteError(StorageError, MetadataError):
+    """The metadata log could not be written (disk full or failing): the change failed for
+    good and nothing of it is in the log. A StorageError, so request handlers answer it with
+    their storage error (KAFKA_STORAGE_ERROR) and its message."""
 
 #: Seconds per Raft tick (RaftConfig counts time in ticks).
 TICK_S = 0.05
@@ -69,7 +83,8 @@ class MetadataQuorum:
         state = storage.load()
         if state.snapshot.data:
             raise MetadataError(f"{storage.dir}: metadata snapshots are not supported yet")
-        self.node = RaftNode(config, state, rng or random.Random())
+        self._rng = rng or random.Random()
+        self.node = RaftNode(config, state, self._rng)
         self._image = EMPTY_IMAGE
         self.applied = state.snapshot.end_offset
         self._listeners: list[Callable[[MetadataImage], None]] = []
@@ -78,6 +93,7 @@ class MetadataQuorum:
         #: the leader's image after its uncommitted proposals (None: nothing in flight)
         self._pending: MetadataImage | None = None
         self._pending_end = 0
+        self._recovering = False
 
     @classmethod
     def open(
@@ -181,7 +197,10 @@ class MetadataQuorum:
         node = self.node
         while node.has_ready():
             ready = node.ready()
-            persist(self.storage, ready)
+            try:
+                persist(self.storage, ready)
+            except (OSError, StorageError) as exc:
+                self._write_failed(ready, exc)
             if self._send is not None:
                 for msg in ready.messages:
                     self._send(msg)
@@ -199,7 +218,51 @@ class MetadataQuorum:
             self._known_leader = seen
             log.info("metadata quorum: node %d leads epoch %d", node.leader_id, node.epoch)
 
+    @property
+    def _alone(self) -> bool:
+        return self.config.voters == (self.config.node_id,)
+
+    def _write_failed(self, ready: Ready, exc: Exception) -> NoReturn:
+        """A Ready could not be made durable (the disk is full or failing).
+
+        One voter: the change fails for good. Whatever the Ready appended is cut from the log
+        (it was never durable, so never committed) and the node is rebuilt from what storage
+        holds, so the caller's error matches what the log holds and the next change is tried
+        afresh instead of waiting forever behind a Ready that was never advanced. Several
+        voters: the error propagates (the cluster node stops, see quorum.cluster)."""
+        if not self._alone:
+            raise exc
+        cut = ready.truncate_to
+        if ready.entries:
+            first = ready.entries[0].offset
+            cut = first if cut is None else min(cut, first)
+        try:
+            if cut is not None:
+                self.storage.truncate(cut)
+            self.node = RaftNode(self.config, self.storage.load(), self._rng)
+        except (OSError, StorageError, MetadataError) as again:
+            raise MetadataWriteError(
+                f"{self.path}: metadata write failed ({exc}) and could not be undone "
+                f"({again}): restart logd once the disk is fixed"
+            ) from exc
+        self._pending = None
+        if not self._recovering:  # not for the election's own failed write (no recursion)
+            self._recovering = True
+            try:
+                self._elect_alone()  # writes a new epoch: fails again while the disk is full
+            except MetadataError as again:
+                log.warning("metadata quorum: no re-election after a failed write (retried "
+                            "with the next change): %s", again)
+            finally:
+                self._recovering = False
+        raise MetadataWriteError(f"{self.path}: metadata change not written, nothing of it "
+                                 f"kept: {exc}") from exc
+
     def _apply(self, entries: Sequence[Entry]) -> None:
+        # a rebuilt node (see _write_failed) hands out again what is applied already
+        entries = [e for e in entries if e.offset >= self.applied]
+        if not entries:
+            return
         delta = MetadataDelta(self._image)
         for entry in entries:
             if entry.control:
@@ -225,6 +288,9 @@ class MetadataQuorum:
         lead; NotLeaderError otherwise); returns the last offset. Committed later."""
         if not records:
             raise MetadataError("an append needs at least one metadata record")
+        if self._alone and not self.node.is_leader and self.node.epoch > 0:
+            # a re-election after a failed write did not get through: try again now
+            self._elect_alone()
         after = self.working_image.apply_all(records)  # raises before anything is proposed
         last = self.node.propose([encode_record(r) for r in records])
         self._pending, self._pending_end = after, last + 1

@@ -22,10 +22,17 @@ messages depending on it were sent; the high watermark it holds may be ahead of 
 survived (a torn tail cut by recovery), which RaftNode clamps on load. A torn or corrupt log
 tail is cut by the partition log's full recovery on open. An unreadable ``quorum-state`` or
 snapshot raises MetadataError naming the file: a node must not vote twice by forgetting.
+
+A ``quorum-state`` write that fails (ENOSPC) raises when the epoch or vote changed (they must
+be durable before anything depends on them); when only the high watermark moved, the log's
+fdatasync already made the Ready's entries durable and the high watermark is only a hint
+(never trusted beyond the log; a lower one just re-commits on load), so the write is kept
+pending and retried by every later :meth:`sync` until it succeeds, with one warning.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -40,6 +47,8 @@ from tidelog.raft.errors import RaftError
 from tidelog.raft.types import EMPTY_SNAPSHOT, Entry, HardState, PersistentState, Snapshot
 from tidelog.records.errors import CorruptRecordError
 from tidelog.storage.log import PartitionLog
+
+log = logging.getLogger("tidelog.quorum")
 
 QUORUM_STATE_FILE = "quorum-state"
 SNAPSHOT_SUFFIX = ".checkpoint"
@@ -57,11 +66,15 @@ def _fsync_dir(path: Path) -> None:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk gets back the pages the attempt took
+        raise
     _fsync_dir(path.parent)
 
 
@@ -93,6 +106,9 @@ class DiskRaftStorage:
         )
         self._state_path = self.dir / QUORUM_STATE_FILE
         self._pending_hard: HardState | None = None
+        #: the hard state ``quorum-state`` holds (what a restart would read)
+        self._durable_hard = HardState()
+        self._hard_write_failing = False
 
     @property
     def log_end_offset(self) -> int:
@@ -122,7 +138,8 @@ class DiskRaftStorage:
             self._plog.truncate_fully_and_start_at(snapshot.end_offset)
             start = snapshot.end_offset
         entries = self.read(start, self._plog.log_end_offset)
-        return PersistentState(read_hard_state(self._state_path), snapshot, tuple(entries))
+        self._durable_hard = read_hard_state(self._state_path)
+        return PersistentState(self._durable_hard, snapshot, tuple(entries))
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         name = f"{snapshot.end_offset:020d}-{snapshot.last_epoch:010d}{SNAPSHOT_SUFFIX}"
@@ -169,12 +186,32 @@ class DiskRaftStorage:
         self._pending_hard = state
 
     def sync(self) -> None:
+        """fdatasync the log, then write the pending hard state (see the module docstring:
+        a failed hard-state write is kept pending and retried by the next sync)."""
         self._plog.flush()
-        state, self._pending_hard = self._pending_hard, None
-        if state is not None:
-            body = {"epoch": state.epoch, "voted_for": state.voted_for,
-                    "high_watermark": state.high_watermark}
+        state = self._pending_hard
+        if state is None:
+            return
+        body = {"epoch": state.epoch, "voted_for": state.voted_for,
+                "high_watermark": state.high_watermark}
+        try:
             _write_atomically(self._state_path, orjson.dumps(body))
+        except OSError as exc:
+            durable = self._durable_hard
+            if (state.epoch, state.voted_for) != (durable.epoch, durable.voted_for):
+                raise  # a vote or epoch not on disk must not be acted on
+            # Only the high watermark moved: it is a hint (a lower one is what a restart
+            # without the file reads too), so what this Ready wrote stands.
+            if not self._hard_write_failing:
+                log.warning("%s: cannot write the high watermark (%s); retried with the next "
+                            "metadata change", self._state_path, exc)
+            self._hard_write_failing = True
+            return
+        self._pending_hard = None
+        self._durable_hard = state
+        if self._hard_write_failing:
+            log.info("%s written again", self._state_path)
+            self._hard_write_failing = False
 
     def close(self) -> None:
         if self._pending_hard is not None:
