@@ -15,6 +15,8 @@ _logd()
         --advertised-listen) COMPREPLY=(); return 0 ;;
         --max-request-size) COMPREPLY=(); return 0 ;;
         --max-connections) COMPREPLY=(); return 0 ;;
+        --max-connections-per-ip) COMPREPLY=(); return 0 ;;
+        --queued-max-request-bytes) COMPREPLY=(); return 0 ;;
         --connections-max-idle-ms) COMPREPLY=(); return 0 ;;
         --max-inflight-per-connection) COMPREPLY=(); return 0 ;;
         --auto-create-topics) COMPREPLY=(); return 0 ;;
@@ -46,7 +48,7 @@ _logd()
         --offsets-retention-minutes) COMPREPLY=(); return 0 ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--data-dir --listen --node-id --config --log-level --advertised-listen --max-request-size --max-connections --connections-max-idle-ms --max-inflight-per-connection --auto-create-topics --num-partitions --default-replication-factor --log-segment-bytes --log-segment-ms --log-retention-ms --log-retention-bytes --log-cleanup-policy --message-max-bytes --log-message-timestamp-type --min-insync-replicas --log-index-size-max-bytes --log-index-interval-bytes --log-flush --log-flush-interval-ms --log-retention-check-interval-ms --group-initial-rebalance-delay-ms --group-min-session-timeout-ms --group-max-session-timeout-ms --offsets-topic-num-partitions --offsets-topic-replication-factor --roles --quorum --controller-listen --broker-heartbeat-interval-ms --broker-session-timeout-ms --offsets-retention-minutes -h --help' -- "$cur"))
+        COMPREPLY=($(compgen -W '--data-dir --listen --node-id --config --log-level --advertised-listen --max-request-size --max-connections --max-connections-per-ip --queued-max-request-bytes --connections-max-idle-ms --max-inflight-per-connection --auto-create-topics --num-partitions --default-replication-factor --log-segment-bytes --log-segment-ms --log-retention-ms --log-retention-bytes --log-cleanup-policy --message-max-bytes --log-message-timestamp-type --min-insync-replicas --log-index-size-max-bytes --log-index-interval-bytes --log-flush --log-flush-interval-ms --log-retention-check-interval-ms --group-initial-rebalance-delay-ms --group-min-session-timeout-ms --group-max-session-timeout-ms --offsets-topic-num-partitions --offsets-topic-replication-factor --roles --quorum --controller-listen --broker-heartbeat-interval-ms --broker-session-timeout-ms --offsets-retention-minutes -h --help' -- "$cur"))
         return 0
     fi
     COMPREPLY=()

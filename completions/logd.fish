@@ -10,6 +10,8 @@ complete -c logd -l log-level -r -f -a 'debug info warning error critical' -d 'L
 complete -c logd -l advertised-listen -r -f -d 'Address clients are told to connect to.'
 complete -c logd -l max-request-size -r -f -d 'Largest request frame accepted.'
 complete -c logd -l max-connections -r -f -d 'Client connections served at once.'
+complete -c logd -l max-connections-per-ip -r -f -d 'Client connections served at once from one address.'
+complete -c logd -l queued-max-request-bytes -r -f -d 'Request bytes read broker-wide before reading waits.'
 complete -c logd -l connections-max-idle-ms -r -f -d 'Close connections idle this long.'
 complete -c logd -l max-inflight-per-connection -r -f -d 'Requests read ahead from one connection.'
 complete -c logd -l auto-create-topics -r -f -d 'Create topics on first use (true/false).'

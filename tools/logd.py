@@ -65,6 +65,15 @@ def serve(
         int | None, typer.Option("--max-connections", metavar="N", show_default=False,
                                  help="Client connections served at once."),
     ] = None,
+    max_connections_per_ip: Annotated[
+        int | None, typer.Option("--max-connections-per-ip", metavar="N", show_default=False,
+                                 help="Client connections served at once from one address."),
+    ] = None,
+    queued_max_request_bytes: Annotated[
+        int | None, typer.Option("--queued-max-request-bytes", metavar="BYTES",
+                                 show_default=False,
+                                 help="Request bytes read broker-wide before reading waits."),
+    ] = None,
     connections_max_idle_ms: Annotated[
         int | None, typer.Option("--connections-max-idle-ms", metavar="MS", show_default=False,
                                  help="Close connections idle this long."),

@@ -394,3 +394,79 @@ def test_full_disk_metadata_answers_match_the_log(tmp_path: Path) -> None:
         broker.kill()
         subprocess.run(["umount", "-l", str(mnt)], check=False, capture_output=True,
                        timeout=30)
+
+
+def test_request_memory_is_bounded_broker_wide(tmp_path: Path) -> None:
+    """Eight connections send 6 MiB requests with queued_max_request_bytes 8 MiB: the broker
+    says once that the budget is spent (the accounting itself is checked in
+    tests/unit/broker/test_connection_memory.py), serves kcat -L meanwhile, and reads every
+    request in the end (no connection waits forever)."""
+    import socket
+    import struct
+    import threading
+
+    size = 6 << 20
+    broker = Logd(tmp_path, "--queued-max-request-bytes", str(8 << 20)).start()
+    try:
+        # ApiVersions v0 with 6 MiB of zeros after it: answered or refused, never stuck.
+        body = b"\x00\x12\x00\x00\x00\x00\x00\x01\xff\xff"
+        body += bytes(size - len(body))
+        frame = struct.pack(">i", size) + body
+        go = threading.Event()
+        done: list[bool] = []
+
+        def client() -> None:
+            with socket.create_connection(("127.0.0.1", broker.port), timeout=60) as s:
+                s.sendall(frame[:-1])
+                assert go.wait(60)
+                s.sendall(frame[-1:])
+                s.recv(1)  # an answer, or the connection closed: either way it was read
+                done.append(True)
+
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(8)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 60
+        while "queued_max_request_bytes" not in broker.log():
+            assert time.monotonic() < deadline, broker.log()
+            time.sleep(0.02)
+        listing = subprocess.run(["kcat", "-b", broker.bootstrap, "-L"], capture_output=True,
+                                 text=True, timeout=60, check=False)
+        assert listing.returncode == 0 and "1 brokers" in listing.stdout, listing.stderr
+        go.set()
+        for t in threads:
+            t.join(60)
+        assert len(done) == 8
+        assert broker.stop() == 0
+    finally:
+        broker.kill()
+
+
+def test_connections_per_ip_leave_room_for_other_hosts(tmp_path: Path) -> None:
+    """Idle sockets from 127.0.0.2 take their max_connections_per_ip and no more; kcat from
+    127.0.0.1 still gets in although the idle ones asked for every connection there is."""
+    import socket
+
+    broker = Logd(tmp_path, "--max-connections", "6", "--max-connections-per-ip", "3").start()
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(6):
+            s = socket.socket()
+            s.settimeout(60)
+            s.bind(("127.0.0.2", 0))
+            s.connect(("127.0.0.1", broker.port))
+            idle.append(s)
+        deadline = time.monotonic() + 60
+        while broker.log().count("connections open from 127.0.0.2") < 3:
+            assert time.monotonic() < deadline, broker.log()
+            time.sleep(0.02)
+        for s in idle[3:]:
+            assert s.recv(1) == b""  # closed at once
+        listing = subprocess.run(["kcat", "-b", broker.bootstrap, "-L"], capture_output=True,
+                                 text=True, timeout=60, check=False)
+        assert listing.returncode == 0 and "1 brokers" in listing.stdout, listing.stderr
+        assert broker.stop() == 0
+    finally:
+        for s in idle:
+            s.close()
+        broker.kill()

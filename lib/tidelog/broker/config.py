@@ -252,6 +252,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_connections", "network", _int(1, _I32), 1000, "open client connections"),
     Setting(
+        "max_connections_per_ip", "network", _int(1, _I32), 500,
+        "open client connections from one address",
+    ),
+    Setting(
+        "queued_max_request_bytes", "network", _int(-1, _I64), 524288000,
+        "request bytes being read or served broker-wide before reading waits (-1: no bound)",
+    ),
+    Setting(
         "connections_max_idle_ms", "network", _int(1, _I64), 600000,
         "a connection without requests for this long is closed",
     ),
@@ -444,6 +452,8 @@ class BrokerConfig:
     advertised_listen: HostPort | None = None
     max_request_size: int = 104857600
     max_connections: int = 1000
+    max_connections_per_ip: int = 500
+    queued_max_request_bytes: int = 524288000
     connections_max_idle_ms: int = 600000
     max_inflight_per_connection: int = 16
     auto_create_topics: bool = True
@@ -620,6 +630,11 @@ class BrokerConfig:
                 f"{src('group_min_session_timeout_ms')}: group_min_session_timeout_ms "
                 f"({self.group_min_session_timeout_ms}) exceeds group_max_session_timeout_ms "
                 f"({self.group_max_session_timeout_ms}, {src('group_max_session_timeout_ms')})"
+            )
+        if self.queued_max_request_bytes == 0:
+            raise ConfigError(
+                f"{src('queued_max_request_bytes')}: queued_max_request_bytes must be -1 (no "
+                "bound) or positive: with 0 no request that spans two reads could ever be read"
             )
         if self.message_max_bytes > self.max_request_size:
             raise ConfigError(

@@ -2,11 +2,15 @@
 
 Two tasks per connection. The reader receives bytes, splits them into frames with a
 :class:`~tidelog.protocol.framing.FrameDecoder` (frames above ``max_request_size`` are refused)
-and starts one dispatch task per request; at most ``max_inflight`` requests are in flight, after
-which the reader stops reading (TCP pushes back on the client), so a connection holds bounded
-memory. The writer awaits the dispatch tasks in the order the requests arrived and sends each
-response, so answers keep Kafka's per-connection order even when a later request (a short
-Produce) finishes before an earlier one (a long-polling Fetch).
+and starts one dispatch task per request; at most ``max_inflight`` requests are in flight,
+after which the reader stops reading (TCP pushes back on the client), so a connection holds
+bounded memory; and the bytes of requests being read or served count against the broker-wide
+:class:`~tidelog.broker.memory_pool.RequestMemoryPool` (``queued_max_request_bytes``): a
+frame's whole announced size is reserved before the rest of it is read, waiting while the pool
+is full, so many clients announcing large frames cannot hold more than that together. The
+writer awaits the dispatch tasks in the order the requests arrived and sends each response, so
+answers keep Kafka's per-connection order even when a later request (a short Produce) finishes
+before an earlier one (a long-polling Fetch).
 
 Sending: bytes parts are joined and written with ``sock_sendall``; record regions go with
 ``sendfile`` from the segment files. TCP_CORK holds a response's pieces together so they leave
@@ -24,12 +28,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 from collections.abc import Sized
 
 from tidelog.broker.dispatch import CloseConnection, Dispatcher
 from tidelog.broker.groups.coordinator import CLIENT_PEER
+from tidelog.broker.memory_pool import RequestMemoryPool
 from tidelog.broker.regions import RegionPart, close_parts
 from tidelog.protocol.exceptions import ProtocolError
 from tidelog.protocol.framing import FrameDecoder, frame
@@ -42,6 +48,10 @@ _END = None  # queue sentinel: no more requests
 _CORK = getattr(socket, "TCP_CORK", None)
 
 
+def _release(pool: RequestMemoryPool, size: int, _task: object) -> None:
+    pool.release(size)
+
+
 class Connection:
     def __init__(
         self,
@@ -52,6 +62,7 @@ class Connection:
         max_inflight: int,
         peer: str,
         idle_timeout: float | None = None,
+        pool: RequestMemoryPool | None = None,
     ) -> None:
         self.sock = sock
         self.dispatcher = dispatcher
@@ -65,6 +76,7 @@ class Connection:
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
         self._inflight = 0  # requests read whose answers are not sent yet
+        self._pool = pool if pool is not None else RequestMemoryPool(-1)
 
     async def run(self) -> None:
         """Serve the connection until either side ends it."""
@@ -88,8 +100,16 @@ class Connection:
 
     async def _read_loop(self) -> None:
         loop = asyncio.get_running_loop()
+        pool = self._pool
+        reserved = 0  # pool bytes held for the frame being received (its announced size)
         try:
             while True:
+                pending = self._decoder.pending_size
+                if pending and not reserved and pending <= self._decoder.max_frame_size:
+                    # A frame has begun: hold its whole size before reading the rest, so the
+                    # requests being read broker-wide stay within queued_max_request_bytes.
+                    await pool.reserve(pending)
+                    reserved = pending
                 try:
                     data = await asyncio.wait_for(
                         loop.sock_recv(self.sock, RECV_SIZE), self.idle_timeout
@@ -109,7 +129,16 @@ class Connection:
                     log.warning("closing connection from %s: %s", self.peer, exc)
                     return
                 for payload in frames:
+                    # The first frame completed is the one reserved for, if any; frames that
+                    # arrived whole in this receive are counted now. All are released when
+                    # their handler is done.
+                    size = reserved if reserved else len(payload)
+                    if reserved:
+                        reserved = 0
+                    else:
+                        pool.take(size)
                     task = asyncio.create_task(self.dispatcher.dispatch(payload))
+                    task.add_done_callback(functools.partial(_release, pool, size))
                     self._inflight += 1
                     try:
                         await self._queue.put(task)
@@ -117,6 +146,8 @@ class Connection:
                         task.cancel()
                         raise
         finally:
+            if reserved:
+                pool.release(reserved)
             # Never blocks for long: the writer keeps draining the queue.
             with contextlib.suppress(asyncio.CancelledError):
                 await self._queue.put(_END)

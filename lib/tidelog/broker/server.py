@@ -1,7 +1,10 @@
 """The listener: accepts connections and serves each with a :class:`Connection`.
 
-At most ``max_connections`` clients are served at once; a connection beyond that is accepted
-and closed at once with a log line (the client retries, as it does after any disconnect).
+At most ``max_connections`` clients are served at once, and at most ``max_connections_per_ip``
+from one address (Kafka's max.connections.per.ip), so one host cannot lock the others out; a
+connection beyond either is accepted and closed at once with a log line (the client retries, as
+it does after any disconnect). All connections share one
+:class:`~tidelog.broker.memory_pool.RequestMemoryPool` of ``queued_max_request_bytes``.
 :meth:`Server.stop` is the first half of a clean shutdown: stop accepting, stop reading
 requests, wake long-polling fetches, and wait (bounded) until every connection has sent the
 answers to the requests it had read.
@@ -17,6 +20,7 @@ import socket
 from tidelog.broker.connection import Connection
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.dispatch import Dispatcher
+from tidelog.broker.memory_pool import RequestMemoryPool
 
 log = logging.getLogger("tidelog.broker.server")
 
@@ -44,6 +48,8 @@ class Server:
         self.sock = sock
         self.dispatcher = Dispatcher(core)
         self._connections: dict[Connection, asyncio.Task[None]] = {}
+        self._per_ip: dict[str, int] = {}
+        self.pool = RequestMemoryPool(core.config.queued_max_request_bytes)
         self._accept_task: asyncio.Task[None] | None = None
 
     @property
@@ -71,6 +77,13 @@ class Server:
                 log.warning("refusing %s: %d connections open", peer, len(self._connections))
                 client.close()
                 continue
+            ip = str(addr[0])
+            if self._per_ip.get(ip, 0) >= config.max_connections_per_ip:
+                log.warning("refusing %s: %d connections open from %s", peer,
+                            self._per_ip[ip], ip)
+                client.close()
+                continue
+            self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
             client.setblocking(False)
             with contextlib.suppress(OSError):
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -81,18 +94,24 @@ class Server:
                 max_inflight=config.max_inflight_per_connection,
                 peer=peer,
                 idle_timeout=config.connections_max_idle_ms / 1000,
+                pool=self.pool,
             )
             log.debug("connection from %s", peer)
-            task = asyncio.create_task(self._serve(conn))
+            task = asyncio.create_task(self._serve(conn, ip))
             self._connections[conn] = task
 
-    async def _serve(self, conn: Connection) -> None:
+    async def _serve(self, conn: Connection, ip: str) -> None:
         try:
             await conn.run()
         except Exception:
             log.exception("connection from %s failed", conn.peer)
         finally:
             self._connections.pop(conn, None)
+            left = self._per_ip.get(ip, 1) - 1
+            if left > 0:
+                self._per_ip[ip] = left
+            else:
+                self._per_ip.pop(ip, None)
             log.debug("connection from %s closed", conn.peer)
 
     async def stop(self) -> None:

@@ -40,6 +40,15 @@ class FrameDecoder:
         """Bytes held for a frame not complete yet."""
         return len(self._buf)
 
+    @property
+    def pending_size(self) -> int | None:
+        """The announced size of the frame being received, once its size prefix is in (None
+        before that): what a reader may reserve before it reads the rest."""
+        if len(self._buf) < SIZE_PREFIX or self._error is not None:
+            return None
+        (size,) = INT32.unpack_from(self._buf, 0)
+        return int(size)
+
     def feed(self, data: BytesLike) -> list[bytes]:
         """Add ``data``; return every frame it completes, in order."""
         if self._error is not None:
