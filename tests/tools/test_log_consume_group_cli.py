@@ -6,6 +6,7 @@ other member takes over at once (well before a session timeout)."""
 from __future__ import annotations
 
 import json
+import select
 import signal
 import subprocess
 import time
@@ -131,3 +132,30 @@ def test_two_members_share_and_a_leaving_member_hands_over_at_once(
                     proc.wait(20)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def test_a_slow_reader_keeps_the_member_in_its_group(cbroker: Logd) -> None:
+    """log-consume -g G -e | a reader that stops reading for longer than the session timeout
+    (10 s): the member keeps heartbeating meanwhile (it writes off the event loop), so it is
+    never dropped from the group, prints every record once, commits, leaves and exits 0. It
+    used to be dropped (commit refused, records read twice) and at times never exited."""
+    records = [f"slow-{i:06d}".encode() for i in range(40_000)]  # ~480 KB: fills the pipe
+    run(cbroker, "log-topics", "create", "slow", "--partitions", "1")
+    run(cbroker, "log-produce", "-t", "slow", stdin=b"".join(r + b"\n" for r in records))
+    member = subprocess.Popen([tool("log-consume"), "-g", "slowg", "-t", "slow", "-e", "-v"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=env_for(cbroker))
+    assert member.stdout is not None
+    try:
+        # Output has begun once the pipe is readable (read nothing: communicate reads all).
+        assert select.select([member.stdout], [], [], 60)[0]
+        # The slow reader under test (not a synchronisation): it reads nothing for 12 s.
+        time.sleep(12)
+        out, err = member.communicate(timeout=60)
+    finally:
+        member.kill()
+    assert member.returncode == 0, err.decode()
+    assert out.splitlines() == records
+    assert b"commit refused" not in err and err.count(b"generation") == 1, err.decode()
+    rows = described(cbroker, "slowg")
+    assert [(r["current_offset"], r["consumer_id"]) for r in rows] == [(len(records), None)]

@@ -254,6 +254,7 @@ class GroupMember:
 
     async def _heartbeats(self) -> None:
         interval = self.config.heartbeat_interval_ms / 1000
+        me = asyncio.current_task()
         while True:
             await asyncio.sleep(interval)
             try:
@@ -267,6 +268,12 @@ class GroupMember:
                 log.info("group %s: heartbeat failed: %s", self.group_id, exc)
                 await self._drop_coordinator()
                 code = E.COORDINATOR_NOT_AVAILABLE
+            if me is not None and me.cancelling():
+                # Python 3.11's wait_for returns an answer that arrived together with the
+                # cancellation and drops the cancellation (gh-86296): without this check the
+                # loop went on heartbeating after leave(), whose await on it never returned,
+                # so the member stayed in its group forever.
+                return
             if code == E.NONE:
                 continue
             if code == E.UNKNOWN_MEMBER_ID:

@@ -7,10 +7,12 @@ committed offset, or at the ``-o`` position when the group has none for it.
 
 At-least-once: after every fetch round the records are written and stdout is flushed, *then*
 the next offsets are committed. A crash between the two repeats those records to the next
-owner; nothing is ever skipped. On a rebalance (the heartbeat says so, or a commit is refused)
-the member commits what it wrote, drops its partitions and rejoins. On exit (``-c``, ``-e``,
-Ctrl-C, closed stdout) it commits and leaves the group, so the other members take over its
-partitions at once instead of after the session timeout.
+owner; nothing is ever skipped. The writing happens in a worker thread, so a slow reader of
+stdout never stops the heartbeats (the member stays in its group) nor delays Ctrl-C/SIGTERM: on
+a stop the member commits what was flushed and leaves at once. On a rebalance (the heartbeat
+says so, or a commit is refused) the member commits what it wrote, drops its partitions and
+rejoins. On exit (``-c``, ``-e``, Ctrl-C, closed stdout) it commits and leaves the group, so
+the other members take over its partitions at once instead of after the session timeout.
 
 ``-e`` exits once every partition assigned to this member reached its end (a member with no
 partitions exits at once). Output formats are log-consume's (:mod:`tidelog.cli.clients.fmt`).
@@ -151,19 +153,50 @@ class _Session:
                 await self._commit()
                 return not self.stop.requested
             result: list[Fetched] = poll.result()
-            self._write(consumer, result)
-            self.prog.out.flush()
+            chunks, written = self._render(consumer, result)
+            if not await self._emit(chunks):
+                return False  # stopped while writing: these records stay uncommitted
+            self.pending.update(written)
             await self._commit()
         return False
 
-    def _write(self, consumer: Consumer, fetched_list: list[Fetched]) -> None:
-        s, out = self.s, self.prog.out
+    async def _emit(self, chunks: list[bytes]) -> bool:
+        """Write ``chunks`` to stdout and flush it in a worker thread, so heartbeats and
+        signals are handled while a slow reader holds the pipe (a write blocking the event
+        loop past the session timeout got the member dropped from its group). False when a
+        stop came first: the write still completes (the process waits for it at exit), but
+        its records are not committed, so the next owner reads them again."""
+        out = self.prog.out
+
+        def write() -> None:
+            for chunk in chunks:
+                out.write(chunk)
+            out.flush()
+
+        writing: asyncio.Future[Any] = asyncio.get_running_loop().run_in_executor(None, write)
+        stop_wait: asyncio.Future[Any] = asyncio.ensure_future(self.stop.event.wait())
+        try:
+            done, _ = await asyncio.wait({writing, stop_wait},
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop_wait.cancel()
+        if writing in done:
+            writing.result()  # StdoutClosed and write errors surface here
+            return True
+        return False
+
+    def _render(self, consumer: Consumer, fetched_list: list[Fetched]
+                ) -> tuple[list[bytes], dict[tuple[str, int], int]]:
+        """The output of one fetch round, and the next offsets it covers."""
+        s = self.s
+        chunks: list[bytes] = []
+        written: dict[tuple[str, int], int] = {}
         for fetched in fetched_list:
             key = (fetched.topic, fetched.partition)
             if self.formatter is None and not s.json and s.key_delimiter is None \
                     and self.left is None:
-                out.write(fetched.joined_values(s.delimiter))
-                self.pending[key] = consumer.partitions[key].position
+                chunks.append(fetched.joined_values(s.delimiter))
+                written[key] = consumer.partitions[key].position
                 continue
             records = fetched.records
             if self.left is not None:
@@ -172,15 +205,17 @@ class _Session:
             if not records:
                 continue
             if s.json:
-                out.write(b"".join(record_json(fetched.topic, fetched.partition, r, s.base64)
-                                   for r in records))
+                chunks.append(b"".join(
+                    record_json(fetched.topic, fetched.partition, r, s.base64)
+                    for r in records))
             elif self.formatter is not None:
-                out.write(self.formatter.render(fetched.topic, fetched.partition, records))
+                chunks.append(self.formatter.render(fetched.topic, fetched.partition, records))
             elif s.key_delimiter is not None:
-                out.write(render_keyed(records, s.delimiter, s.key_delimiter, s.null))
+                chunks.append(render_keyed(records, s.delimiter, s.key_delimiter, s.null))
             else:
-                out.write(render_values([r.value for r in records], s.delimiter, s.null))
-            self.pending[key] = records[-1].offset + 1
+                chunks.append(render_values([r.value for r in records], s.delimiter, s.null))
+            written[key] = records[-1].offset + 1
+        return chunks, written
 
     async def _commit(self) -> None:
         """Commit what was written (after the flush that put it on stdout)."""
