@@ -170,3 +170,20 @@ def test_follower_does_not_recreate_a_deleted_topic(broker: Logd) -> None:
         assert "doomed" not in admin.list_topics()
     finally:
         admin.close()
+
+
+def test_a_corrupt_batch_ends_after_the_records_before_it(broker: Logd) -> None:
+    """A batch whose CRC fails (a byte flipped in the segment file, which logd serves as is):
+    log-consume prints every record of the batches before it, then fails naming the batch's
+    offset. It used to print none of the records fetched with it and give a byte position."""
+    run(broker, "log-topics", "create", "crc", "--partitions", "1")
+    for start in (0, 300, 600):  # three runs: three batches
+        run(broker, "log-produce", "-t", "crc",
+            stdin=b"".join(b"r%d\n" % i for i in range(start, start + 300)))
+    segment = broker.data_dir / "crc-0" / "00000000000000000000.log"
+    data = bytearray(segment.read_bytes())
+    data[-1] ^= 0xFF  # inside the last batch's records: its CRC no longer matches
+    segment.write_bytes(bytes(data))
+    res = run(broker, "log-consume", "-t", "crc", "-e", check=1)
+    assert res.stdout.splitlines() == [b"r%d" % i for i in range(600)]
+    assert b"offset 600" in res.stderr and b"corrupt" in res.stderr, res.stderr.decode()

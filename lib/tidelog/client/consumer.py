@@ -29,7 +29,8 @@ assigned while it has no leader (``assign(..., wait_for_leaders=False)``) gets i
 position from the first poll that finds its leader.
 
 Crash behaviour: OFFSET_OUT_OF_RANGE moves the position to the log start (if below it) or
-end; a corrupt batch raises :class:`~tidelog.records.errors.CorruptRecordError`; other broker
+end; a corrupt batch raises :class:`~tidelog.records.errors.CorruptRecordError` naming its
+offset, from the poll after the one that delivered the valid batches before it; other broker
 errors raise :class:`~tidelog.client.errors.BrokerError`.
 """
 
@@ -48,6 +49,7 @@ from tidelog.protocol import ApiKey, Struct
 from tidelog.protocol.errors import ErrorCode
 from tidelog.records.batch_header import HEADER_SIZE, Compression, read_size
 from tidelog.records.compression import decompress
+from tidelog.records.errors import CorruptRecordError
 from tidelog.records.reader import DecodedBatch, iter_decoded_batches
 from tidelog.records.record import Record
 from tidelog.records.values import decode_values, join_values
@@ -67,6 +69,9 @@ class PartitionState:
     #: Where to start, for a partition assigned while it had no leader: resolved by the
     #: first poll that finds one (until then ``position`` means nothing).
     pending: OffsetSpec | None = None
+    #: A corrupt batch met at :attr:`position`: raised by the next poll, after the records
+    #: before it were delivered.
+    error: CorruptRecordError | None = None
 
 
 class Fetched:
@@ -267,6 +272,10 @@ class Consumer:
         whose leader cannot be reached this round are left for the next (see the module
         docstring); errors that retrying will not fix are raised."""
         wait = self.config.max_wait_ms if max_wait_ms is None else max_wait_ms
+        for state in self.partitions.values():
+            if state.error is not None:
+                error, state.error = state.error, None
+                raise error
         errors: list[ClientError] = []
         await self._resolve_pending(errors)
         by_leader = await self._leaders(errors)
@@ -417,23 +426,30 @@ class Consumer:
             buf = bytes(data)
             end = _complete_prefix(buf)
             position = state.position
-            for batch in iter_decoded_batches(buf, 0, end):
-                header = batch.header
-                if header.last_offset < position:
-                    continue
-                first = position
-                if state.skip_before_ts is not None and not header.is_control:
-                    found = next((r.offset for r in batch.records()
-                                  if r.offset >= position
-                                  and r.timestamp >= state.skip_before_ts), None)
-                    if found is None:
-                        position = header.last_offset + 1
+            try:
+                for batch in iter_decoded_batches(buf, 0, end):
+                    header = batch.header
+                    if header.last_offset < position:
                         continue
-                    first = found
-                    state.skip_before_ts = None
-                if not header.is_control:
-                    batches.append((batch, first))
-                position = header.last_offset + 1
+                    first = position
+                    if state.skip_before_ts is not None and not header.is_control:
+                        found = next((r.offset for r in batch.records()
+                                      if r.offset >= position
+                                      and r.timestamp >= state.skip_before_ts), None)
+                        if found is None:
+                            position = header.last_offset + 1
+                            continue
+                        first = found
+                        state.skip_before_ts = None
+                    if not header.is_control:
+                        batches.append((batch, first))
+                    position = header.last_offset + 1
+            except CorruptRecordError as exc:
+                # The batches before the bad one are delivered now; the error comes with the
+                # next poll, naming the offset (not a byte position in this fetch answer).
+                state.error = CorruptRecordError(
+                    f"{state.topic}/{state.partition}: the record batch at offset {position} "
+                    f"is corrupt: {exc}")
             state.position = position
         state.at_end = state.position >= state.high_watermark
         if not batches:
