@@ -30,8 +30,9 @@ def dump(
         list[Path],
         typer.Argument(
             metavar="FILE",
-            help="Files to dump: .log, .index, .timeindex, *.checkpoint, *offset-checkpoint, "
-            "leader-epoch-checkpoint, partition.metadata, meta.properties, quorum-state.",
+            help="Files to dump: .log, .index, .timeindex, .snapshot, *.checkpoint, "
+            "*offset-checkpoint, leader-epoch-checkpoint, partition.metadata, meta.properties, "
+            "quorum-state, .lock.",
             show_default=False,
         ),
     ],
@@ -90,6 +91,7 @@ def dump(
             verify_index=verify_index,
             max_bytes=max_bytes,
             json=json,
+            quiet=quiet,
         )
         dump_files(prog, [str(file) for file in files], opts)
 

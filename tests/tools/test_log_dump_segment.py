@@ -298,3 +298,86 @@ def test_a_cleaned_segment_shows_its_delete_horizon_and_tombstones(  # type: ign
     assert lines[3] == (
         "| offset: 1 CreateTime: 6 keySize: 1 valueSize: -1 sequence: -1 headerKeys: [] key: k"
     )
+
+
+def test_quiet_verify_index_prints_only_the_problems(script_runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """-q --verify-index on the index of Apache Kafka's segment: only the mismatch line (and
+    nothing at all for a matching index); it used to print every entry too."""
+    _copy_topic(tmp_path)
+    index = tmp_path / f"{SEGMENT}.index"
+    index.write_bytes(struct.pack(">ii", 1, 1901) + struct.pack(">ii", 2, 2876))
+    result = script_runner.run([PROG, "-q", "--verify-index", str(index)])
+    assert result.returncode == 4
+    assert result.stdout.splitlines() == [
+        f"Index mismatch: offset: 2 position: 2876: no batch of {SEGMENT}.log starts at byte 2876"
+    ]
+    index.write_bytes(struct.pack(">ii", 1, 1901))
+    good = script_runner.run([PROG, "-q", "--verify-index", "--json", str(index)])
+    assert (good.returncode, good.stdout, good.stderr) == (0, "", "")
+
+
+def _producer_snapshot(entries: list[tuple[int, ...]], version: int = 1) -> bytes:
+    """Apache Kafka's producer state snapshot: int16 version, uint32 CRC-32C of the rest,
+    int32 count, 46-byte entries (see tidelog.cli.dump.producer_snapshot)."""
+    from tidelog.records.crc import crc32c
+
+    body = struct.pack(">i", len(entries)) + b"".join(
+        struct.pack(">qhiqiqiq", *e) for e in entries)
+    return struct.pack(">hI", version, crc32c(body)) + body
+
+
+def test_kafka_producer_snapshot_and_lock_and_empty_cleaner_checkpoint(  # type: ignore[no-untyped-def]
+    script_runner, tmp_path: Path
+) -> None:
+    """Files of an Apache Kafka partition dir and log dir that log-dump-segment used to refuse
+    ("unknown file type") or call corrupt: a producer snapshot, the .lock file and an empty
+    cleaner-offset-checkpoint."""
+    snapshot = tmp_path / "00000000000000000003.snapshot"
+    snapshot.write_bytes(_producer_snapshot([
+        (1, 0, 0, 0, 0, 1769792698283, -1, -1),
+        (3, 2, 9, 2, 4, 1769793578165, 5, 2),
+    ]))
+    lock = tmp_path / ".lock"
+    lock.write_bytes(b"")
+    cleaner = tmp_path / "cleaner-offset-checkpoint"
+    cleaner.write_bytes(b"")
+    result = script_runner.run([PROG, str(snapshot), str(lock), str(cleaner)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"Dumping {snapshot}",
+        "producerId: 1 producerEpoch: 0 coordinatorEpoch: -1 currentTxnFirstOffset: -1 "
+        "firstSequence: 0 lastSequence: 0 lastOffset: 0 offsetDelta: 0 timestamp: 1769792698283",
+        "producerId: 3 producerEpoch: 2 coordinatorEpoch: 5 currentTxnFirstOffset: 2 "
+        "firstSequence: 5 lastSequence: 9 lastOffset: 2 offsetDelta: 4 timestamp: 1769793578165",
+        f"Dumping {lock}",
+        "log directory lock file, 0 bytes, not held",
+        f"Dumping {cleaner}",
+    ]
+    docs = [orjson.loads(line) for line in
+            script_runner.run([PROG, "--json", str(snapshot)]).stdout.splitlines()]
+    assert docs[0] == {"type": "file", "file": str(snapshot), "kind": "producer-snapshot",
+                       "offset": 3}
+    assert docs[2]["type"] == "producerSnapshotEntry" and docs[2]["coordinatorEpoch"] == 5
+    damaged = bytearray(snapshot.read_bytes())
+    damaged[-1] ^= 1
+    snapshot.write_bytes(bytes(damaged))
+    bad = script_runner.run([PROG, str(snapshot)])
+    assert bad.returncode == 3 and "CRC mismatch" in bad.stderr
+
+
+@SUBPROCESS
+def test_a_held_lock_is_reported(script_runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    lock = tmp_path / ".lock"
+    lock.write_bytes(b"")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'r+'); "
+         "fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); sys.stdin.read()",
+         str(lock)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+        result = script_runner.run([PROG, str(lock)])
+        assert result.stdout.splitlines()[-1] == (
+            "log directory lock file, 0 bytes, held by a running process")
+    finally:
+        holder.kill()
+        holder.wait()

@@ -91,7 +91,12 @@ def _parse_int(path: Path, lineno: int, text: str, what: str) -> int:
 def _read_frame(path: Path, fields: int) -> list[tuple[int, list[str]]]:
     """Check the version and count lines; return (line number, fields) of each entry."""
     path = Path(path)
-    lines = _read_text(path).split("\n")
+    text = _read_text(path)
+    if not text:
+        # Kafka reads an empty checkpoint as no entries (the log cleaner leaves an empty
+        # cleaner-offset-checkpoint behind); anything else short of the header is corrupt.
+        return []
+    lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     if len(lines) < 2:

@@ -61,7 +61,8 @@ def _three_batches() -> list[bytes]:
         ("meta.properties", FileKind.META_PROPERTIES, None),
         ("quorum-state", FileKind.QUORUM_STATE, None),
         ("other.log", FileKind.LOG, None),
-        ("00000000000000000042.snapshot", FileKind.UNKNOWN, None),
+        ("00000000000000000042.snapshot", FileKind.PRODUCER_SNAPSHOT, 42),  # issue 9
+        (".lock", FileKind.LOCK, None),
         ("README", FileKind.UNKNOWN, None),
     ],
 )

@@ -112,7 +112,7 @@ def test_kafka_fixture_files() -> None:
 @pytest.mark.parametrize(
     ("text", "line"),
     [
-        ("", "line 1"),
+        ("\n", "line 2"),
         ("1\n0\n", "line 1"),
         ("x\n0\n", "line 1"),
         ("0\n2\nt 0 1\n", "line 2"),
@@ -128,6 +128,13 @@ def test_malformed_offset_checkpoint(tmp_path: Path, text: str, line: str) -> No
     with pytest.raises(CheckpointError) as err:
         read_offset_checkpoint(path)
     assert str(path) in str(err.value) and line in str(err.value)
+
+
+def test_an_empty_checkpoint_has_no_entries(tmp_path: Path) -> None:
+    """As in Kafka, whose log cleaner leaves an empty cleaner-offset-checkpoint (issue 9)."""
+    path = tmp_path / "cleaner-offset-checkpoint"
+    path.write_bytes(b"")
+    assert read_offset_checkpoint(path) == {}
 
 
 def test_malformed_other_files(tmp_path: Path) -> None:

@@ -30,6 +30,14 @@ def _dumper_for(kind: FileKind) -> Dumper | None:
         from tidelog.cli.dump.indexes import dump_index
 
         return dump_index
+    if kind is FileKind.PRODUCER_SNAPSHOT:
+        from tidelog.cli.dump.producer_snapshot import dump_producer_snapshot
+
+        return dump_producer_snapshot
+    if kind is FileKind.LOCK:
+        from tidelog.cli.dump.producer_snapshot import dump_lock
+
+        return dump_lock
     if kind is FileKind.UNKNOWN:
         return None
     from tidelog.cli.dump.metadata_files import dump_metadata_file
@@ -52,9 +60,9 @@ def dump_file(prog: Program, shown: str, opts: DumpOptions) -> None:
     dumper = _dumper_for(detected.kind)
     if dumper is None:
         prog.diag.error(
-            f"{shown}: unknown file type: expected a .log, .index, .timeindex or .checkpoint "
-            "segment file, an offset checkpoint, leader-epoch-checkpoint, partition.metadata, "
-            "meta.properties or quorum-state"
+            f"{shown}: unknown file type: expected a .log, .index, .timeindex, .snapshot or "
+            ".checkpoint file, an offset checkpoint, leader-epoch-checkpoint, "
+            "partition.metadata, meta.properties, quorum-state or .lock"
         )
         prog.fail(ExitCode.ERROR)
         return

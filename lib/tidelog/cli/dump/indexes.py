@@ -164,7 +164,9 @@ def dump_index(
     except CorruptIndexError as exc:
         problem = exc
     first_name, second_name = ("timestamp", "offset") if is_time else ("offset", "position")
-    if opts.json:
+    if opts.verify_index and opts.quiet:
+        pass  # -q --verify-index: only the problems below (mismatches, corrupt data)
+    elif opts.json:
         prog.out.json(
             {"type": "file", "file": shown, "kind": detected.kind.value, "baseOffset": base_offset}
         )

@@ -15,6 +15,9 @@ Names (the directory part is ignored):
 ``partition.metadata``                         topic id of a partition
 ``meta.properties``                            identity of a log directory
 ``quorum-state``                               KRaft quorum state (JSON)
+``<20 digits>.snapshot``                       producer state snapshot (idempotent and
+                                               transactional producers, binary)
+``.lock``                                      a log directory's lock file
 =============================================  ==========================================
 
 Anything else is :attr:`FileKind.UNKNOWN`. Pure function, no I/O.
@@ -38,6 +41,8 @@ class FileKind(Enum):
     PARTITION_METADATA = "partition-metadata"
     META_PROPERTIES = "meta-properties"
     QUORUM_STATE = "quorum-state"
+    PRODUCER_SNAPSHOT = "producer-snapshot"
+    LOCK = "lock"
     UNKNOWN = "unknown"
 
 
@@ -51,6 +56,7 @@ class Detected(NamedTuple):
 
 _SEGMENT = re.compile(r"^(\d{20})\.(log|index|timeindex)(?:\.(?:deleted|cleaned|swap))?$")
 _SNAPSHOT = re.compile(r"^(\d{20})-(\d{10})\.checkpoint$")
+_PRODUCER_SNAPSHOT = re.compile(r"^(\d{20})\.snapshot(?:\.deleted)?$")
 _SUFFIX_KINDS = {
     "log": FileKind.LOG,
     "index": FileKind.OFFSET_INDEX,
@@ -61,6 +67,7 @@ _EXACT = {
     "partition.metadata": FileKind.PARTITION_METADATA,
     "meta.properties": FileKind.META_PROPERTIES,
     "quorum-state": FileKind.QUORUM_STATE,
+    ".lock": FileKind.LOCK,
 }
 
 
@@ -73,6 +80,9 @@ def detect(path: Path | str) -> Detected:
     match = _SNAPSHOT.match(name)
     if match:
         return Detected(FileKind.SNAPSHOT, int(match.group(1)), int(match.group(2)))
+    match = _PRODUCER_SNAPSHOT.match(name)
+    if match:
+        return Detected(FileKind.PRODUCER_SNAPSHOT, int(match.group(1)))
     if name in _EXACT:
         return Detected(_EXACT[name])
     if name.endswith(".checkpoint"):

@@ -38,6 +38,8 @@ class DumpOptions:
     max_bytes: int | None = None
     #: JSON lines instead of kafka-dump-log lines.
     json: bool = False
+    #: ``-q``: with ``verify_index``, print only the problems, not every index entry.
+    quiet: bool = False
 
     def wants_records(self, compressed: bool) -> bool:
         """Whether the records of a batch get their own lines."""
