@@ -340,12 +340,23 @@ class BrokerCore:
 
     # -- partitions --------------------------------------------------------------------------
 
-    def partition_log(self, topic: str, partition: int) -> PartitionLog | None:
-        """The log of a partition this broker leads (created on first use), else None.
+    def serves_partition(self, topic: str, partition: int) -> bool:
+        """The partition exists and this broker leads it (its log may not exist yet)."""
+        part = self.image.partition(topic, partition)
+        if part is None or part.leader != self.node_id:
+            return False
+        return not self.config.is_cluster or self.replicas.taking_roles
+
+    def partition_log(self, topic: str, partition: int, *, create: bool = True
+                      ) -> PartitionLog | None:
+        """The log of a partition this broker leads (created on first use, unless ``create``
+        is False: then None while it does not exist), else None.
 
         Logs of a single node are created lazily so that creating a topic costs a metadata
         append, not one directory, index preallocation and fsync per partition on the event
         loop; in a cluster the replica manager creates them when the metadata arrives."""
+        if not create and self.logs.get_log(TopicPartition(topic, partition)) is None:
+            return None
         return self.replicas.leader_log(topic, partition)
 
     def missing_partition_error(self, topic: str, partition: int) -> int:
