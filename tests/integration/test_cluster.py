@@ -133,6 +133,29 @@ def test_topics_spread_and_clients_use_any_broker(cluster: LogdCluster) -> None:
     assert run(list_offset(leader)) == ErrorCode.NONE
 
 
+def test_a_deleted_topic_is_deleted_on_every_broker_not_set_aside(cluster: LogdCluster) -> None:
+    """kafka-python deletes a topic whose partitions three brokers hold: each broker deletes
+    its logs (the metadata decided it), none renames them aside as -stray, which is only for
+    logs the metadata never knew."""
+    from kafka.admin import KafkaAdminClient
+
+    wait_for("every broker registered", lambda: live_brokers(cluster.bootstrap(1)) == {1, 2, 3})
+    create_topic(cluster.bootstrap(1), "gone", 3)
+    assert len(produce_consume(cluster.bootstrap(2), cluster.bootstrap(3), "gone", 9)) == 9
+
+    def dirs() -> list[str]:
+        return sorted(d.name for n in cluster.nodes.values() for d in n.data_dir.glob("gone-*"))
+
+    assert [d for d in dirs() if "." not in d] == ["gone-0", "gone-1", "gone-2"]
+    admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap(2))
+    try:
+        admin.delete_topics(["gone"])
+    finally:
+        admin.close()
+    wait_for("the logs of the deleted topic gone", lambda: all("." in d for d in dirs()))
+    assert all(d.endswith("-delete") for d in dirs()), dirs()
+
+
 def test_active_controller_killed(cluster: LogdCluster) -> None:
     first = cluster.leader(via=1)
     other = next(i for i in cluster.nodes if i != first)

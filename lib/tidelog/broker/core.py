@@ -75,6 +75,8 @@ class BrokerCore:
         #: Quorum traffic, registration and forwarding of a multi-node cluster (``--quorum``;
         #: set by the daemon), None for a single node.
         self.cluster: ClusterNode | None = None
+        #: Topics of the image the logs were last reconciled with (None before the first time).
+        self._reconciled_topics: set[str] | None = None
         #: The group coordinator (consumer groups, ``__consumer_offsets``), loaded by start().
         self.groups = GroupCoordinator(self)
         #: The log cleaner (tidelog.storage.cleaner), set by the daemon that runs it.
@@ -173,14 +175,21 @@ class BrokerCore:
         return b is not None and b.incarnation_id == self.cluster.incarnation and not b.fenced
 
     def _reconcile_logs(self) -> None:
-        """Give existing logs their topic's config; rename logs the metadata does not know
-        aside (``<dir>.<uuid>-stray``, as Kafka does) with one warning: logd never deletes
-        data it did not decide to delete (missing logs are created on first use, see
+        """Give existing logs their topic's config; delete the logs of topics the metadata
+        deleted since the last call, and rename logs it never knew aside
+        (``<dir>.<uuid>-stray``, as Kafka does) with one warning: logd never deletes data it
+        did not decide to delete (missing logs are created on first use, see
         :meth:`partition_log`)."""
         image = self.image
         stray = []
+        before, self._reconciled_topics = self._reconciled_topics, set(image.topic_names())
         for tp, plog in self.logs.logs().items():
             if image.partition(tp.topic, tp.partition) is None:
+                if before is not None and tp.topic in before:
+                    # the metadata deleted the topic since the last look (how the brokers of
+                    # a cluster follow a deletion): logd's decision, so the log goes
+                    self.logs.delete_log(tp)
+                    continue
                 self.logs.set_aside_log(tp)
                 stray.append(str(tp))
             else:
