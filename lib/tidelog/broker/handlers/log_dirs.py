@@ -4,8 +4,9 @@ log cleaner's view of each.
 As Kafka answers: one result for the data dir (its absolute path, and from v4 the file
 system's total and usable bytes), the partitions asked for (all when ``topics`` is null) that
 have a log here, each with its size in bytes and offset lag (the high watermark minus the log
-end offset, never negative: 0 on a leader). Partitions without a log here are left out, as
-Kafka leaves them out.
+end offset, never negative: 0 on a leader). A partition this broker leads whose log is not
+created yet (logd creates logs on first use) is an empty log, as it is in Kafka; partitions
+not hosted here are left out, as Kafka leaves them out.
 
 tidelog adds, as tagged fields (v2+, tags from
 :data:`~tidelog.protocol.messages.admin.CLEANER_TAG_BASE`, ignored by Kafka's clients), the
@@ -26,15 +27,33 @@ from tidelog.protocol.header import RequestHeader
 from tidelog.storage.topic_partition import TopicPartition
 
 
+def _unwritten(core: BrokerCore, tp: TopicPartition) -> Struct:
+    """A partition this broker serves whose log is not created yet (logs are created on first
+    use): answered as the empty log Kafka would have, without creating it."""
+    compacted = core.topic_log_config(tp.topic).compact
+    return Struct(
+        partition_index=tp.partition, partition_size=0, offset_lag=0, is_future_key=False,
+        cleaner_dirty_ratio=0.0 if compacted else -1.0,
+        cleaner_first_dirty_offset=0 if compacted else -1, cleaner_last_cleaned_ms=-1,
+        cleaner_error=None,
+    )  # fmt: skip
+
+
 async def describe_log_dirs(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
     logs = core.logs.logs()
     if req.topics is None:
-        wanted = sorted(logs)
+        served = {TopicPartition(name, p) for name in core.image.topic_names()
+                  for p in core.image.topic(name).partitions  # type: ignore[union-attr]
+                  if core.serves_partition(name, p)}
+        wanted = sorted(served | set(logs))
     else:
         wanted = [TopicPartition(t.topic, p) for t in req.topics for p in t.partitions]
     by_topic: dict[str, list[Struct]] = {}
     for tp in wanted:
         plog = logs.get(tp)
+        if plog is None and core.serves_partition(tp.topic, tp.partition):
+            by_topic.setdefault(tp.topic, []).append(_unwritten(core, tp))
+            continue
         if plog is None or plog.closed:
             continue
         part = Struct(
