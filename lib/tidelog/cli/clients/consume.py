@@ -179,7 +179,16 @@ class _Outage:
     def check(self, consumer: Consumer) -> None:
         import time
 
+        from tidelog.client.errors import BrokerError
+        from tidelog.protocol.errors import ErrorCode
+
         since = consumer.failing_since
+        error = consumer.last_error
+        if since is not None and isinstance(error, BrokerError) \
+                and error.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+            # Deleted while we read it (metadata no longer has it): end, as kcat does, rather
+            # than wait for leaders that will never come (and never re-create the topic).
+            raise CliError(f"a topic no longer exists: {error}", EXIT_NOT_FOUND)
         if since is None:
             if self.reported:
                 self.prog.diag.note("all partitions are reachable again; consuming")
