@@ -90,7 +90,7 @@ def test_describing_a_wide_topic_creates_no_logs(broker: Logd) -> None:
     run(broker, "log-produce", "-t", "wide", "-p", "7", stdin=b"one\n")
     lines = run(broker, "log-topics", "describe", "wide").stdout.decode().splitlines()[1:]
     assert len(lines) == 200
-    assert lines[7] == "wide\t7\t1\t1\t1\t0\t1" and lines[8] == "wide\t8\t1\t1\t1\t0\t0"
+    assert lines[7] == "wide\t7\t1\t1\t1\t-\t0\t1" and lines[8] == "wide\t8\t1\t1\t1\t-\t0\t0"
     query = subprocess.run(["kcat", "-b", broker.bootstrap, "-Q", "-t", "wide:9:-1"],
                            capture_output=True, text=True, timeout=60, check=True)
     assert "offset 0" in query.stdout
