@@ -22,8 +22,8 @@ from __future__ import annotations
 import uuid
 
 from tidelog.broker.core import BrokerCore
-from tidelog.broker.handlers.acls import CLUSTER_OPERATIONS, NOT_ASKED, TOPIC_OPERATIONS
 from tidelog.broker.groups.store import OFFSETS_TOPIC
+from tidelog.broker.handlers.acls import CLUSTER_OPERATIONS, NOT_ASKED, TOPIC_OPERATIONS
 from tidelog.broker.handlers.base import Handler, error_of
 from tidelog.broker.quorum import ops
 from tidelog.metadata.controller_ops import INTERNAL_TOPICS
