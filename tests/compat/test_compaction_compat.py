@@ -5,6 +5,9 @@ restart; a record without a key is refused with INVALID_RECORD."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -84,6 +87,15 @@ def test_kcat_and_confluent_kafka_read_a_compacted_topic(cleaning_logd: Logd) ->
     want = sorted(b"%d %s=%s" % (o, k, v) for k, (o, v) in expected.items())
     got = wait_for("compaction", kcat_table, lambda lines: sorted(lines) == want)
     assert got == sorted(got, key=lambda line: int(line.split()[0]))  # offsets in order
+
+    # The cleaner's view through DescribeLogDirs: cleaned up to the active segment.
+    described = subprocess.run(
+        [str(Path(sys.executable).parent / "log-topics"), "-b", logd.bootstrap, "describe",
+         "table", "--cleaner", "--json"], capture_output=True, timeout=TIMEOUT, check=True,
+    )
+    view = json.loads(described.stdout)["partitions"][0]["cleaner"]
+    assert view["compacted"] and view["last_cleaned_ms"] is not None and view["error"] is None
+    assert view["first_dirty_offset"] == offset and view["dirty_ratio"] == 0.0
 
     consumer = ck.Consumer({
         "bootstrap.servers": logd.bootstrap, "group.id": "table-reader",
