@@ -288,6 +288,100 @@ def _decode_records(
         )
 
 
+def scan_keys(
+    buf: bytes,
+    pos: int = 0,
+    *,
+    max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE,
+) -> tuple[BatchHeader, list[tuple[int, bytes | None, bool]]]:
+    """The header of the batch at ``pos`` (structure and CRC checked) and, per record,
+    ``(offset, key, value is null)``, without building records: what the log cleaner needs
+    to decide which records stay. Values and headers are skipped over, not checked; each
+    record's length, offset delta and key must lie inside it, and the records must fill the
+    section exactly, else CorruptRecordError."""
+    header = validate_batch(buf, pos)
+    start = pos + HEADER_SIZE
+    end = pos + header.size
+    if header.compression == Compression.NONE:
+        data, p = buf, start
+    else:
+        with memoryview(buf) as view:
+            try:
+                data = decompress(header.compression, view[start:end], max_decompressed_size)
+            except CorruptRecordError as exc:
+                raise CorruptRecordError(f"record batch at byte {pos}: {exc}", pos) from exc
+        p, end = 0, len(data)
+    zz = UNZIGZAG
+    base = header.base_offset
+    last_delta = header.last_offset_delta
+    out: list[tuple[int, bytes | None, bool]] = []
+    try:
+        for index in range(header.records_count):
+            b = data[p]
+            if b < 0x80:
+                length = zz[b]
+                p += 1
+            elif (b2 := data[p + 1]) < 0x80:
+                length = zz[(b & 0x7F) | (b2 << 7)]
+                p += 2
+            else:
+                length, p = decode_varint(data, p)
+            rec_end = p + length
+            if length < 0 or rec_end > end:
+                raise ValueError(f"record {index} has length {length}")
+            q = p + 1  # record attributes
+            b = data[q]
+            if b < 0x80:
+                q += 1
+            elif data[q + 1] < 0x80:
+                q += 2
+            else:
+                _, q = decode_varlong(data, q)
+            b = data[q]
+            if b < 0x80:
+                delta = zz[b]
+                q += 1
+            elif (b2 := data[q + 1]) < 0x80:
+                delta = zz[(b & 0x7F) | (b2 << 7)]
+                q += 2
+            else:
+                delta, q = decode_varint(data, q)
+            if delta < 0 or delta > last_delta:
+                raise ValueError(f"record {index} has offset delta {delta}")
+            b = data[q]
+            if b < 0x80:
+                klen = zz[b]
+                q += 1
+            elif (b2 := data[q + 1]) < 0x80:
+                klen = zz[(b & 0x7F) | (b2 << 7)]
+                q += 2
+            else:
+                klen, q = decode_varint(data, q)
+            key: bytes | None = None
+            if klen >= 0:
+                if q + klen > rec_end:
+                    raise ValueError(f"record {index} key length {klen} runs past the record")
+                key = data[q : q + klen]
+                q += klen
+            elif klen != -1:
+                raise ValueError(f"record {index} has key length {klen}")
+            # A null value is the single byte 0x01 (varint -1); anything else has a length.
+            if q >= rec_end:
+                raise ValueError(f"record {index} ends before its value")
+            out.append((base + delta, key, data[q] == 1))
+            p = rec_end
+    except (ValueError, IndexError) as exc:
+        what = str(exc) if not isinstance(exc, IndexError) else "a record runs past the data"
+        raise CorruptRecordError(f"record batch at byte {pos}: {what}", pos) from exc
+    if p != end:
+        raise CorruptRecordError(
+            f"record batch at byte {pos}: {end - p} bytes follow its {header.records_count} "
+            f"records",
+            pos,
+        )
+    return header, out
+
+
 def decode_batch(
     buf: BytesLike,
     pos: int = 0,

@@ -64,7 +64,7 @@ from tidelog.records.batch_header import (
 )
 from tidelog.records.builder import encode_kept_records, finish_batch
 from tidelog.records.errors import CorruptRecordError
-from tidelog.records.reader import decode_batch
+from tidelog.records.reader import decode_batch, scan_keys
 from tidelog.storage.checkpoint import read_offset_checkpoint, write_offset_checkpoint
 from tidelog.storage.cleaner_map import OffsetMap
 from tidelog.storage.errors import CheckpointError, StorageError
@@ -380,7 +380,7 @@ def _clean_pass(
                 full = True  # reached the uncleanable part
                 break
             if not header.is_control:
-                offset_map.put_records(decode_batch(chunk, pos).records(), rng.first_dirty)
+                offset_map.put_records(scan_keys(chunk, pos)[1], rng.first_dirty)
             map_end = header.next_offset
             if offset_map.full:
                 full = True
@@ -472,25 +472,32 @@ def _clean_batch(
     if header.is_control:
         # Transaction markers: left as they are until transactions exist.
         return chunk[pos : pos + header.size], _NO_HORIZON
-    batch = decode_batch(chunk, pos)
-    records = list(batch.records())
-    stats.records_read += len(records)
+    # Decide from keys, offsets and null flags only; records are decoded (and rebuilt) only
+    # when the batch changes.
+    _, scanned = scan_keys(chunk, pos)
+    stats.records_read += len(scanned)
     has_horizon = header.has_delete_horizon
-    kept = []
-    for rec in records:
-        if rec.key is None:
+    past_horizon = has_horizon and now_ms >= header.base_timestamp
+    lookup = offset_map.get
+    keep: list[int] = []
+    tombstones = False
+    for i, (offset, key, null) in enumerate(scanned):
+        if key is None:
             continue  # a compacted log has no place for it (Kafka's cleaner drops it too)
-        if offset_map.get(rec.key) > rec.offset:
+        if lookup(key) > offset:
             continue  # a later record of the key is in the map
-        if rec.value is None and has_horizon and now_ms >= header.base_timestamp:
-            continue  # a tombstone past its delete horizon
-        kept.append(rec)
-    stats.records_kept += len(kept)
-    tombstones = any(rec.value is None for rec in kept)
+        if null:
+            if past_horizon:
+                continue  # a tombstone past its delete horizon
+            tombstones = True
+        keep.append(i)
+    stats.records_kept += len(keep)
     need_horizon = tombstones and not has_horizon
     pending = (horizon if need_horizon else header.base_timestamp) if tombstones else _NO_HORIZON
-    if len(kept) == len(records) and not need_horizon:
+    if len(keep) == len(scanned) and not need_horizon:
         return chunk[pos : pos + header.size], pending
+    records = list(decode_batch(chunk, pos, verify_crc=False).records())
+    kept = [records[i] for i in keep]
     if not kept:
         if header.producer_id >= 0 and last_of_producer.get(header.producer_id) == (
             header.base_offset

@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from tidelog.records.record import Record
-
 #: Bytes one entry may occupy at peak (measured: 130-185 with tracemalloc; rounded up).
 ENTRY_COST = 200
 #: Keys shorter than this are stored as they are (a short bytes object costs what a digest
@@ -60,20 +58,21 @@ class OffsetMap:
         if offset > self.latest_offset:
             self.latest_offset = offset
 
-    def put_records(self, records: Iterable[Record], first_offset: int) -> None:
-        """Put every keyed record at or above ``first_offset`` (the cleaner's hot loop: one
-        call per batch instead of one per record)."""
+    def put_records(
+        self, records: Iterable[tuple[int, bytes | None, bool]], first_offset: int
+    ) -> None:
+        """Put every keyed ``(offset, key, value is null)`` at or above ``first_offset`` (the
+        cleaner's hot loop: one call per batch instead of one per record)."""
         m = self._map
         latest = self.latest_offset
         md5 = hashlib.md5
-        for rec in records:
-            key = rec.key
-            if key is None or rec.offset < first_offset:
+        for offset, key, _ in records:
+            if key is None or offset < first_offset:
                 continue
             if len(key) >= SHORT_KEY:
                 key = md5(key, usedforsecurity=False).digest()
-            m[key] = rec.offset
-            latest = rec.offset
+            m[key] = offset
+            latest = offset
         self.latest_offset = max(self.latest_offset, latest)
 
     def get(self, key: bytes) -> int:
