@@ -46,11 +46,14 @@ tidelog.storage.swap); a checkpoint behind the truth only costs cleaning again.
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import threading
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 from typing import NamedTuple
 
@@ -64,7 +67,8 @@ from tidelog.records.batch_header import (
 )
 from tidelog.records.builder import encode_kept_records, finish_batch
 from tidelog.records.errors import CorruptRecordError
-from tidelog.records.reader import decode_batch, scan_keys
+from tidelog.records.keys import scan_keys
+from tidelog.records.reader import decode_batch
 from tidelog.storage.checkpoint import read_offset_checkpoint, write_offset_checkpoint
 from tidelog.storage.cleaner_map import OffsetMap
 from tidelog.storage.errors import CheckpointError, StorageError
@@ -380,7 +384,8 @@ def _clean_pass(
                 full = True  # reached the uncleanable part
                 break
             if not header.is_control:
-                offset_map.put_records(scan_keys(chunk, pos)[1], rng.first_dirty)
+                scan = scan_keys(chunk, pos)
+                offset_map.put_batch(scan.offsets, scan.keys, rng.first_dirty, scan.key_size)
             map_end = header.next_offset
             if offset_map.full:
                 full = True
@@ -400,8 +405,10 @@ def _clean_pass(
     if upto == 0:
         return None
     to_clean = segments[: upto + 1]  # plus the next one, whose base ends the last group
-    last_of_producer = _last_batch_of_producers(segments)
-    horizon = now_ms + plog.config.delete_retention_ms
+    ctx = _Keep(
+        offset_map, offset_map.sorted_offsets(), rng.first_dirty, map_end, now_ms,
+        now_ms + plog.config.delete_retention_ms, _last_batch_of_producers(segments),
+    )  # fmt: skip
     next_horizon = _NO_HORIZON
     cfg = plog.config
     for group in _group(to_clean, cfg.segment_bytes, cfg.segment_index_bytes):
@@ -415,9 +422,7 @@ def _clean_pass(
             dropped_tail: BatchHeader | None = None
             for seg in old:
                 for chunk, pos, header in _segment_batches(seg, throttler, stats, stop):
-                    data, pending = _clean_batch(
-                        chunk, pos, header, offset_map, now_ms, horizon, last_of_producer, stats
-                    )
+                    data, pending = _clean_batch(chunk, pos, header, ctx, stats)
                     if pending >= 0 and (next_horizon < 0 or pending < next_horizon):
                         next_horizon = pending
                     if data is None:
@@ -457,56 +462,78 @@ def _last_batch_of_producers(segments: Sequence[LogSegment]) -> dict[int, int]:
     return last
 
 
+@dataclass
+class _Keep:
+    """What decides which records of a pass stay (see :func:`_clean_batch`)."""
+
+    offset_map: OffsetMap
+    #: The map's offsets, ascending: in [first_dirty, map_end) exactly the records that stay.
+    survivors: list[int]
+    first_dirty: int
+    map_end: int
+    now_ms: int
+    #: The delete horizon a batch gets when it first keeps a tombstone.
+    horizon: int
+    last_of_producer: dict[int, int]
+
+
 def _clean_batch(
-    chunk: bytes,
-    pos: int,
-    header: BatchHeader,
-    offset_map: OffsetMap,
-    now_ms: int,
-    horizon: int,
-    last_of_producer: dict[int, int],
-    stats: PassStats,
+    chunk: bytes, pos: int, header: BatchHeader, ctx: _Keep, stats: PassStats
 ) -> tuple[bytes | None, int]:
     """The bytes that replace one batch (None: drop it) and its pending delete horizon (-1:
-    none). Decoding checks the CRC: a corrupt batch raises and stops the pass."""
+    none). Scanning checks the CRC: a corrupt batch raises and stops the pass."""
     if header.is_control:
         # Transaction markers: left as they are until transactions exist.
         return chunk[pos : pos + header.size], _NO_HORIZON
-    # Decide from keys, offsets and null flags only; records are decoded (and rebuilt) only
-    # when the batch changes.
-    _, scanned = scan_keys(chunk, pos)
-    stats.records_read += len(scanned)
-    has_horizon = header.has_delete_horizon
-    past_horizon = has_horizon and now_ms >= header.base_timestamp
-    lookup = offset_map.get
-    keep: list[int] = []
+    # A record of the mapped section stays exactly when its offset is in the map (it is the
+    # latest of its key); one found no offset in the map's range needs no scan at all (its CRC
+    # was checked when the map was built). Other records stay unless the map holds a later
+    # record of their key. Records are decoded (and rebuilt) only when a batch changes.
+    base, last = header.base_offset, header.last_offset
+    mapped = ctx.first_dirty <= base and last < ctx.map_end
+    if mapped:
+        lo = bisect_left(ctx.survivors, base)
+        hi = bisect_right(ctx.survivors, last)
+        if lo == hi:
+            stats.records_read += header.records_count
+            return _nothing_kept(header, ctx), _NO_HORIZON
+    scan = scan_keys(chunk, pos)
+    offsets, keys, nulls = scan.offsets, scan.keys, scan.nulls
+    stats.records_read += len(offsets)
+    if mapped:
+        keep = list(map(set(ctx.survivors[lo:hi]).__contains__, offsets))
+    elif scan.key_size < 0 and None in keys:
+        # A record without a key goes: a compacted log has no place for it (nor in Kafka).
+        get = ctx.offset_map.get
+        keep = [k is not None and get(k) <= o for o, k in zip(offsets, keys, strict=True)]
+    else:
+        latest = ctx.offset_map.latest(keys, scan.key_size)  # type: ignore[arg-type]  # no None
+        keep = list(map(operator.le, latest, offsets))
     tombstones = False
-    for i, (offset, key, null) in enumerate(scanned):
-        if key is None:
-            continue  # a compacted log has no place for it (Kafka's cleaner drops it too)
-        if lookup(key) > offset:
-            continue  # a later record of the key is in the map
-        if null:
-            if past_horizon:
-                continue  # a tombstone past its delete horizon
-            tombstones = True
-        keep.append(i)
-    stats.records_kept += len(keep)
+    if any(nulls):
+        past_horizon = header.has_delete_horizon and ctx.now_ms >= header.base_timestamp
+        for i, null in enumerate(nulls):
+            if null and keep[i]:
+                if past_horizon:
+                    keep[i] = False  # a tombstone past its delete horizon
+                else:
+                    tombstones = True
+    indexes = list(compress(range(len(keep)), keep))
+    stats.records_kept += len(indexes)
+    has_horizon = header.has_delete_horizon
     need_horizon = tombstones and not has_horizon
-    pending = (horizon if need_horizon else header.base_timestamp) if tombstones else _NO_HORIZON
-    if len(keep) == len(scanned) and not need_horizon:
+    pending = _NO_HORIZON
+    if tombstones:
+        pending = ctx.horizon if need_horizon else header.base_timestamp
+    if len(indexes) == len(keep) and not need_horizon:
         return chunk[pos : pos + header.size], pending
+    if not indexes:
+        return _nothing_kept(header, ctx), _NO_HORIZON
     records = list(decode_batch(chunk, pos, verify_crc=False).records())
-    kept = [records[i] for i in keep]
-    if not kept:
-        if header.producer_id >= 0 and last_of_producer.get(header.producer_id) == (
-            header.base_offset
-        ):
-            return _empty_batch(header), _NO_HORIZON
-        return None, _NO_HORIZON
+    kept = [records[i] for i in indexes]
     log_append = header.timestamp_type == TimestampType.LOG_APPEND_TIME
     if need_horizon or has_horizon:
-        base_ts = horizon if need_horizon else header.base_timestamp
+        base_ts = ctx.horizon if need_horizon else header.base_timestamp
     else:
         base_ts = header.base_timestamp if log_append else kept[0].timestamp
     max_ts = header.max_timestamp if log_append else max(rec.timestamp for rec in kept)
@@ -522,6 +549,15 @@ def _clean_batch(
         delete_horizon=need_horizon or has_horizon,
     )  # fmt: skip
     return data, pending
+
+
+def _nothing_kept(header: BatchHeader, ctx: _Keep) -> bytes | None:
+    """A batch that keeps no record goes, unless it is the last of its producer id: Kafka
+    keeps that one empty so idempotent producer state survives."""
+    pid = header.producer_id
+    if pid >= 0 and ctx.last_of_producer.get(pid) == header.base_offset:
+        return _empty_batch(header)
+    return None
 
 
 def clean_log(

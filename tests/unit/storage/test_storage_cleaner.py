@@ -327,8 +327,7 @@ def test_offset_map_keys_short_and_long() -> None:
     keys = [b"", b"x" * 15, b"y" * 16, b"z" * 40]
     for i, key in enumerate(keys):
         m.put(key, i)
-    m.put_records([(9, b"z" * 40, False), (10, None, False), (3, b"", True)],
-                  first_offset=5)
+    m.put_batch([3, 9, 10], [b"", b"z" * 40, None], first=5)
     assert [m.get(k) for k in keys] == [0, 1, 2, 9]
     assert m.get(b"w" * 40) == -1 and len(m) == 4 and m.latest_offset == 9
     assert not m.full and m.capacity == 10

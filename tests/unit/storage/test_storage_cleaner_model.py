@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tidelog.records import NewRecord, build_batch, iter_decoded_batches
+from tidelog.records import NewRecord, build_batch, iter_decoded_batches, keys
 from tidelog.storage.cleaner import clean_log
 from tidelog.storage.cleaner_map import ENTRY_COST, OffsetMap
 from tidelog.storage.config import LogConfig
@@ -31,6 +31,13 @@ CONFIG = LogConfig(
 )  # fmt: skip
 
 Rec = tuple[int, bytes, bytes | None]
+
+
+@pytest.fixture(autouse=True)
+def _shapes_at_first_sight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key scan's shape patterns from the first batch of a shape (uniform batches, the
+    single-record ones here among them), so the model checks them as well as the walk."""
+    monkeypatch.setattr(keys, "SHAPE_AFTER", 0)
 
 
 def read_all(plog: PartitionLog) -> list[Rec]:
