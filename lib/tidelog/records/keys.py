@@ -38,7 +38,14 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from tidelog.records.batch_header import HEADER_SIZE, BatchHeader, Compression, validate_batch
+from tidelog.records.batch_header import (
+    HEADER_SIZE,
+    BatchHeader,
+    Compression,
+    check_header,
+    compute_crc,
+    parse_header,
+)
 from tidelog.records.compression import DEFAULT_MAX_DECOMPRESSED_SIZE, decompress
 from tidelog.records.errors import CorruptRecordError
 from tidelog.records.varint import UNZIGZAG, UVARINT, decode_varint, decode_varlong, encode_varint
@@ -58,6 +65,7 @@ _LAST = b"[\x00-\x7f]"  # a varint's last byte
 _Shape = tuple[int, int, int]  # key length, value length (-1: null), record count
 _patterns: OrderedDict[_Shape, re.Pattern[bytes]] = OrderedDict()
 _seen: dict[_Shape, int] = {}
+_last_by_count: dict[int, _Shape] = {}  # record count -> the shape that matched last
 
 
 class KeyScan(NamedTuple):
@@ -71,10 +79,22 @@ class KeyScan(NamedTuple):
 
 
 def scan_keys(
-    buf: bytes, pos: int = 0, *, max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE
+    buf: bytes,
+    pos: int = 0,
+    *,
+    header: BatchHeader | None = None,
+    max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE,
 ) -> KeyScan:
-    """Offsets, keys and null flags of the batch at ``pos`` (see the module docstring)."""
-    header = validate_batch(buf, pos)
+    """Offsets, keys and null flags of the batch at ``pos`` (see the module docstring);
+    ``header``, if given, is the caller's :func:`parse_header` of it (checked here)."""
+    if header is None:
+        header = parse_header(buf, pos)
+    check_header(header, len(buf) - pos, pos)
+    crc = compute_crc(buf, pos, header.size)
+    if crc != header.crc:
+        raise CorruptRecordError(
+            f"record batch at byte {pos} fails its CRC: stored {header.crc}, computed {crc}", pos
+        )
     start = pos + HEADER_SIZE
     end = pos + header.size
     if header.compression == Compression.NONE:
@@ -101,6 +121,12 @@ def _match_shape(
 ) -> tuple[Sequence[bytes], bool, int] | None:
     """(keys, values are null, key length) if the section matches its first record's shape,
     else None."""
+    # Most batches have the shape of the last one with as many records: try that first.
+    last = _last_by_count.get(n)
+    if last is not None:
+        known = _patterns.get(last)
+        if known is not None and (found := known.fullmatch(data, start, end)) is not None:
+            return found.groups(), last[1] < 0, last[0]
     shape = _first_shape(data, start, end, n)
     if shape is None:
         return None
@@ -122,6 +148,9 @@ def _match_shape(
     match = pattern.fullmatch(data, start, end)
     if match is None:
         return None
+    if len(_last_by_count) > MAX_SHAPE_RECORDS:
+        _last_by_count.clear()
+    _last_by_count[n] = shape
     return match.groups(), shape[1] < 0, shape[0]
 
 

@@ -384,7 +384,7 @@ def _clean_pass(
                 full = True  # reached the uncleanable part
                 break
             if not header.is_control:
-                scan = scan_keys(chunk, pos)
+                scan = scan_keys(chunk, pos, header=header)
                 offset_map.put_batch(scan.offsets, scan.keys, rng.first_dirty, scan.key_size)
             map_end = header.next_offset
             if offset_map.full:
@@ -407,11 +407,12 @@ def _clean_pass(
     to_clean = segments[: upto + 1]  # plus the next one, whose base ends the last group
     ctx = _Keep(
         offset_map, offset_map.sorted_offsets(), rng.first_dirty, map_end, now_ms,
-        now_ms + plog.config.delete_retention_ms, _last_batch_of_producers(segments),
+        now_ms + plog.config.delete_retention_ms, segments,
     )  # fmt: skip
     next_horizon = _NO_HORIZON
     cfg = plog.config
     for group in _group(to_clean, cfg.segment_bytes, cfg.segment_index_bytes):
+        ctx.group_start = group[0]
         old = [to_clean[k] for k in group]
         new = LogSegment.create(
             plog.dir, old[0].base_offset, cfg, old[0].handle_cache, suffix=CLEANED_SUFFIX
@@ -474,7 +475,20 @@ class _Keep:
     now_ms: int
     #: The delete horizon a batch gets when it first keeps a tombstone.
     horizon: int
-    last_of_producer: dict[int, int]
+    #: The whole log, for :meth:`last_of_producer`, and the index of the first segment of the
+    #: group being rewritten.
+    segments: Sequence[LogSegment]
+    group_start: int = 0
+    _last_of_producer: dict[int, int] | None = None
+
+    def last_of_producer(self, producer_id: int) -> int:
+        """Base offset of the producer's last batch in the log. Read from the batch headers on
+        first use (most passes, with no idempotent producers, never need it), from the group
+        being rewritten on: groups before it may be replaced already, and hold no batch later
+        than the one asked about."""
+        if self._last_of_producer is None:
+            self._last_of_producer = _last_batch_of_producers(self.segments[self.group_start :])
+        return self._last_of_producer.get(producer_id, -1)
 
 
 def _clean_batch(
@@ -497,7 +511,7 @@ def _clean_batch(
         if lo == hi:
             stats.records_read += header.records_count
             return _nothing_kept(header, ctx), _NO_HORIZON
-    scan = scan_keys(chunk, pos)
+    scan = scan_keys(chunk, pos, header=header)
     offsets, keys, nulls = scan.offsets, scan.keys, scan.nulls
     stats.records_read += len(offsets)
     if mapped:
@@ -555,7 +569,7 @@ def _nothing_kept(header: BatchHeader, ctx: _Keep) -> bytes | None:
     """A batch that keeps no record goes, unless it is the last of its producer id: Kafka
     keeps that one empty so idempotent producer state survives."""
     pid = header.producer_id
-    if pid >= 0 and ctx.last_of_producer.get(pid) == header.base_offset:
+    if pid >= 0 and ctx.last_of_producer(pid) == header.base_offset:
         return _empty_batch(header)
     return None
 
