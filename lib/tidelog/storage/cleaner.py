@@ -10,9 +10,14 @@ What one pass does to a log with ``cleanup.policy`` compact (:func:`clean_pass`)
 2. The dedupe map (:class:`~tidelog.storage.cleaner_map.OffsetMap`) is filled with key ->
    latest offset from the dirty section, batch by batch, until the section ends or the map is
    full; its end is the pass's new checkpoint (a log with more keys takes several passes).
+   Keys come from :func:`tidelog.records.keys.scan_keys` (no record objects, and for uniform
+   batches no Python code per record) and go into the map one batch per call.
 3. Every inactive segment from the log start up to the map's end is rewritten, in groups whose
    old sizes fit ``segment.bytes`` (so compaction does not leave thousands of tiny files).
-   A record stays unless a later record of its key is in the map; a record without a key goes
+   A record stays unless a later record of its key is in the map. In the mapped section that
+   is: its offset is one of the map's (the sorted offsets answer a batch by bisection, and a
+   batch holding none of them is dropped without being scanned again); below it the record's
+   key is looked up. A record without a key goes
    (Kafka's cleaner drops it); a tombstone (null value) stays until its batch's delete horizon
    has passed. A batch whose records all stay and that needs no horizon is copied byte for
    byte. Otherwise its kept records are rebuilt into a batch with the same base offset and
