@@ -78,3 +78,43 @@ def test_confluent_kafka_forged_commit_cannot_rewind_a_group(logd: Logd) -> None
         assert again.committed(tp) == 8
     finally:
         again.close()
+
+
+def test_kafka_python_sees_only_kafkas_internal_topics_as_internal(shared_logd: Logd) -> None:
+    """A user topic whose name starts with ``__`` is an ordinary topic, as in Kafka (only
+    ``__consumer_offsets`` and ``__transaction_state`` are internal): kafka-python produces to
+    it and commits on it, its admin client describes it as not internal and
+    ``__consumer_offsets`` as internal, and log-topics list shows the one, not the other."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.structs import OffsetAndMetadata
+
+    admin = KafkaAdminClient(bootstrap_servers=shared_logd.bootstrap)
+    try:
+        admin.create_topics([NewTopic("__mine", 1, 1)])
+        producer = KafkaProducer(bootstrap_servers=shared_logd.bootstrap)
+        try:
+            producer.send("__mine", b"mine").get(TIMEOUT)
+        finally:
+            producer.close()
+        # A commit makes the broker create __consumer_offsets, as its coordinator does.
+        consumer = KafkaConsumer(bootstrap_servers=shared_logd.bootstrap, group_id="mine",
+                                 enable_auto_commit=False)
+        try:
+            consumer.commit({TopicPartition("__mine", 0): OffsetAndMetadata(1, "", -1)})
+        finally:
+            consumer.close()
+        described = {t["name"]: t["is_internal"]
+                     for t in admin.describe_topics(["__mine", OFFSETS])}
+    finally:
+        admin.close()
+    assert described == {"__mine": False, OFFSETS: True}
+    env = {**os.environ, "TIDELOG_BOOTSTRAP": shared_logd.bootstrap}
+    listed = subprocess.run([str(Path(sys.executable).parent / "log-topics"), "list"],
+                            capture_output=True, text=True, env=env, timeout=TIMEOUT,
+                            check=True).stdout.split()
+    assert "__mine" in listed and OFFSETS not in listed

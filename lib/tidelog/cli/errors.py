@@ -2,11 +2,14 @@
 
 A program raises :class:`CliError` (or :class:`UsageError`) for failures it detects itself; the
 runner (:mod:`tidelog.cli.runner`) also turns every other :class:`TidelogError` the library
-raises into ``<prog>: error: <message>`` and exit status 1. Anything else is a bug and keeps its
-traceback.
+raises into ``<prog>: error: <message>`` and exit status 1 -- or CORRUPT (3) for record data
+that fails its checks (a batch whose CRC does not match), the same code in every program as
+tidelog(7)'s table says. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
+
+import sys
 
 from tidelog.cli.exit_codes import ExitCode
 from tidelog.errors import TidelogError
@@ -33,6 +36,11 @@ def exit_code_of(error: BaseException) -> int:
         return error.exit_code
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
+    # Looked up, not imported: importing tidelog.records costs ~0.3 s of startup, and an error
+    # of that module can only exist once something has imported it.
+    records_errors = sys.modules.get("tidelog.records.errors")
+    if records_errors is not None and isinstance(error, records_errors.CorruptRecordError):
+        return ExitCode.CORRUPT
     return ExitCode.ERROR
 
 

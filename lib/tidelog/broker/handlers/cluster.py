@@ -125,7 +125,7 @@ def _describe_topic(core: BrokerCore, topic: TopicImage, live: set[int] | None =
         error_code=0,
         name=topic.name,
         topic_id=topic.topic_id,
-        is_internal=topic.name.startswith("__"),
+        is_internal=topic.name in INTERNAL_TOPICS,  # Kafka's Topic.isInternal: these two only
         partitions=partitions,
     )
 
