@@ -272,15 +272,30 @@ def _number_array_codec(fmt: str, flexible: bool, nullable: bool, name: str) -> 
     compact = flexible
     size = struct.calcsize(">" + fmt)
 
+    unpackers: dict[int, Callable[..., tuple[Any, ...]]] = {}
+
     def read(buf: memoryview, pos: int) -> tuple[Any, int]:
-        count, q = p.read_length(buf, pos, compact, True)
-        if count < 0:
+        # Wide answers hold thousands of these (replicas and ISR per partition): a short
+        # compact count is read inline, and each count's unpacker is compiled once.
+        if compact and pos < len(buf) and buf[pos] < 0x80:
+            count, q = buf[pos] - 1, pos + 1
+        else:
+            count, q = p.read_length(buf, pos, compact, True)
+        if count <= 0:
+            if count == 0:
+                return [], q
             if not nullable:
                 raise MalformedMessageError(f"null in non-nullable array {name!r}", pos)
             return None, q
-        _check_count(count, size, buf, q, name)
-        # struct caches compiled formats, so this is one C call per array, not per element.
-        return list(struct.unpack_from(f">{count}{fmt}", buf, q)), q + count * size
+        end = q + count * size
+        if end > len(buf):
+            _check_count(count, size, buf, q, name)
+        unpack = unpackers.get(count)
+        if unpack is None:
+            unpack = struct.Struct(f">{count}{fmt}").unpack_from
+            if len(unpackers) < 64:  # bounded: counts seen are few (replication factors)
+                unpackers[count] = unpack
+        return list(unpack(buf, q)), end
 
     def write(out: Writer, value: Any) -> None:
         if value is None:
@@ -328,13 +343,18 @@ def _struct_codec(fields: tuple[Field, ...], version: int, flexible: bool) -> _C
             plain.append((fld.name, codec.read, codec.write, default))
             min_size += codec.min_size
     tag_order = sorted(tagged.values(), key=lambda e: e.tag or 0)
+    steps = _read_steps(fields, version, flexible, plain)
 
     def read(buf: memoryview, pos: int) -> tuple[Any, int]:
         vals: dict[str, Any] = {}
         for name, factory in absent:
             vals[name] = factory()
-        for name, read_field, _, _ in plain:
-            vals[name], pos = read_field(buf, pos)
+        for names, read_field in steps:
+            if names.__class__ is str:
+                vals[names], pos = read_field(buf, pos)
+            else:  # a run of fixed-width numbers, read by one unpack_from
+                run, pos = read_field(buf, pos)
+                vals.update(zip(names, run, strict=True))
         if flexible:
             pos = _read_tags(buf, pos, tagged, vals)
         obj = Struct.__new__(Struct)
@@ -365,7 +385,53 @@ def _struct_codec(fields: tuple[Field, ...], version: int, flexible: bool) -> _C
     return _Codec(read, write, min_size, make_default)
 
 
+def _read_steps(fields: tuple[Field, ...], version: int, flexible: bool,
+                plain: list[tuple[str, Reader, WriteFn, Factory]]
+                ) -> list[tuple[str | tuple[str, ...], Reader]]:
+    """The plain fields' readers in order, where consecutive fixed-width numbers (two or
+    more) are merged into one reader that unpacks them with one ``struct`` call: wide
+    answers (a Metadata or ListOffsets partition per element, thousands of them) cost one
+    call per element instead of one per field."""
+    types = {f.name: f.type for f in fields}
+    steps: list[tuple[str | tuple[str, ...], Reader]] = []
+    run: list[str] = []
+
+    def close_run() -> None:
+        if len(run) == 1:
+            steps.append((run[0], _FIXED[str(types[run[0]])][0]))
+        elif run:
+            steps.append((tuple(run), _run_reader(
+                "".join(_ARRAY_FORMATS[str(types[n])] for n in run), ", ".join(run))))
+        run.clear()
+
+    for name, read_field, _, _ in plain:
+        t = types[name]
+        if isinstance(t, str) and t in _ARRAY_FORMATS:
+            run.append(name)
+            continue
+        close_run()
+        steps.append((name, read_field))
+    close_run()
+    return steps
+
+
+def _run_reader(fmt: str, what: str) -> Reader:
+    st = struct.Struct(">" + fmt)
+    size = st.size
+    unpack_from = st.unpack_from
+
+    def read(buf: memoryview, pos: int) -> tuple[Any, int]:
+        end = pos + size
+        if end > len(buf):
+            raise TruncatedMessageError(f"message ends inside {what}", pos)
+        return unpack_from(buf, pos), end
+
+    return read
+
+
 def _read_tags(buf: memoryview, pos: int, tagged: dict[int, _Entry], vals: dict[str, Any]) -> int:
+    if pos < len(buf) and buf[pos] == 0:  # no tagged fields: nearly every struct
+        return pos + 1
     count, pos = p.read_uvarint(buf, pos)
     for _ in range(count):
         start = pos

@@ -145,6 +145,8 @@ def _read_uvar(buf: memoryview, pos: int, max_bytes: int, what: str) -> tuple[in
 
 def read_uvarint(buf: memoryview, pos: int) -> tuple[int, int]:
     """An unsigned varint of at most 32 bits (compact lengths, tags, tag sizes)."""
+    if pos < len(buf) and buf[pos] < 0x80:  # one byte: nearly every length and tag
+        return buf[pos], pos + 1
     value, end = _read_uvar(buf, pos, 5, "unsigned varint")
     if value > 0xFFFFFFFF:
         raise MalformedMessageError("unsigned varint exceeds 32 bits", pos)

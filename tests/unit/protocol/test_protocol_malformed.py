@@ -143,3 +143,30 @@ def test_mutated_valid_requests(data: st.DataObject) -> None:
     cut = data.draw(st.integers(0, len(frame)))
     _decode_or_protocol_error(bytes(frame[:cut]))
     _decode_or_protocol_error(bytes(frame))
+
+
+@pytest.mark.parametrize("version", [0, 9, 12])
+def test_wide_metadata_answers_round_trip_and_every_cut_is_an_error(version: int) -> None:
+    """Metadata partitions are read with their fixed-width fields merged into one unpack and
+    replica arrays by a cached per-count unpacker (the fast paths a 5,000-partition describe
+    relies on): the values come back as written, and a cut anywhere is a ProtocolError."""
+    from tidelog.protocol import ApiKey, ResponseHeader, encode_response
+
+    parts = [{"error_code": p % 3, "partition_index": p, "leader_id": p % 4 - 1,
+              "leader_epoch": p * 7, "replica_nodes": list(range(p % 4)),
+              "isr_nodes": list(range(p % 3)), "offline_replicas": []} for p in range(6)]
+    body = {"brokers": [{"node_id": 1, "host": "h", "port": 9092, "rack": None}],
+            "controller_id": 1, "cluster_id": "c",
+            "topics": [{"error_code": 0, "name": "t", "is_internal": False,
+                        "partitions": parts}]}
+    frame = join_parts(encode_response(ResponseHeader(5), ApiKey.METADATA, version, body))
+    _, decoded = decode_response(ApiKey.METADATA, version, frame)
+    got = decoded.topics[0].partitions
+    fields = ("error_code", "partition_index", "leader_id", "replica_nodes", "isr_nodes")
+    if version >= 7:
+        fields += ("leader_epoch",)
+    assert [{f: getattr(g, f) for f in fields} for g in got] == \
+        [{f: p[f] for f in fields} for p in parts]
+    for cut in range(4, len(frame)):
+        with pytest.raises(ProtocolError):
+            decode_response(ApiKey.METADATA, version, frame[:cut])
