@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from tidelog.client.admin import Admin, PartitionDescription, TopicDescription
     from tidelog.client.cluster import Cluster, PartitionInfo, TopicInfo
     from tidelog.client.connection import Connection, connect
-    from tidelog.client.consumer import Consumer, ConsumerConfig, Fetched, list_offsets
+    from tidelog.client.consumer import Consumer, ConsumerConfig, Fetched
     from tidelog.client.errors import BrokerError, ClientError, ConnectionLost, RequestTimedOut
     from tidelog.client.murmur2 import murmur2, partition_for_key
-    from tidelog.client.offsets import BEGINNING, END, OffsetSpec, parse_offset
+    from tidelog.client.offsets import BEGINNING, END, OffsetSpec, list_offsets, parse_offset
     from tidelog.client.producer import Producer, ProducerConfig, ProducerStats, parse_acks
     from tidelog.client.retry import RetryPolicy
 
@@ -46,7 +46,7 @@ _EXPORTS = {
     "Consumer": "tidelog.client.consumer",
     "ConsumerConfig": "tidelog.client.consumer",
     "Fetched": "tidelog.client.consumer",
-    "list_offsets": "tidelog.client.consumer",
+    "list_offsets": "tidelog.client.offsets",
     "BrokerError": "tidelog.client.errors",
     "ClientError": "tidelog.client.errors",
     "ConnectionLost": "tidelog.client.errors",

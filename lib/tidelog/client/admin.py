@@ -29,9 +29,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tidelog.client.cluster import Cluster
-from tidelog.client.consumer import list_offsets
 from tidelog.client.errors import BrokerError, ClientError, check
-from tidelog.client.offsets import EARLIEST, LATEST
+from tidelog.client.offsets import EARLIEST, LATEST, list_offsets
 from tidelog.client.retry import RetryPolicy, retrying
 from tidelog.protocol import ApiKey
 from tidelog.protocol.errors import ErrorCode, error_name

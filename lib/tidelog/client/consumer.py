@@ -44,7 +44,7 @@ from typing import Any
 
 from tidelog.client.cluster import Cluster
 from tidelog.client.errors import BrokerError, ClientError
-from tidelog.client.offsets import EARLIEST, LATEST, OffsetSpec
+from tidelog.client.offsets import EARLIEST, LATEST, OffsetSpec, list_offsets
 from tidelog.protocol import ApiKey, Struct
 from tidelog.protocol.errors import ErrorCode
 from tidelog.records.batch_header import HEADER_SIZE, Compression, read_size
@@ -159,43 +159,6 @@ class ConsumerConfig:
     max_bytes: int = 64 << 20
     partition_max_bytes: int = 8 << 20
     isolation_level: int = 0
-
-
-async def list_offsets(
-    cluster: Cluster, topic: str, partitions: Sequence[int], timestamp: int, *,
-    retry: bool = True,
-) -> dict[int, tuple[int, int]]:
-    """ListOffsets for ``partitions`` of ``topic`` at ``timestamp`` (-2 earliest, -1 latest):
-    partition -> (offset, timestamp). Requests go to each partition's leader; retried
-    within the cluster's budget unless ``retry`` is false (one try)."""
-    result: dict[int, tuple[int, int]] = {}
-
-    async def once() -> None:
-        by_leader: dict[int, list[int]] = {}
-        for p in partitions:
-            if p in result:
-                continue
-            part = await cluster.partition(topic, p)
-            by_leader.setdefault(part.leader, []).append(p)
-        for leader, parts in by_leader.items():
-            conn = await cluster.node(leader)
-            answer = await conn.request(ApiKey.LIST_OFFSETS, {
-                "replica_id": -1, "isolation_level": 0,
-                "topics": [{"name": topic, "partitions": [
-                    {"partition_index": p, "timestamp": timestamp} for p in parts]}],
-                "timeout_ms": 30_000,
-            })
-            for t in answer.topics:
-                for p in t.partitions:
-                    if p.error_code != ErrorCode.NONE:
-                        raise BrokerError(p.error_code, f"list offsets {topic}/{p.partition_index}")
-                    result[p.partition_index] = (p.offset, p.timestamp)
-
-    if retry:
-        await cluster.with_retry(once, topic)
-    else:
-        await once()
-    return result
 
 
 class Consumer:

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 from tidelog.client.cluster import Cluster
 from tidelog.client.connection import Connection
-from tidelog.client.consumer import list_offsets
 from tidelog.client.consumer_protocol import Assignment, decode_assignment
 from tidelog.client.errors import BrokerError, ClientError
 from tidelog.client.group import find_coordinator, offset_fetch_answer, offset_fetch_body
+from tidelog.client.offsets import list_offsets
 from tidelog.protocol import ApiKey
 
 LATEST = -1

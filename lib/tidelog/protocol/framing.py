@@ -15,10 +15,14 @@ turns parts that are bytes-like (or convert with ``bytes()``) into one ``bytes``
 from __future__ import annotations
 
 from collections.abc import Iterable, Sized
+from typing import TYPE_CHECKING
 
 from tidelog.protocol.exceptions import FrameSizeError, TruncatedMessageError
 from tidelog.protocol.primitives import INT32
-from tidelog.records.crc import BytesLike
+
+if TYPE_CHECKING:  # a type only: importing tidelog.records at run time costs every
+    # program ~0.3 s of startup (its package builds varint tables)
+    from tidelog.records.crc import BytesLike
 
 SIZE_PREFIX = INT32.size
 DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024  # Kafka's socket.request.max.bytes default

@@ -20,7 +20,7 @@ range, so the client downgrades; for anything else: no answer, close the connect
 from __future__ import annotations
 
 from collections.abc import Mapping, Sized
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidelog.protocol.apis import ApiKey, schema_for, version_range
 from tidelog.protocol.codec import Writer, compile_body, decode_body
@@ -43,7 +43,10 @@ from tidelog.protocol.header import (
     write_response_header,
 )
 from tidelog.protocol.schema import ApiSchema
-from tidelog.records.crc import BytesLike
+
+if TYPE_CHECKING:  # a type only: importing tidelog.records at run time costs every
+    # program ~0.3 s of startup (its package builds varint tables)
+    from tidelog.records.crc import BytesLike
 
 Body = Struct | Mapping[str, Any]
 

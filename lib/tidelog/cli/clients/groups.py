@@ -236,7 +236,7 @@ async def _describe(prog: Program, admin: GroupAdmin, s: GroupsSettings, group: 
 
 async def _reset(prog: Program, admin: GroupAdmin, cluster: Cluster, s: GroupsSettings
                  ) -> None:
-    from tidelog.client.consumer import list_offsets
+    from tidelog.client.offsets import list_offsets
 
     group = s.groups[0]
     desc = await admin.describe(group)
