@@ -25,51 +25,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+# The sibling benchmark's helpers (this directory is sys.path[0] when the script runs).
+from tools_vs_kcat import program, start_logd
+
 #: The environment of the programs timed (bytecode cached in this run's directory).
 ENV = dict(os.environ)
 #: The broker's pid, once it runs (its CPU time counts toward each run).
 LOGD_PID: list[int] = []
-
-
-def program(name: str) -> str:
-    found = BIN / name
-    if found.exists():
-        return str(found)
-    path = shutil.which(name)
-    if path is None:
-        raise SystemExit(f"{name} is not installed")
-    return path
-
-
-def start_logd(data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    err = data.parent / "logd.stderr"
-    with err.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tidelog.tools.logd", "--data-dir", str(data),
-             "--listen", "127.0.0.1:0"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sink, cwd=ROOT,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = re.search(r"listening on (127\.0\.0\.1:\d+)", err.read_text(errors="replace"))
-        if found:
-            return proc, found.group(1)
-        if proc.poll() is not None:
-            raise SystemExit(f"logd exited: {err.read_text()}")
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("logd did not start")
 
 
 def _cpu(pid: int) -> float:
@@ -110,7 +79,7 @@ def main() -> int:
         root = Path(tmp)
         ENV.pop("PYTHONDONTWRITEBYTECODE", None)
         ENV["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
-        proc, bootstrap = start_logd(root / "data")
+        proc, bootstrap, _ = start_logd(root / "data")
         LOGD_PID.append(proc.pid)
         best: dict[str, float] = {}
         best_cpu: dict[str, float] = {}
