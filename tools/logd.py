@@ -57,6 +57,12 @@ def serve(
         typer.Option("--advertised-listen", metavar="HOST:PORT", show_default=False,
                      help="Address clients are told to connect to."),
     ] = None,
+    metrics_listen: Annotated[
+        str | None,
+        typer.Option("--metrics-listen", metavar="HOST:PORT", show_default=False,
+                     help="Serve /metrics, /healthz and /readyz over HTTP here "
+                     "(default: off; port 0 picks one)."),
+    ] = None,
     max_request_size: Annotated[
         int | None, typer.Option("--max-request-size", metavar="BYTES", show_default=False,
                                  help="Largest request frame accepted."),

@@ -42,7 +42,8 @@ def test_example_config_lists_every_setting_at_its_default(tmp_path: Path) -> No
             listed[assignment.group(1)] = section
     assert listed == {s.name: s.section for s in SETTINGS}
     # Uncommented, every value parses and is the default (the example placeholders aside).
-    placeholders = {"data_dir", "quorum", "controller_listen", "advertised_listen"}
+    placeholders = {"data_dir", "quorum", "controller_listen", "advertised_listen",
+                    "metrics_listen"}
     uncommented = "\n".join(
         line[2:] if re.fullmatch(r"# (\w+) = .+", line)
         and line[2:].split(" ", 1)[0] not in placeholders else line

@@ -247,6 +247,10 @@ SETTINGS: tuple[Setting, ...] = (
         "address clients are told to connect to (default: the listen address)",
     ),
     Setting(
+        "metrics_listen", "network", _optional_address, None,
+        "address of the HTTP listener for /metrics, /healthz and /readyz (default: off)",
+    ),
+    Setting(
         "max_request_size", "network", _int(1024, _I32), 104857600,
         "largest request frame accepted, in bytes",
     ),
@@ -450,6 +454,7 @@ class BrokerConfig:
     listen: HostPort = HostPort("127.0.0.1", 9092)
     controller_listen: HostPort | None = None
     advertised_listen: HostPort | None = None
+    metrics_listen: HostPort | None = None
     max_request_size: int = 104857600
     max_connections: int = 1000
     max_connections_per_ip: int = 500

@@ -78,6 +78,11 @@ class Connection:
         self._inflight = 0  # requests read whose answers are not sent yet
         self._pool = pool if pool is not None else RequestMemoryPool(-1)
 
+    @property
+    def inflight(self) -> int:
+        """Requests read whose answers are not sent yet."""
+        return self._inflight
+
     async def run(self) -> None:
         """Serve the connection until either side ends it."""
         # The request tasks inherit this context: the group coordinator records client hosts.

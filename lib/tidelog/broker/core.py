@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 
 from tidelog.broker.config import BrokerConfig
 from tidelog.broker.groups.coordinator import GroupCoordinator
+from tidelog.broker.metrics.counters import BrokerMetrics
 from tidelog.broker.quorum import MetadataQuorum
 from tidelog.broker.quorum.cluster import ClusterNode
 from tidelog.broker.replication.manager import ReplicaManager
@@ -81,6 +82,8 @@ class BrokerCore:
         self.groups = GroupCoordinator(self)
         #: The log cleaner (tidelog.storage.cleaner), set by the daemon that runs it.
         self.cleaner: LogCleaner | None = None
+        #: What requests count (set by the daemon when metrics_listen is set, else None).
+        self.metrics: BrokerMetrics | None = None
 
     # -- lifetime ----------------------------------------------------------------------------
 

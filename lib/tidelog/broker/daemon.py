@@ -40,6 +40,8 @@ from collections.abc import Awaitable, Callable
 
 from tidelog.broker.config import BrokerConfig, HostPort
 from tidelog.broker.core import BrokerCore
+from tidelog.broker.metrics.notify import notify
+from tidelog.broker.metrics.service import Served, start_observability
 from tidelog.broker.quorum import ops
 from tidelog.broker.quorum.cluster import ClusterNode
 from tidelog.broker.server import Server, bind
@@ -128,10 +130,19 @@ async def _main(config: BrokerConfig) -> int:
     if config.listen.port == 0:
         config = dataclasses.replace(config, listen=HostPort(config.listen.host, int(port)))
     core = BrokerCore(config)
+    holder = Served()
+    try:
+        observer = await start_observability(core, holder)
+    except OSError as exc:
+        sock.close()
+        log.error("cannot listen on %s for metrics: %s", config.metrics_listen,
+                  exc.strerror or exc)
+        return 1
     try:
         core.start()
     except Exception as exc:
         sock.close()
+        await observer.stop()
         log.error("cannot start: %s", exc)
         return 1
     cleaner = start_cleaner(core)
@@ -145,12 +156,14 @@ async def _main(config: BrokerConfig) -> int:
             sock.close()
             log.error("cannot listen on %s: %s", config.controller_address,
                       exc.strerror or exc)
+            await observer.stop()
             await loop_shutdown(core, cleaner)
             return 1
     if cluster is not None:
         core.replicas.alter_partition = cluster.alter_partition
     replica_checks = asyncio.create_task(core.replicas.run())
     server = Server(core, sock)
+    holder.server = server
     server.start()
     # The handlers go in before the ready line: a script that sends SIGTERM as soon as it
     # reads "listening on" must get a clean shutdown, not the signal's default death.
@@ -164,6 +177,7 @@ async def _main(config: BrokerConfig) -> int:
         config.listen,
     )
     periodic = _periodic(core)
+    periodic.append(asyncio.create_task(observer.notify_when_ready()))
     waits = [asyncio.create_task(stop.wait())]
     if cluster is not None:
         waits.append(asyncio.create_task(cluster.failed.wait()))
@@ -172,12 +186,14 @@ async def _main(config: BrokerConfig) -> int:
         w.cancel()
     failed = cluster is not None and cluster.failed.is_set()
     log.info("shutting down")
+    notify("STOPPING=1")
     if cluster is not None and config.is_broker and not failed:
         await cluster.controlled_shutdown(config.controlled_shutdown_timeout_ms / 1000)
     for task in periodic:
         task.cancel()
     replica_checks.cancel()
     await server.stop()
+    await observer.stop()
     await core.replicas.stop()
     if cluster is not None:
         await cluster.stop()

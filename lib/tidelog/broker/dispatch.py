@@ -13,20 +13,27 @@ returns. Outcomes:
 A handler that raises is a bug: it is logged with its traceback and the request is answered
 with the handler's fallback body carrying UNKNOWN_SERVER_ERROR (or the error the exception maps
 to), so the client sees an error and never waits for an answer that does not come.
+
+With metrics on (``core.metrics``), every decoded request is counted by API and version and
+timed from decoding to its encoded answer (Kafka's RequestMetrics; ApiVersions downgrade
+answers and undecodable frames are not counted).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sized
 
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers import HANDLERS
-from tidelog.broker.handlers.base import error_of
+from tidelog.broker.handlers.base import Handler, error_of
 from tidelog.broker.regions import close_parts
 from tidelog.errors import TidelogError
 from tidelog.protocol.apis import ApiKey
+from tidelog.protocol.data import Struct
 from tidelog.protocol.exceptions import ProtocolError, UnsupportedRequestError
+from tidelog.protocol.header import RequestHeader
 from tidelog.protocol.wire import answer_unsupported, decode_request, encode_response
 
 log = logging.getLogger("tidelog.broker.dispatch")
@@ -55,6 +62,18 @@ class Dispatcher:
             raise CloseConnection(
                 f"API {ApiKey(header.api_key).name} is not served by this broker"
             )
+        version = header.api_version
+        metrics = self.core.metrics
+        if metrics is None:
+            return await self._answer(handler, header, body)
+        started = time.perf_counter()
+        try:
+            return await self._answer(handler, header, body)
+        finally:
+            metrics.request(header.api_key, version, started)
+
+    async def _answer(self, handler: Handler, header: RequestHeader, body: Struct
+                      ) -> list[Sized] | None:
         version = header.api_version
         try:
             result = await handler.handle(self.core, header, body)

@@ -57,6 +57,15 @@ class Server:
         host, port = self.sock.getsockname()[:2]
         return str(host), int(port)
 
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    @property
+    def inflight(self) -> int:
+        """Requests read from clients whose answers are not sent yet."""
+        return sum(conn.inflight for conn in self._connections)
+
     def start(self) -> None:
         self._accept_task = asyncio.create_task(self._accept_loop())
 

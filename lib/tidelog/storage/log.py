@@ -95,6 +95,11 @@ def _shared_executor() -> concurrent.futures.ThreadPoolExecutor:
         return _default_executor
 
 
+#: Called with the seconds each flush's fdatasyncs took (on the flushing thread; the broker's
+#: metrics). Observers must be quick and must not raise.
+flush_observers: list[Callable[[float], None]] = []
+
+
 def _wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -852,6 +857,7 @@ class PartitionLog:
                 end = self._bases[i + 1] if i + 1 < len(self._bases) else None
                 if seg.base_offset < target and (end is None or end > self._recovery_point):
                     segs.append(seg)
+        started = time.perf_counter()
         for seg in segs:
             # The active segment's indexes are derived data that recovery rebuilds (it always
             # starts at the segment holding the recovery point): syncing them on every flush
@@ -859,6 +865,10 @@ class PartitionLog:
             seg.flush(indexes=seg is not active)
         if dir_dirty:
             fsync_dir(self._dir)
+        if flush_observers:
+            took = time.perf_counter() - started
+            for observer in flush_observers:
+                observer(took)
         with self._lock:
             new_point = min(target, self._leo)
             if active in segs and self._segments[-1] is not active:

@@ -15,6 +15,9 @@ Long polling: when fewer than ``min_bytes`` are available, the handler waits, up
 ``current_leader_epoch`` older than its epoch gets FENCED_LEADER_EPOCH, a newer one
 UNKNOWN_LEADER_EPOCH. An error on any partition answers at once.
 
+With metrics on, the bytes of each answer are counted per topic when it is sent (consumers'
+as bytes out, followers' as replication bytes out).
+
 Fetch sessions (KIP-227) are not offered: every answer has session id 0, so clients send full
 requests (librdkafka always does). A request naming a session gets FETCH_SESSION_ID_NOT_FOUND.
 """
@@ -25,6 +28,7 @@ import asyncio
 
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.base import Handler, error_of
+from tidelog.broker.metrics.counters import BrokerMetrics
 from tidelog.broker.regions import RegionPart, close_parts
 from tidelog.protocol.apis import ApiKey
 from tidelog.protocol.data import Struct
@@ -120,6 +124,8 @@ async def fetch(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
         first = False
         remaining = deadline - loop.time()
         if urgent or total >= min_bytes or remaining <= 0 or core.stopping:
+            if core.metrics is not None and total:
+                _count_out(core, core.metrics, version, req, answers)
             return Struct(throttle_time_ms=0, error_code=0, session_id=0, responses=answers)
         close_parts(_parts_of(answers))
         tps = []
@@ -128,6 +134,22 @@ async def fetch(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
             if name is not None:
                 tps += [TopicPartition(name, p.partition) for p in t.partitions]
         await core.replicas.wait_for_data(tps, remaining)
+
+
+def _count_out(core: BrokerCore, metrics: BrokerMetrics, version: int, req: Struct,
+               answers: list[Struct]) -> None:
+    """Bytes out per topic (Kafka's BytesOutPerSec for consumers, ReplicationBytesOutPerSec
+    for followers)."""
+    follower = _replica_id(version, req) >= 0
+    for t, a in zip(req.topics, answers, strict=True):
+        sent = sum(len(p.records) for p in a.partitions if isinstance(p.records, RegionPart))
+        name, _ = _resolve(core, version, t)
+        if sent and name is not None:
+            counts = metrics.topic(name)
+            if follower:
+                counts.replication_bytes_out += sent
+            else:
+                counts.bytes_out += sent
 
 
 def fetch_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:

@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 
 from tidelog.broker.config import BrokerConfig
 from tidelog.broker.error_codes import error_of as error_code_of
+from tidelog.broker.metrics.counters import BrokerMetrics
 from tidelog.broker.producer_state import ProducerStateTable
 from tidelog.broker.replication.fetcher import ReplicaFetcher
 from tidelog.broker.replication.partition import Partition, now_ms
@@ -132,6 +133,8 @@ class ReplicaManager:
         #: starts out False: its image may be stale (it was down) until the metadata shows
         #: this process registered and unfenced (see BrokerCore._image_changed).
         self.taking_roles = not config.is_cluster
+        #: Counters for the metrics endpoint (tidelog.broker.metrics; None: not counting).
+        self.metrics: BrokerMetrics | None = None
 
     # -- metadata -------------------------------------------------------------------------------
 
@@ -179,6 +182,7 @@ class ReplicaManager:
             self.partitions[tp] = part
         if part.leader == pimg.leader and part.leader_epoch == pimg.leader_epoch:
             if part.partition_epoch != pimg.partition_epoch:
+                self._count_isr_change(part, pimg)
                 part.update_isr(pimg.replicas, pimg.isr, pimg.partition_epoch)
             return part
         if pimg.leader == self.node_id:
@@ -207,6 +211,12 @@ class ReplicaManager:
                 self._notify_role(tp, False)
         self._wake(tp)
         return part
+
+    def _count_isr_change(self, part: Partition, pimg: PartitionImage) -> None:
+        """ISR shrinks and expands of led partitions, for the metrics (Kafka counts them on
+        the leader)."""
+        if self.metrics is not None and part.is_leader:
+            self.metrics.isr_changed(len(part.isr), len(pimg.isr))
 
     def _notify_role(self, tp: TopicPartition, leader: bool) -> None:
         for listener in self.role_listeners:
@@ -371,6 +381,8 @@ class ReplicaManager:
             offset += h.last_offset_delta + 1
         table.record(placed, info.log_append_time_ms)
         self.appended(part)
+        if self.metrics is not None:
+            self.metrics.produced(topic, info.last_offset - info.first_offset + 1, len(records))
         result.base_offset = info.first_offset
         result.log_append_time_ms = info.log_append_time_ms
         result.log_start_offset = info.log_start_offset
