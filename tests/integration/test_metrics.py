@@ -1,10 +1,12 @@
 """The metrics listener of one broker: a scrape parsed by prometheus_client moves with the
 traffic kcat produces and fetches, consumer group lag matches ``log-groups describe``,
 requests are counted per API, ``/healthz`` and ``/readyz`` answer, bad HTTP requests cost only
-their connection, and systemd is told READY=1 over NOTIFY_SOCKET."""
+their connection, systemd is told READY=1 over NOTIFY_SOCKET, and log-top shows the broker,
+its topics and group lag (--once --json, and the live view in a pseudo-terminal)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -142,3 +144,73 @@ def test_metrics_port_in_use_fails_fast(tmp_path: Path, broker: Logd) -> None:
     with pytest.raises(RuntimeError, match="for metrics"):
         other.start()
     other.kill()
+
+
+def log_top(broker: Logd, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tidelog.tools.log_top", "-b", broker.bootstrap,
+         "-m", f"127.0.0.1:{metrics_port(broker)}", *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=90, check=False)
+
+
+def test_log_top_once_json(broker: Logd) -> None:
+    kcat("-P", "-b", broker.bootstrap, "-t", "m-top", stdin=b"".join(b"%d\n" % i
+                                                                      for i in range(30)))
+    subprocess.run([sys.executable, "-m", "tidelog.tools.log_groups", "-b", broker.bootstrap,
+                    "reset-offsets", "m-top-group", "-t", "m-top", "--to-offset", "10",
+                    "--execute", "-q"], cwd=ROOT, timeout=60, check=True)
+    done = log_top(broker, "--once", "--json", "--interval", "0.3", "-t", "m-top*")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert [t["topic"] for t in doc["topics"]] == ["m-top"]
+    top = doc["topics"][0]
+    assert (top["partitions"], top["under_replicated"], top["offline"]) == (1, 0, 0)
+    assert top["bytes_in_per_s"] is not None  # the leader's metrics are scraped
+    assert (doc["under_replicated"], doc["offline"]) == (0, 0)
+    (b,) = doc["brokers"]
+    assert (b["node_id"], b["state"], b["ready"]) == (1, "up", True)
+    assert b["metrics"] == f"127.0.0.1:{metrics_port(broker)}"
+    groups = {g["group"]: g for g in doc["groups"]}
+    assert groups["m-top-group"]["lag"] == 20
+    assert doc["quorum"]["leader"] == 1 and doc["controller"] == 1
+
+
+def test_log_top_live_view_in_a_terminal(broker: Logd) -> None:
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: log-top on the terminal
+        os.chdir(ROOT)
+        os.environ.update(TERM="xterm", COLUMNS="150", LINES="50")
+        os.execv(sys.executable, [sys.executable, "-m", "tidelog.tools.log_top", "-b",
+                                  broker.bootstrap, "-m", f"127.0.0.1:{metrics_port(broker)}",
+                                  "--interval", "0.5"])
+    seen = b""
+
+    def read_until(marker: bytes, timeout: float = 60) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while marker not in seen:
+            left = deadline - time.monotonic()
+            assert left > 0, seen[-2000:]
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                try:
+                    seen += os.read(fd, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+    try:
+        read_until(b"GROUPS")
+        assert b"BROKERS" in seen and b"TOPICS" in seen
+        os.write(fd, b"s")
+        read_until(b"sort: bytes-in")
+        os.write(fd, b"q")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)

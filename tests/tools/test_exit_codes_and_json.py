@@ -131,6 +131,7 @@ def test_every_program_json_speaks_one_vocabulary(broker: Logd, topic: str) -> N
         ["log-groups", "reset-offsets", group, "--to-earliest", "--json"],
         ["log-quorum", "describe", "--status", "--json"],
         ["log-quorum", "describe", "--replication", "--json"],
+        ["log-top", "--once", "--json", "--interval", "0.2"],
         ["log-topics", "delete", "vocab-new", "--json"],
     ]
     vocabulary = _vocabulary()

@@ -28,7 +28,9 @@ Names and labels are the ones the Prometheus JMX exporter's Kafka rules
   ``kafka_server_broker_metadata_metrics_last_applied_record_offset``, and on the quorum
   leader ``tidelog_metadata_quorum_replica_lag{replica,kind}`` (entries each voter and
   observer trails the leader's log end; Kafka shows this only through kafka-metadata-quorum);
-* ``tidelog_ready`` (what ``/readyz`` answers) and the usual ``process_*`` metrics.
+* ``tidelog_ready`` (what ``/readyz`` answers), ``tidelog_broker_info{node_id,cluster_id}``
+  (1; tells a scraper such as ``log-top`` which node answered) and the usual ``process_*``
+  metrics.
 
 Computed from state on the event loop; nothing here blocks or touches the disk beyond what
 the logs hold in memory.
@@ -79,6 +81,8 @@ def scrape(core: BrokerCore, metrics: BrokerMetrics, *, inflight: Callable[[], i
         _group_lag(out, core)
         _quorum(out, core)
     out.add("tidelog_ready", "gauge", "1 when /readyz answers 200.", 1 if ready else 0)
+    out.add("tidelog_broker_info", "gauge", "This node's id and cluster (always 1).", 1,
+            {"node_id": core.node_id, "cluster_id": core.cluster_id})
     _process(out, metrics)
     return out.text()
 

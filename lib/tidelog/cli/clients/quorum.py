@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidelog.cli.clients.common import Stop, Waits, make_cluster, run_async
 from tidelog.cli.errors import CliError, UsageError
 from tidelog.cli.exit_codes import ExitCode
 from tidelog.cli.runner import Program
 from tidelog.cli.tables import write_table
+
+if TYPE_CHECKING:
+    from tidelog.client.cluster import Cluster
 
 EXIT_NO_LEADER = ExitCode.NO_LEADER
 METADATA_TOPIC = "__cluster_metadata"
@@ -51,22 +54,27 @@ def quorum(prog: Program, settings: QuorumSettings) -> int:
 
 
 async def _describe(s: QuorumSettings, waits: Waits) -> tuple[str, Any]:
+    cluster = make_cluster(s.bootstrap, s.timeout, waits)
+    try:
+        return await describe_quorum(cluster)
+    finally:
+        await cluster.close()
+
+
+async def describe_quorum(cluster: Cluster) -> tuple[str, Any]:
+    """(cluster id, DescribeQuorum's partition answer) from any node (CliError if refused)."""
     from tidelog.client.errors import ClientError
     from tidelog.protocol.apis import ApiKey
 
-    cluster = make_cluster(s.bootstrap, s.timeout, waits)
     try:
-        try:
-            answer = await cluster.refresh([])
-            conn = await cluster.any_node()
-            reply = await conn.request(ApiKey.DESCRIBE_QUORUM, {
-                "topics": [{"topic_name": METADATA_TOPIC,
-                            "partitions": [{"partition_index": 0}]}],
-            })
-        except ClientError as exc:
-            raise CliError(f"cannot describe the quorum: {exc}") from None
-    finally:
-        await cluster.close()
+        answer = await cluster.refresh([])
+        conn = await cluster.any_node()
+        reply = await conn.request(ApiKey.DESCRIBE_QUORUM, {
+            "topics": [{"topic_name": METADATA_TOPIC,
+                        "partitions": [{"partition_index": 0}]}],
+        })
+    except ClientError as exc:
+        raise CliError(f"cannot describe the quorum: {exc}") from None
     if reply.error_code:
         raise CliError(f"DescribeQuorum failed with error {reply.error_code}")
     part = reply.topics[0].partitions[0]
