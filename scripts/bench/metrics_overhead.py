@@ -30,32 +30,30 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_cluster import free_port, wait_for  # noqa: E402
+
 SHAPES = {
     "batched": [],
     "1 record/request": ["-X", "linger.ms=0", "-X", "batch.num.messages=1"],
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_port(port: int) -> None:
+    def listening() -> bool:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+            return False
+        return True
+
+    wait_for(f"a listener on port {port}", listening, timeout=20.0)
 
 
 def start_logd(work: Path, name: str, metrics_port: int | None,
                log_flush: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+    port = free_port("127.0.0.1")
     cmd = [sys.executable, "-m", "tidelog.tools.logd", "--data-dir", str(work / name),
            "--listen", f"127.0.0.1:{port}", "--log-level", "warning", "--log-flush", log_flush]
     if metrics_port is not None:
@@ -98,7 +96,7 @@ def main() -> int:
     data = work / "records.txt"
     line = b"x" * (args.size - 1) + b"\n"
     data.write_bytes(line * args.records)
-    mport = free_port()
+    mport = free_port("127.0.0.1")
     on, on_bs = start_logd(work, "on", mport, args.log_flush)
     off, off_bs = start_logd(work, "off", None, args.log_flush)
     stop = threading.Event()
