@@ -214,3 +214,21 @@ def test_log_top_live_view_in_a_terminal(broker: Logd) -> None:
             os.kill(pid, 9)
             os.waitpid(pid, 0)
         os.close(fd)
+
+
+def test_log_top_creates_nothing(broker: Logd) -> None:
+    """A group's committed offsets on a deleted topic: log-top asks for their lag, and the
+    topic stays deleted (auto-creation is on in this broker)."""
+    def tool(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", *args, "-b", broker.bootstrap],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60,
+                              check=True).stdout
+
+    kcat("-P", "-b", broker.bootstrap, "-t", "m-gone", stdin=b"a\nb\n")
+    tool("tidelog.tools.log_groups", "reset-offsets", "m-gone-group", "-t", "m-gone",
+         "--to-offset", "1", "--execute", "-q")
+    tool("tidelog.tools.log_topics", "delete", "m-gone", "-q")
+    done = log_top(broker, "--once", "--json", "--interval", "0.2")
+    assert done.returncode == 0, done.stderr
+    listed = tool("tidelog.tools.log_topics", "list")
+    assert "m-gone" not in listed.split(), listed

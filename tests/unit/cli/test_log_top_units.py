@@ -97,3 +97,12 @@ def test_view_keys_and_render() -> None:
     assert " b " in topics and " a " not in topics  # only problems
     view.key("q")
     assert view.quit
+
+
+def test_group_lag_counts_partitions_with_a_known_end() -> None:
+    from tidelog.cli.clients.top import _group_rows
+
+    rows = _group_rows([("g1", "Empty", {("a", 0): 5, ("gone", 0): 1}),
+                        ("g2", "Stable", {("a", 0): 9})], {("a", 0): 10})
+    assert rows == [{"group": "g1", "state": "Empty", "lag": 5, "partitions": 1},
+                    {"group": "g2", "state": "Stable", "lag": 1, "partitions": 1}]

@@ -2,8 +2,10 @@
 metrics endpoints, and the rates between two of them.
 
 A :class:`Sample` is one read of the cluster: Metadata (brokers, controller, every
-partition's leader, replicas and ISR), ListOffsets of every partition's end, each group's lag
-(ListGroups, OffsetFetch, ListOffsets, as ``log-groups describe`` computes it), DescribeQuorum,
+partition's leader, replicas and ISR), ListOffsets of every partition's end, each group's
+committed offsets (ListGroups, OffsetFetch; lag is the end minus the committed offset, as
+``log-groups describe`` computes it, over the partitions whose end is known: a deleted
+topic's offsets do not count), DescribeQuorum,
 and, for each ``--metrics HOST:PORT``, a scrape of ``/metrics`` (logd's ``metrics_listen``).
 :func:`snapshot` turns two samples into the document ``log-top --json`` prints:
 
@@ -24,8 +26,9 @@ replicas it hosts, ``leaders`` those it leads. A broker is ``up`` when Metadata 
 ``/readyz`` answer
 (null when its metrics are not scraped). ``groups`` holds the groups with the largest lag
 first. A metrics endpoint that does not answer leaves its broker's figures null and is said
-on stderr with ``-v``; a group listing that fails gives no groups that round. Each admin
-request waits at most :data:`REQUEST_TIMEOUT_S`. Metadata failing is an error with
+on stderr with ``-v``; a group listing that fails gives no groups that round, a group whose
+coordinator does not answer is left out of it. Each admin request waits at most
+:data:`REQUEST_TIMEOUT_S`. Metadata failing is an error with
 ``--once``; the live view shows it and tries again next interval. ``--groups 0`` asks
 nothing about groups.
 
@@ -184,29 +187,46 @@ async def _ends(cluster: Cluster, topics: dict[str, TopicInfo]) -> dict[tuple[st
     return ends
 
 
-async def _groups(cluster: Cluster) -> list[dict[str, Any]]:
+async def _committed(cluster: Cluster) -> list[tuple[str, str, dict[tuple[str, int], int]]]:
+    """(group, state, committed offsets) of every group; a group whose coordinator does not
+    answer within :data:`REQUEST_TIMEOUT_S` is left out this round."""
+    import asyncio
+
     from tidelog.client.errors import ClientError
     from tidelog.client.group_admin import GroupAdmin
 
     admin = GroupAdmin(cluster)
-    rows: list[dict[str, Any]] = []
     try:
-        listings = await admin.list_groups()
-    except ClientError:
-        return rows  # a broker not answering: no groups this round
-    for listing in listings:
+        listings = await asyncio.wait_for(admin.list_groups(), REQUEST_TIMEOUT_S)
+    except (ClientError, TimeoutError):
+        return []  # a broker not answering: no groups this round
+
+    async def one(group: str, state: str) -> tuple[str, str, dict[tuple[str, int], int]] | None:
         try:
-            lags = await admin.lag(listing.group_id)
-        except ClientError:
-            continue  # its coordinator is moving: shown again next round
-        rows.append({"group": listing.group_id, "state": listing.state,
-                     "lag": sum(r.lag for r in lags if r.lag is not None),
-                     "partitions": len(lags)})
+            return group, state, await asyncio.wait_for(admin.committed(group),
+                                                        REQUEST_TIMEOUT_S)
+        except (ClientError, TimeoutError):
+            return None  # its coordinator is moving: shown again next round
+
+    found = await asyncio.gather(*(one(g.group_id, g.state) for g in listings))
+    return [f for f in found if f is not None]
+
+
+def _group_rows(committed: list[tuple[str, str, dict[tuple[str, int], int]]],
+                ends: dict[tuple[str, int], int]) -> list[dict[str, Any]]:
+    """Lag per group: end offset - committed offset over its partitions whose end is known
+    (as log-groups describe computes it; a deleted topic's offsets do not count)."""
+    rows: list[dict[str, Any]] = []
+    for group, state, offsets in committed:
+        known = [(tp, off) for tp, off in offsets.items() if tp in ends]
+        rows.append({"group": group, "state": state,
+                     "lag": sum(max(0, ends[tp] - off) for tp, off in known),
+                     "partitions": len(known)})
     rows.sort(key=lambda r: (-r["lag"], r["group"]))
     return rows
 
 
-async def _no_groups() -> list[dict[str, Any]]:
+async def _no_groups() -> list[tuple[str, str, dict[tuple[str, int], int]]]:
     return []  # --groups 0: nothing asked
 
 
@@ -219,11 +239,13 @@ async def take_sample(cluster: Cluster, settings: TopSettings) -> Sample:
               and (settings.topic is None or fnmatch.fnmatchcase(n, settings.topic))}
     scrapes = asyncio.gather(*(asyncio.to_thread(_scrape, a)
                                for a in metrics_addresses(settings.metrics)))
-    ends, groups, quorum, scraped = await asyncio.gather(
-        _ends(cluster, topics), _groups(cluster) if settings.groups else _no_groups(),
-        _quorum(cluster), scrapes)
+    # the end of every partition (not only the topics shown): group lag needs them too
+    ends, committed, quorum, scraped = await asyncio.gather(
+        _ends(cluster, dict(cluster.topics)),
+        _committed(cluster) if settings.groups else _no_groups(), _quorum(cluster), scrapes)
     return Sample(time.time(), str(answer.cluster_id or ""), cluster.controller_id,
-                  dict(cluster.brokers), topics, ends, groups, quorum, list(scraped))
+                  dict(cluster.brokers), topics, ends, _group_rows(committed, ends), quorum,
+                  list(scraped))
 
 
 def _rate(now: float | None, before: float | None, seconds: float) -> float | None:

@@ -57,6 +57,8 @@ async def _main(prog: Program, s: TopSettings, stop: Stop, waits: Waits, live: b
     # one stopped broker must delay a refresh by seconds, not by the whole --timeout
     cluster.request_timeout = min(cluster.request_timeout, REQUEST_TIMEOUT_S)
     cluster.connect_timeout = min(cluster.connect_timeout, REQUEST_TIMEOUT_S)
+    # reading only: a topic deleted between two requests must not be created again
+    cluster.allow_auto_create = False
     try:
         first = await _sample(prog, cluster, s)
         if not await _sleep(stop, s.interval):
