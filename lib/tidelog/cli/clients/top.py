@@ -167,8 +167,8 @@ async def _quorum(cluster: Cluster) -> dict[str, Any] | None:
 async def _ends(cluster: Cluster, topics: dict[str, TopicInfo]) -> dict[tuple[str, int], int]:
     import asyncio
 
-    from tidelog.client.consumer import list_offsets
     from tidelog.client.errors import ClientError
+    from tidelog.client.offsets import list_offsets
 
     ends: dict[tuple[str, int], int] = {}
 
