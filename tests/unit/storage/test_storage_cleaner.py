@@ -271,6 +271,32 @@ def test_throttler_sleeps_to_the_rate() -> None:
     assert Throttler(0).rate == 0
 
 
+def test_a_pass_reads_and_writes_through_its_throttler(tmp_path: Path) -> None:
+    plog = open_log(tmp_path / "t-0")
+    for i in range(40):
+        put(plog, (b"k%d" % (i % 4), b"v" * 50))
+    plog.roll()
+    now = [0.0]
+    waits: list[float] = []
+
+    class Stop(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            assert timeout is not None
+            waits.append(timeout)
+            now[0] += timeout
+            return False
+
+    rate = 1000.0  # bytes per second: the whole pass must take seconds of sleep
+    throttler = Throttler(rate, Stop(), clock=lambda: now[0])
+    _, _, stats = clean_log(plog, -1, OffsetMap(1 << 20), now_ms=T0, throttler=throttler)
+    moved = stats.bytes_read + stats.bytes_written
+    assert stats.bytes_written > 0 and moved > plog.size_in_bytes
+    # Sleeps add up to the time the bytes take at the rate, less what the first second allows.
+    assert moved / rate - 1.5 <= throttler.slept_s == pytest.approx(sum(waits))
+    assert kv(records(plog))[-4:] == [(36 + i, b"k%d" % i, b"v" * 50) for i in range(4)]
+    plog.close()
+
+
 def test_the_cleaner_thread_cleans_and_checkpoints(tmp_path: Path) -> None:
     plog = open_log(tmp_path / "t-0", COMPACT)
     for i in range(40):
