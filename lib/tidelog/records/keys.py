@@ -33,6 +33,7 @@ a pattern twice, nothing worse).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -142,9 +143,11 @@ def _match_shape(
         pattern = _compile(*shape)
         _patterns[shape] = pattern
         while len(_patterns) > MAX_SHAPES:
-            _patterns.popitem(last=False)
+            with contextlib.suppress(KeyError):  # another thread emptied it meanwhile
+                _patterns.popitem(last=False)
     else:
-        _patterns.move_to_end(shape)
+        with contextlib.suppress(KeyError):  # another thread evicted it meanwhile
+            _patterns.move_to_end(shape)
     match = pattern.fullmatch(data, start, end)
     if match is None:
         return None
