@@ -166,12 +166,12 @@ def _first_shape(data: bytes, start: int, end: int, n: int) -> _Shape | None:
         _, p = decode_varlong(data, p + 1)  # attributes, timestamp delta
         _, p = decode_varint(data, p)  # offset delta
         klen, p = decode_varint(data, p)
-        if klen < 0:
-            return None  # no key: left to the walk (a compacted log drops such records)
-        vlen, _ = decode_varint(data, p + klen)
+        if klen < 0 or p + klen >= rec_end:
+            return None  # no key (a compacted log drops such records), or a bad one
+        vlen, q = decode_varint(data, p + klen)
     except CorruptRecordError:
         return None
-    if rec_end > end or vlen < -1:
+    if rec_end > end or vlen < -1 or q + max(vlen, 0) >= rec_end:
         return None
     return klen, vlen, n
 
