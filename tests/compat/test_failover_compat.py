@@ -143,7 +143,10 @@ def group_led_by(cluster: LogdCluster, node: int) -> str:
 
 
 def wait_read(got: list[bytes], n: int, what: str) -> None:
-    wait_for(f"{what}: {n} records read (have {len(got)})", lambda: len(got) >= n, TIMEOUT)
+    # Distinct records: duplicates (allowed without idempotence) must not end the wait before
+    # the last records have been read.
+    wait_for(f"{what}: {n} distinct records read (have {len(got)} with duplicates)",
+             lambda: len(set(got)) >= n, TIMEOUT)
 
 
 Follow = Callable[[list[bytes], threading.Event, str], None]
