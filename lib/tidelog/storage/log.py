@@ -46,14 +46,17 @@ from pathlib import Path
 from typing import NamedTuple
 
 from tidelog.records.batch_header import (
+    TRANSACTIONAL_BIT,
     BatchHeader,
     set_base_offset,
     set_log_append_time,
     set_partition_leader_epoch,
     validate_batch,
 )
+from tidelog.records.control import COMMIT, marker_of
 from tidelog.records.errors import CorruptRecordError
 from tidelog.records.reader import decode_batch
+from tidelog.storage import txn_files
 from tidelog.storage.checkpoint import EpochEntry, fsync_dir
 from tidelog.storage.config import LogConfig
 from tidelog.storage.epoch_cache import LeaderEpochCache
@@ -76,6 +79,7 @@ from tidelog.storage.region import FileRegion
 from tidelog.storage.segment import INT32_MAX, TIMESTAMP_TYPE_BIT, LogSegment
 from tidelog.storage.swap import StepHook, install, recover_swaps
 from tidelog.storage.topic_partition import TopicPartition, parse_partition_dir_name
+from tidelog.storage.txn_state import AbortedTxn, OpenTxn, TxnState
 
 log = logging.getLogger("tidelog.storage.log")
 
@@ -182,6 +186,7 @@ class PartitionLog:
         self._flush_pending: concurrent.futures.Future[int] | None = None
         self.recovery_report = RecoveryReport(clean_shutdown=clean_shutdown)
         self._swaps_completed = 0
+        self._txns = TxnState()
 
     @classmethod
     def open(
@@ -288,6 +293,8 @@ class PartitionLog:
             self._recovery_point = self._leo
         else:
             self._recovery_point = min(self._recovery_point, self._leo)
+        self._txns = TxnState(aborted=txn_files.read_indexes(self._dir))
+        self._rebuild_txns()
 
     def _recover(self, needs_rebuild: set[int]) -> None:
         clean = self._clean_shutdown
@@ -516,9 +523,12 @@ class PartitionLog:
                     )
                 batches[i] = (pos, header._replace(partition_leader_epoch=leader_epoch))
         max_ts, offset_of_max = -1, batches[0][1].last_offset
+        transactional = False
         for _, header in batches:
             if header.max_timestamp > max_ts:
                 max_ts, offset_of_max = header.max_timestamp, header.last_offset
+            if header.attributes & TRANSACTIONAL_BIT:
+                transactional = True
         i = 0
         while i < len(batches):
             seg = self._segments[-1]
@@ -550,6 +560,10 @@ class PartitionLog:
                 )
             if changed:
                 self._epochs.save()
+        if transactional:
+            for pos, header in batches:
+                if header.attributes & TRANSACTIONAL_BIT:
+                    self._track_txn(view, pos, header)
         last = batches[-1][1]
         return AppendInfo(
             first_offset=batches[0][1].base_offset,
@@ -592,6 +606,9 @@ class PartitionLog:
             self._bases.pop()
         else:
             old.on_become_inactive()
+        # The open transactions as of the new segment: a restart scans from here, not from
+        # the log start (Kafka's producer snapshot at every roll).
+        txn_files.write_snapshot(self._dir, base_offset, self._txns.open.values())
         seg = LogSegment.create(self._dir, base_offset, self.config, self._cache)
         seg.make_active()
         self._segments.append(seg)
@@ -710,6 +727,9 @@ class PartitionLog:
         self._dir_dirty = True
         self._log_start_offset = max(self._log_start_offset, self._segments[0].base_offset)
         self._epochs.truncate_from_start(self._log_start_offset)
+        self._txns.drop_aborted_below(self._bases[0])
+        txn_files.rewrite_indexes(self._dir, self._bases, self._txns.aborted)
+        txn_files.delete_snapshots_below(self._dir, self._bases[0])
 
     def advance_log_start_offset(self, offset: int) -> None:
         """Move the log start offset up (DeleteRecords); delete wholly covered segments."""
@@ -796,6 +816,68 @@ class PartitionLog:
         self._recovery_point = min(self._recovery_point, self._leo)
         if self._hw is not None:
             self._hw = min(self._hw, self._leo)
+        self._rebuild_txns()
+
+    # -- transactions (see tidelog.storage.txn_state) ------------------------------------------
+
+    def _track_txn(self, view: memoryview | bytes, pos: int, header: BatchHeader) -> None:
+        """One transactional batch, appended or scanned (offsets assigned)."""
+        if not header.is_control:
+            self._txns.on_data(header)
+            return
+        try:
+            commit = marker_of(view, pos, header).type == COMMIT
+        except CorruptRecordError as exc:
+            log.warning("%s: control batch at %d ignored: %s", self._dir, header.base_offset,
+                        exc)
+            return
+        entry = self._txns.on_marker(header, commit)
+        if entry is not None:
+            base = self._bases[max(0, bisect.bisect_right(self._bases, entry.last_offset) - 1)]
+            txn_files.append_index(self._dir, base, entry)
+
+    def _rebuild_txns(self) -> None:
+        """Open transactions from the newest snapshot at or below the log end, then the
+        batches after it; aborts at or after the snapshot are found again by that scan."""
+        snap = txn_files.latest_snapshot(self._dir, self._leo)
+        start, open_txns = snap if snap is not None else (self._segments[0].base_offset, [])
+        start = max(start, self._segments[0].base_offset)
+        self._txns.drop_aborted_from(start)
+        self._txns.drop_aborted_below(self._bases[0])
+        self._txns = TxnState(open_txns, self._txns.aborted)
+        txn_files.rewrite_indexes(self._dir, self._bases, self._txns.aborted)
+        if start >= self._leo:
+            return
+        i = max(0, bisect.bisect_right(self._bases, start) - 1)
+        for seg in self._segments[i:]:
+            found = seg.find(start) if seg.base_offset < start else None
+            first_pos = found[0] if found is not None else 0
+            for pos, header in seg.headers(first_pos):
+                if header.next_offset <= start or not header.attributes & TRANSACTIONAL_BIT:
+                    continue
+                if header.is_control:
+                    self._track_txn(seg.read_at(pos, header.size), 0, header)
+                else:
+                    self._txns.on_data(header)
+
+    @property
+    def last_stable_offset(self) -> int:
+        """Below it every transaction is decided (read_committed reads up to it)."""
+        self._ensure_loaded()
+        with self._lock:
+            return self._txns.lso(self.high_watermark)
+
+    def aborted_transactions(self, fetch_offset: int, upper: int) -> list[AbortedTxn]:
+        """The aborted transactions a read_committed read of [fetch_offset, upper) meets."""
+        self._ensure_loaded()
+        with self._lock:
+            return self._txns.aborted_between(fetch_offset, upper)
+
+    @property
+    def open_transactions(self) -> list[OpenTxn]:
+        self._ensure_loaded()
+        with self._lock:
+            return sorted(self._txns.open.values(), key=lambda t: t.first_offset)
 
     # -- compaction (the log cleaner's side, see tidelog.storage.cleaner) ---------------------
 
@@ -837,6 +919,7 @@ class PartitionLog:
             install(self._dir, old, new, hook)
             self._segments[i : i + len(old)] = [new]
             self._bases = [s.base_offset for s in self._segments]
+            txn_files.rewrite_indexes(self._dir, self._bases, self._txns.aborted)
             return True
 
     # -- flushing ----------------------------------------------------------------------------
@@ -943,6 +1026,7 @@ class PartitionLog:
                 self._segments[-1].flush_indexes()
                 self.flush()
                 self._epochs.save()
+                txn_files.write_snapshot(self._dir, self._leo, self._txns.open.values())
             for seg in self._segments:
                 seg.close()
             self._closed = True

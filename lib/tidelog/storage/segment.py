@@ -145,6 +145,11 @@ class LogSegment:
             return None
         return header
 
+    def read_at(self, position: int, size: int) -> bytes:
+        """``size`` bytes of the log file from ``position`` (fewer at its end)."""
+        with self._cache.pin(self._key, self._open_fd) as h:
+            return os.pread(h.fd, size, position)
+
     def headers(self, start: int, end: int | None = None) -> Iterator[tuple[int, BatchHeader]]:
         """(position, header) of each batch from ``start`` (a batch boundary) to ``end``."""
         stop = self.size if end is None else min(end, self.size)
