@@ -98,20 +98,3 @@ def test_confluent_kafka_max_timestamp_is_the_record_holding_it(shared_logd: Log
     assert (result.offset, result.timestamp) == (1, 999_999_999_999)
     result = admin.list_offsets({tp: OffsetSpec.for_timestamp(1235)})[tp].result(TIMEOUT)
     assert (result.offset, result.timestamp) == (1, 999_999_999_999)
-
-
-def test_confluent_kafka_init_transactions_fails_fast(shared_logd: Logd) -> None:
-    # Transactions are not served: FindCoordinator(transaction) must answer an error that
-    # librdkafka treats as fatal, or init_transactions() retries until its timeout.
-    producer = ck.Producer({"bootstrap.servers": shared_logd.bootstrap,
-                            "transactional.id": "tx-1"})
-    started = time.monotonic()
-    try:
-        producer.init_transactions(TIMEOUT)
-    except ck.KafkaException as exc:
-        err = exc.args[0]
-    else:
-        raise AssertionError("init_transactions() succeeded against a broker without them")
-    assert err.code() == ck.KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, err
-    assert err.fatal() or not err.retriable(), err
-    assert time.monotonic() - started < TIMEOUT  # an answer, not the timeout

@@ -33,6 +33,7 @@ from tidelog.broker.metrics.counters import BrokerMetrics
 from tidelog.broker.quorum import MetadataQuorum
 from tidelog.broker.quorum.cluster import ClusterNode
 from tidelog.broker.replication.manager import ReplicaManager
+from tidelog.broker.txn.coordinator import TransactionCoordinator
 from tidelog.errors import TidelogError
 from tidelog.metadata import controller_ops
 from tidelog.metadata.controller_ops import ConfigChange, ProducerIdBlock
@@ -80,6 +81,8 @@ class BrokerCore:
         self._reconciled_topics: set[str] | None = None
         #: The group coordinator (consumer groups, ``__consumer_offsets``), loaded by start().
         self.groups = GroupCoordinator(self)
+        #: The transaction coordinator (``__transaction_state``), loaded like the groups.
+        self.txns = TransactionCoordinator(self)
         #: The log cleaner (tidelog.storage.cleaner), set by the daemon that runs it.
         self.cleaner: LogCleaner | None = None
         #: What requests count (set by the daemon when metrics_listen is set, else None).
@@ -126,6 +129,7 @@ class BrokerCore:
         self.cluster_id = self.metadata.image.cluster_id or ""
         self._reconcile_logs()
         self.groups.load()
+        self.txns.load()
 
     def _start_clustered(self, fresh_dir: bool) -> None:
         """Open the metadata log as one node of a quorum (``--quorum``): no election or
@@ -215,6 +219,7 @@ class BrokerCore:
         """Flush and close everything, writing the clean-shutdown marker last."""
         self.wake_all()
         self.groups.shutdown()
+        self.txns.shutdown()
         self.logs.shutdown()
         if self.metadata is not None:
             self.metadata.close()

@@ -45,6 +45,7 @@ from tidelog.broker.metrics.service import Served, start_observability
 from tidelog.broker.quorum import ops
 from tidelog.broker.quorum.cluster import ClusterNode
 from tidelog.broker.server import Server, bind
+from tidelog.broker.txn.coordinator import TIMEOUT_CHECK_S
 from tidelog.storage.cleaner import CleanerConfig, LogCleaner
 
 log = logging.getLogger("tidelog.broker")
@@ -114,6 +115,7 @@ def _periodic(core: BrokerCore) -> list[asyncio.Task[None]]:
         asyncio.create_task(_every(config.log_retention_check_interval_ms / 1000, retention)),
         asyncio.create_task(_every(CHECKPOINT_INTERVAL_S, checkpoint)),
         asyncio.create_task(_every(OFFSETS_RETENTION_CHECK_S, core.groups.expire_offsets_task)),
+        asyncio.create_task(_every(TIMEOUT_CHECK_S, core.txns.timeout_task)),
     ]
     if config.log_flush == "interval":
         tasks.append(asyncio.create_task(_every(config.log_flush_interval_ms / 1000, flush)))

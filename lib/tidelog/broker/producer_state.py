@@ -118,6 +118,14 @@ class ProducerStateTable:
         for h in headers:
             if h.producer_id == NO_PRODUCER_ID:
                 continue
+            if h.is_control:
+                # A transaction marker carries no sequence: the producer goes on after its
+                # last data batch. A marker of a newer epoch (the coordinator fenced the
+                # producer) makes older epochs stale here too.
+                known = self._producers.get(h.producer_id)
+                if known is None or h.producer_epoch > known.epoch:
+                    self._producers[h.producer_id] = ProducerEntry(h.producer_epoch)
+                continue
             entry = self._producers.get(h.producer_id)
             if entry is None or h.producer_epoch != entry.epoch:
                 entry = ProducerEntry(h.producer_epoch)

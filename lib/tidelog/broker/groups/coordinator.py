@@ -104,6 +104,11 @@ class GroupCoordinator:
         self._timers_armed = False
         #: The ``__consumer_offsets`` partitions whose groups are in memory.
         self._loaded: set[int] = set()
+        #: Offsets committed in open transactions: producer id -> (group, topic, partition)
+        #: -> offset (see :meth:`txn_commit`).
+        self._pending_txn: dict[int, dict[tuple[str, str, int], OffsetValue]] = {}
+        #: The newest epoch of a marker seen per producer id: older epochs are fenced.
+        self._txn_epochs: dict[int, int] = {}
         core.replicas.role_listeners.append(self._role_changed)
 
     # -- lifetime ----------------------------------------------------------------------------
@@ -114,7 +119,13 @@ class GroupCoordinator:
         if partitions is not None:
             self._drop_groups(partitions, E.NOT_COORDINATOR)
         loaded_offsets = 0
-        for key_bytes, value_bytes in self.store.replay(partitions):
+        for pid in list(self._pending_txn):
+            pending = self._pending_txn[pid]
+            for k in [k for k in pending
+                      if partitions is None or self.store.partition_of(k[0]) in partitions]:
+                del pending[k]
+        for key_bytes, value_bytes in self.store.replay(partitions,
+                                                        on_pending=self._load_pending):
             try:
                 key = decode_key(key_bytes)
                 if isinstance(key, OffsetKey):
@@ -572,32 +583,103 @@ class GroupCoordinator:
         entries: Sequence[CommitEntry],
     ) -> list[int]:
         """Store the offsets; one error code per entry."""
-        self._ensure_timers()
-        error = 0
-        group = self.groups.get(group_id)
-        if not group_id:
-            error = E.INVALID_GROUP_ID
-        elif not self.store.coordinates(group_id):
-            error = E.NOT_COORDINATOR
-        elif group is None:
-            if generation >= 0:
-                error = E.ILLEGAL_GENERATION
-        elif generation < 0 and group.state is GroupState.EMPTY:
-            pass  # a simple (or admin) commit to a group without members
-        else:
-            member = group.members.get(member_id)
-            if _fenced(group, member_id, instance_id):
-                error = E.FENCED_INSTANCE_ID
-            elif member is None:
-                error = E.UNKNOWN_MEMBER_ID
-            elif generation != group.generation:
-                error = E.ILLEGAL_GENERATION
-            elif group.state is GroupState.COMPLETING_REBALANCE:
-                error = E.REBALANCE_IN_PROGRESS
-            else:
-                self._schedule_expiry(group, member)
+        error = self._commit_error(group_id, generation, member_id, instance_id)
         if error:
             return [error] * len(entries)
+        errors, records, values = self._offset_records(group_id, entries)
+        try:
+            await self.store.write(group_id, records)
+        except (TidelogError, OSError) as exc:
+            log.warning("group %s: offset commit not stored: %s", group_id, exc)
+            return [e or E.COORDINATOR_NOT_AVAILABLE for e in errors]
+        group = self.groups.get(group_id) or self._new_group(group_id)
+        for key, value in values:
+            group.offsets[key] = value
+        return errors
+
+    async def txn_commit(
+        self, group_id: str, producer_id: int, producer_epoch: int, generation: int,
+        member_id: str, instance_id: str | None, entries: Sequence[CommitEntry],
+    ) -> list[int]:
+        """TxnOffsetCommit: write the offsets as part of the producer's transaction; they
+        become the group's when its commit marker reaches the group's partition
+        (:meth:`complete_txn`), and vanish with an abort."""
+        error = self._commit_error(group_id, generation, member_id, instance_id) \
+            if generation >= 0 or member_id else (0 if self.store.coordinates(group_id)
+                                                  else E.NOT_COORDINATOR)
+        if not error and producer_epoch < self._txn_epochs.get(producer_id, -1):
+            error = E.PRODUCER_FENCED  # a marker of a newer epoch ended this producer
+        if error:
+            return [error] * len(entries)
+        errors, records, values = self._offset_records(group_id, entries)
+        try:
+            await self.store.write(group_id, records, producer=(producer_id, producer_epoch))
+        except (TidelogError, OSError) as exc:
+            log.warning("group %s: transactional offset commit not stored: %s", group_id, exc)
+            return [e or E.COORDINATOR_NOT_AVAILABLE for e in errors]
+        pending = self._pending_txn.setdefault(producer_id, {})
+        for (topic, partition), value in values:
+            pending[(group_id, topic, partition)] = value
+        return errors
+
+    def complete_txn(self, partition: int, producer_id: int, producer_epoch: int,
+                     commit: bool) -> None:
+        """A transaction marker of ``producer_id`` was written to ``partition`` of
+        ``__consumer_offsets``: its offsets for the groups there count (commit) or go."""
+        if producer_epoch > self._txn_epochs.get(producer_id, -1):
+            self._txn_epochs[producer_id] = producer_epoch
+        pending = self._pending_txn.get(producer_id)
+        if not pending:
+            return
+        for key in [k for k in pending if self.store.partition_of(k[0]) == partition]:
+            value = pending.pop(key)
+            if commit:
+                group_id, topic, p = key
+                group = self.groups.get(group_id) or self._new_group(group_id)
+                group.offsets[(topic, p)] = value
+        if not pending:
+            del self._pending_txn[producer_id]
+
+    def _load_pending(self, partition: int, producer_id: int, key_bytes: bytes,
+                      value_bytes: bytes | None) -> None:
+        try:
+            key = decode_key(key_bytes)
+        except GroupRecordError as exc:
+            log.warning("%s: skipping a record: %s", OFFSETS_TOPIC, exc)
+            return
+        if isinstance(key, OffsetKey) and value_bytes is not None:
+            self._pending_txn.setdefault(producer_id, {})[
+                (key.group, key.topic, key.partition)] = decode_offset_value(value_bytes)
+
+    def _commit_error(self, group_id: str, generation: int, member_id: str,
+                      instance_id: str | None) -> int:
+        """Why a commit by this member may not be stored (0: it may)."""
+        self._ensure_timers()
+        group = self.groups.get(group_id)
+        if not group_id:
+            return E.INVALID_GROUP_ID
+        if not self.store.coordinates(group_id):
+            return E.NOT_COORDINATOR
+        if group is None:
+            return E.ILLEGAL_GENERATION if generation >= 0 else 0
+        if generation < 0 and group.state is GroupState.EMPTY:
+            return 0  # a simple (or admin) commit to a group without members
+        member = group.members.get(member_id)
+        if _fenced(group, member_id, instance_id):
+            return E.FENCED_INSTANCE_ID
+        if member is None:
+            return E.UNKNOWN_MEMBER_ID
+        if generation != group.generation:
+            return E.ILLEGAL_GENERATION
+        if group.state is GroupState.COMPLETING_REBALANCE:
+            return E.REBALANCE_IN_PROGRESS
+        self._schedule_expiry(group, member)
+        return 0
+
+    def _offset_records(self, group_id: str, entries: Sequence[CommitEntry]) -> tuple[
+        list[int], list[tuple[bytes, bytes | None]], list[tuple[tuple[str, int], OffsetValue]]
+    ]:
+        """Per entry its error, and the records and values of the entries that are fine."""
         errors: list[int] = []
         now = _now_ms()
         records: list[tuple[bytes, bytes | None]] = []
@@ -615,20 +697,15 @@ class GroupCoordinator:
                             encode_offset_value(value)))
             values.append(((topic, partition), value))
             errors.append(0)
-        try:
-            await self.store.write(group_id, records)
-        except (TidelogError, OSError) as exc:
-            log.warning("group %s: offset commit not stored: %s", group_id, exc)
-            return [e or E.COORDINATOR_NOT_AVAILABLE for e in errors]
-        group = self.groups.get(group_id) or self._new_group(group_id)
-        for key, value in values:
-            group.offsets[key] = value
-        return errors
+        return errors, records, values
 
-    def fetch(self, group_id: str, wanted: Sequence[tuple[str, Sequence[int]]] | None
-              ) -> list[tuple[str, list[FetchedOffset]]]:
+    def fetch(self, group_id: str, wanted: Sequence[tuple[str, Sequence[int]]] | None,
+              require_stable: bool = False) -> list[tuple[str, list[FetchedOffset]]]:
         """Committed offsets by topic (all of the group's when ``wanted`` is None); -1 where
-        nothing is committed."""
+        nothing is committed. With ``require_stable`` (KIP-447) a partition whose offset a
+        transaction has committed but not yet ended is UNSTABLE_OFFSET_COMMIT (retriable)."""
+        unstable = {(t, p) for pending in self._pending_txn.values()
+                    for g, t, p in pending if g == group_id} if require_stable else set()
         group = self.groups.get(group_id)
         offsets = group.offsets if group is not None else {}
         if wanted is None:
@@ -642,7 +719,9 @@ class GroupCoordinator:
             found: list[FetchedOffset] = []
             for p in partitions:
                 got = offsets.get((topic, p))
-                if got is None:
+                if (topic, p) in unstable:
+                    found.append((p, -1, -1, "", E.UNSTABLE_OFFSET_COMMIT))
+                elif got is None:
                     found.append((p, -1, -1, "", 0))
                 else:
                     found.append((p, got.offset, got.leader_epoch, got.metadata, 0))

@@ -6,17 +6,16 @@ Each translates between the wire structs (every version of the protocol table) a
 :class:`~tidelog.broker.groups.coordinator.GroupCoordinator` (``core.groups``). This broker is
 the coordinator of every group; FindCoordinator creates ``__consumer_offsets`` on first use,
 as Kafka does (COORDINATOR_NOT_AVAILABLE, retriable, while it cannot be made yet).
-Transactions are not served: a transaction coordinator (key type 1) is answered
-TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients treat as fatal, so
-``init_transactions()`` fails at once instead of retrying COORDINATOR_NOT_AVAILABLE until it
-times out; any other key type is INVALID_REQUEST. Fallbacks put the error on every entry of the
-answer's shape.
+A transaction coordinator (key type 1) is the leader of the id's ``__transaction_state``
+partition (made on first use the same way); any other key type is INVALID_REQUEST.
+Fallbacks put the error on every entry of the answer's shape.
 """
 
 from __future__ import annotations
 
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.groups.group import GroupState
+from tidelog.broker.groups.store import OffsetsStore
 from tidelog.broker.handlers.acls import GROUP_OPERATIONS
 from tidelog.broker.handlers.base import Handler
 from tidelog.errors import TidelogError
@@ -40,21 +39,18 @@ async def find_coordinator(core: BrokerCore, header: RequestHeader, req: Struct)
     version = header.api_version
     keys = list(req.coordinator_keys) if version >= 4 else [req.key]
     code = 0
-    if req.key_type == _TRANSACTION:
-        # Not retriable on purpose: librdkafka, kafka-python and the Java client give up
-        # at once on this code (they would retry COORDINATOR_NOT_AVAILABLE forever).
-        code = E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-    elif req.key_type != _GROUP:
+    store = core.txns.store if req.key_type == _TRANSACTION else core.groups.store
+    if req.key_type not in (_GROUP, _TRANSACTION):
         code = E.INVALID_REQUEST
     else:
         try:
-            await core.groups.store.ensure_topic()
+            await store.ensure_topic()
         except TidelogError:
             # whatever kept __consumer_offsets from being made (no active controller, one
             # that did not answer in time): Kafka's retriable answer, not the controller's
             # code (NOT_CONTROLLER is no FindCoordinator error; librdkafka's admin fails on it)
             code = E.COORDINATOR_NOT_AVAILABLE
-    answers = [_coordinator_of(core, key, code) for key in keys]
+    answers = [_coordinator_of(core, store, key, code) for key in keys]
     first = answers[0]
     return Struct(
         throttle_time_ms=0, error_code=first.error_code, error_message=first.error_message,
@@ -62,11 +58,12 @@ async def find_coordinator(core: BrokerCore, header: RequestHeader, req: Struct)
     )
 
 
-def _coordinator_of(core: BrokerCore, key: str, code: int) -> Struct:
-    """The leader of the group's ``__consumer_offsets`` partition, with its address."""
+def _coordinator_of(core: BrokerCore, store: OffsetsStore, key: str, code: int) -> Struct:
+    """The leader of the key's partition of ``__consumer_offsets`` (a group) or
+    ``__transaction_state`` (a transactional id), with its address."""
     node, host, port = -1, "", -1
     if not code:
-        leader = core.groups.store.leader_of(key)
+        leader = store.leader_of(key)
         if leader == core.node_id:
             adv = core.config.advertised
             node, host, port = leader, adv.host, adv.port
@@ -192,7 +189,7 @@ def offset_commit_fallback(req: Struct, version: int, code: ErrorCode) -> Struct
 
 
 def _fetched_topics(core: BrokerCore, group_id: str, topics: list[Struct] | None,
-                    name_field: str) -> list[Struct]:
+                    name_field: str, require_stable: bool = False) -> list[Struct]:
     wanted = None if topics is None else [
         (getattr(t, name_field), list(t.partition_indexes)) for t in topics]
     return [
@@ -201,7 +198,7 @@ def _fetched_topics(core: BrokerCore, group_id: str, topics: list[Struct] | None
                    metadata=meta, error_code=err)
             for p, off, epoch, meta, err in found
         ])
-        for topic, found in core.groups.fetch(group_id, wanted)
+        for topic, found in core.groups.fetch(group_id, wanted, require_stable)
     ]
 
 
@@ -211,12 +208,14 @@ async def offset_fetch(core: BrokerCore, header: RequestHeader, req: Struct) -> 
         if not core.groups.store.coordinates(req.group_id):
             return offset_fetch_fallback(req, version, E.NOT_COORDINATOR)
         return Struct(throttle_time_ms=0, error_code=0,
-                      topics=_fetched_topics(core, req.group_id, req.topics, "name"))
+                      topics=_fetched_topics(core, req.group_id, req.topics, "name",
+                                             version >= 7 and bool(req.require_stable)))
     groups = []
     for g in req.groups:
         if core.groups.store.coordinates(g.group_id):
             groups.append(Struct(group_id=g.group_id, error_code=0,
-                                 topics=_fetched_topics(core, g.group_id, g.topics, "name")))
+                                 topics=_fetched_topics(core, g.group_id, g.topics, "name",
+                                                        bool(req.require_stable))))
         else:
             groups.append(Struct(group_id=g.group_id, error_code=E.NOT_COORDINATOR, topics=[]))
     return Struct(throttle_time_ms=0, groups=groups)

@@ -19,6 +19,7 @@ from tidelog.broker.handlers import (
     quorum,
 )
 from tidelog.broker.handlers.base import Handler
+from tidelog.broker.txn import handlers as txn
 from tidelog.protocol.apis import ApiKey
 
 HANDLERS: dict[ApiKey, Handler] = {
@@ -32,6 +33,7 @@ HANDLERS: dict[ApiKey, Handler] = {
     **delete_records.HANDLERS,
     **groups.HANDLERS,
     **quorum.HANDLERS,
+    **txn.HANDLERS,
 }
 
 assert set(HANDLERS) == cluster.SERVED, "every advertised API needs a handler"

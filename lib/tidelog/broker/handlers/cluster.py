@@ -22,7 +22,6 @@ from __future__ import annotations
 import uuid
 
 from tidelog.broker.core import BrokerCore
-from tidelog.broker.groups.store import OFFSETS_TOPIC
 from tidelog.broker.handlers.acls import CLUSTER_OPERATIONS, NOT_ASKED, TOPIC_OPERATIONS
 from tidelog.broker.handlers.base import Handler, error_of
 from tidelog.broker.quorum import ops
@@ -71,6 +70,13 @@ SERVED: frozenset[ApiKey] = frozenset(
         ApiKey.DESCRIBE_ACLS,
         ApiKey.CREATE_ACLS,
         ApiKey.DELETE_ACLS,
+        ApiKey.ADD_PARTITIONS_TO_TXN,
+        ApiKey.ADD_OFFSETS_TO_TXN,
+        ApiKey.END_TXN,
+        ApiKey.WRITE_TXN_MARKERS,
+        ApiKey.TXN_OFFSET_COMMIT,
+        ApiKey.DESCRIBE_TRANSACTIONS,
+        ApiKey.LIST_TRANSACTIONS,
     }
 )
 
@@ -136,12 +142,14 @@ def _topic_error(name: str | None, code: ErrorCode, topic_id: uuid.UUID = _ZERO_
 
 async def _create_internal(core: BrokerCore, name: str) -> TopicImage | None:
     """Auto-creation of an internal topic: never as a client's topic (one partition, default
-    configs); ``__consumer_offsets`` is created as the group coordinator creates it (its own
-    partition count and configs), as Kafka does; the others do not exist here."""
-    if name != OFFSETS_TOPIC:
+    configs); ``__consumer_offsets`` and ``__transaction_state`` are created as their
+    coordinators create them (their own partition counts and configs), as Kafka does."""
+    stores = {core.groups.store.topic: core.groups.store, core.txns.store.topic: core.txns.store}
+    store = stores.get(name)
+    if store is None:
         return None
     try:
-        await core.groups.store.ensure_topic()
+        await store.ensure_topic()
     except (ControllerError, StorageError):
         return None
     return core.image.topic(name)

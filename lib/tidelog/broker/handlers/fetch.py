@@ -87,12 +87,17 @@ def _read_all(core: BrokerCore, version: int, req: Struct, first: bool
                     last_fetched_epoch=p.last_fetched_epoch if version >= 12 else -1,
                     replica=replica, max_bytes=min(p.partition_max_bytes, budget - total),
                     min_one_batch=total == 0, record=first,
+                    read_committed=req.isolation_level == 1,
                 )
             except (StorageError, OSError) as exc:
                 parts.append(_partition(int(error_of(exc)), p.partition))
                 urgent = True
                 continue
             answer = _partition(int(r.error), p.partition, r.high_watermark, r.log_start_offset)
+            answer.last_stable_offset = r.last_stable_offset
+            if r.aborted:
+                answer.aborted_transactions = [
+                    Struct(producer_id=pid, first_offset=first) for pid, first in r.aborted]
             if r.error != ErrorCode.NONE or r.diverging is not None:
                 urgent = True
             if r.diverging is not None:

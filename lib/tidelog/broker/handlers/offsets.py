@@ -113,7 +113,9 @@ async def list_offsets(core: BrokerCore, header: RequestHeader, req: Struct) -> 
                     if found is not None:
                         res.offset, res.timestamp = found
                 elif p.timestamp == LATEST:
-                    res.offset = plog.high_watermark
+                    # read_committed consumers start at the last stable offset (Kafka)
+                    res.offset = plog.last_stable_offset if req.isolation_level == 1 \
+                        else plog.high_watermark
                 elif p.timestamp < 0:
                     res.error_code = int(ErrorCode.INVALID_REQUEST)
                 else:

@@ -32,8 +32,10 @@ NOT_ENOUGH_REPLICAS_AFTER_APPEND (it shrank below that while the write waited),
 NOT_LEADER_OR_FOLLOWER (this broker does not lead the partition),
 KAFKA_STORAGE_ERROR (the disk failed), INVALID_REQUIRED_ACKS.
 
-InitProducerId hands out producer ids from blocks the metadata log reserves; transactions are
-not supported (a transactional id is refused).
+InitProducerId hands out producer ids from blocks the metadata log reserves; with a
+transactional id it is the transaction coordinator's (:mod:`tidelog.broker.txn.coordinator`).
+Transactional batches are appended like idempotent ones; the partition tracks their
+transactions (:mod:`tidelog.storage.txn_state`).
 """
 
 from __future__ import annotations
@@ -53,12 +55,7 @@ log = logging.getLogger("tidelog.broker.produce")
 
 async def produce(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct | None:
     acks = req.acks
-    if req.transactional_id is not None:
-        code: ErrorCode | None = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-    elif acks not in (0, 1, -1):
-        code = ErrorCode.INVALID_REQUIRED_ACKS
-    else:
-        code = None
+    code = ErrorCode.INVALID_REQUIRED_ACKS if acks not in (0, 1, -1) else None
     names = [core.topic_name_of(t.topic_id) or "" if header.api_version >= 13 else t.name
              for t in req.topic_data]
     entries = []
@@ -108,10 +105,13 @@ _MAX_EPOCH = 32767
 
 async def init_producer_id(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
     if req.transactional_id is not None:
-        return Struct(
-            throttle_time_ms=0, error_code=int(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
-            producer_id=-1, producer_epoch=-1,
-        )
+        code, pid, epoch = await core.txns.init_producer_id(
+            req.transactional_id, req.transaction_timeout_ms, req.producer_id,
+            req.producer_epoch)
+        if code == ErrorCode.PRODUCER_FENCED and header.api_version < 4:
+            code = ErrorCode.INVALID_PRODUCER_EPOCH  # PRODUCER_FENCED is v4+ (Kafka)
+        return Struct(throttle_time_ms=0, error_code=int(code), producer_id=pid,
+                      producer_epoch=epoch)
     if req.producer_id >= 0 and 0 <= req.producer_epoch < _MAX_EPOCH - 1:
         # An idempotent producer bumping its epoch (KIP-360) keeps its id.
         return Struct(throttle_time_ms=0, error_code=0, producer_id=req.producer_id,

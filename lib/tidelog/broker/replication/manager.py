@@ -70,6 +70,9 @@ class ReadResult(NamedTuple):
     region: FileRegion | None = None
     #: (epoch, end offset) where a follower's log diverges from the leader's.
     diverging: tuple[int, int] | None = None
+    last_stable_offset: int = -1
+    #: read_committed: (producer id, first offset) of the aborted transactions in the read.
+    aborted: list[tuple[int, int]] | None = None
 
 
 def _epoch_error(current: int, epoch: int) -> ErrorCode | None:
@@ -474,7 +477,7 @@ class ReplicaManager:
 
     def read(self, topic: str, p: int, fetch_offset: int, *, current_leader_epoch: int,
              last_fetched_epoch: int, replica: int, max_bytes: int, min_one_batch: bool,
-             record: bool) -> ReadResult:
+             record: bool, read_committed: bool = False) -> ReadResult:
         """Kafka's fetchMessages for one partition, on its leader.
 
         A consumer (``replica`` -1) reads below the high watermark; a follower up to the log
@@ -501,6 +504,9 @@ class ReplicaManager:
         else:
             limit = plog.high_watermark
         hw, start = plog.high_watermark, plog.log_start_offset
+        lso = plog.last_stable_offset
+        if read_committed and replica < 0:
+            limit = lso  # transactions are read once decided (tidelog.storage.txn_state)
         if fetch_offset > plog.log_end_offset or fetch_offset < start:
             # Between the high watermark and the log end is in range (Kafka): a new leader's
             # high watermark can trail what a consumer already read.
@@ -512,7 +518,13 @@ class ReplicaManager:
             if not region.length:
                 region.close()
                 region = None
-        return ReadResult(ErrorCode.NONE, hw, start, region)
+        aborted = None
+        if read_committed and replica < 0:
+            aborted = [(a.producer_id, a.first_offset)
+                       for a in plog.aborted_transactions(fetch_offset, limit)] \
+                if region is not None else []
+        return ReadResult(ErrorCode.NONE, hw, start, region, last_stable_offset=lso,
+                          aborted=aborted)
 
     # -- follower fetches (leader side) ----------------------------------------------------------
 

@@ -6,7 +6,16 @@ out. ``ALL`` lists every API schema; the supported version ranges live in
 :mod:`tidelog.protocol.apis`, not here.
 """
 
-from tidelog.protocol.messages import acls, admin, fetch, groups, metadata, produce, quorum
+from tidelog.protocol.messages import (
+    acls,
+    admin,
+    fetch,
+    groups,
+    metadata,
+    produce,
+    quorum,
+    txn,
+)
 from tidelog.protocol.schema import ApiSchema
 
 ALL: tuple[ApiSchema, ...] = (
@@ -17,4 +26,5 @@ ALL: tuple[ApiSchema, ...] = (
     *acls.APIS,
     *groups.APIS,
     *quorum.APIS,
+    *txn.APIS,
 )
