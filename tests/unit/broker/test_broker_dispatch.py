@@ -81,6 +81,26 @@ SAMPLES: dict[ApiKey, dict[str, Any]] = {
                                    "permission_type": 3}]},
     K.DELETE_ACLS: {"filters": [{"resource_type_filter": 1, "operation": 1,
                                  "permission_type": 1}]},
+    K.ADD_PARTITIONS_TO_TXN: {
+        "v3_and_below_transactional_id": "x", "v3_and_below_producer_id": 1,
+        "v3_and_below_producer_epoch": 0,
+        "v3_and_below_topics": [{"name": "t", "partitions": [0]}],
+        "transactions": [{"transactional_id": "x", "producer_id": 1, "producer_epoch": 0,
+                          "topics": [{"name": "t", "partitions": [0]}]}]},
+    K.ADD_OFFSETS_TO_TXN: {"transactional_id": "x", "producer_id": 1, "producer_epoch": 0,
+                           "group_id": "g"},
+    K.END_TXN: {"transactional_id": "x", "producer_id": 1, "producer_epoch": 0,
+                "committed": True},
+    K.WRITE_TXN_MARKERS: {"markers": [{"producer_id": 1, "producer_epoch": 0,
+                                       "transaction_result": True, "coordinator_epoch": 0,
+                                       "topics": [{"name": "t", "partition_indexes": [0]}]}]},
+    K.TXN_OFFSET_COMMIT: {"transactional_id": "x", "group_id": "g", "producer_id": 1,
+                          "producer_epoch": 0, "topics": [
+                              {"name": "t", "partitions": [{"partition_index": 0,
+                                                            "committed_offset": 1,
+                                                            "committed_metadata": None}]}]},
+    K.DESCRIBE_TRANSACTIONS: {"transactional_ids": ["x"]},
+    K.LIST_TRANSACTIONS: {},
 }
 
 
@@ -105,7 +125,7 @@ def _codes(value: Any) -> list[int]:
             found += _codes(item)
     elif hasattr(value, "__dict__"):
         for name, item in vars(value).items():
-            if name == "error_code":
+            if name in ("error_code", "partition_error_code"):  # the latter: AddPartitionsToTxn
                 found.append(item)
             else:
                 found += _codes(item)
