@@ -17,10 +17,11 @@ _log_consume()
         -f|--format) COMPREPLY=(); return 0 ;;
         -D|--delimiter) COMPREPLY=(); return 0 ;;
         -K|--key-delimiter) COMPREPLY=(); return 0 ;;
+        --isolation) COMPREPLY=($(compgen -W 'read_uncommitted read_committed' -- "$cur")); return 0 ;;
         --timeout) COMPREPLY=(); return 0 ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '-t --topic --pattern -g --group -b --bootstrap -p --partition -o --offset -e --exit -c --count -f --format -D --delimiter -K --key-delimiter -Z --print-null --json --base64 --timeout -q --quiet -v --verbose -h --help' -- "$cur"))
+        COMPREPLY=($(compgen -W '-t --topic --pattern -g --group -b --bootstrap -p --partition -o --offset -e --exit -c --count -f --format -D --delimiter -K --key-delimiter -Z --print-null --json --base64 --isolation --timeout -q --quiet -v --verbose -h --help' -- "$cur"))
         return 0
     fi
     COMPREPLY=()

@@ -16,6 +16,7 @@ complete -c log-consume -s K -l key-delimiter -r -f -d 'Print the key, DELIM, th
 complete -c log-consume -s Z -l print-null -d 'Print a null key or value (a tombstone) as NULL, as kcat -Z.'
 complete -c log-consume -l json -d 'One JSON object per record (JSON lines).'
 complete -c log-consume -l base64 -d 'With --json: keys, values and headers always in base64.'
+complete -c log-consume -l isolation -r -f -a 'read_uncommitted read_committed' -d 'read_committed: only records of committed transactions, up to the last stable offset.'
 complete -c log-consume -l timeout -r -f -d 'Give up after this many seconds.'
 complete -c log-consume -s q -l quiet -d 'Print only errors on stderr.'
 complete -c log-consume -s v -l verbose -d 'More diagnostics on stderr (repeat for debug output).'

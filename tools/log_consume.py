@@ -8,6 +8,7 @@ table). Only typer and the light CLI modules are imported before the options are
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -16,6 +17,11 @@ from tidelog.cli.app import make_app, run_app
 from tidelog.cli.runner import Program, run_program
 
 NAME = "log-consume"
+
+class Isolation(StrEnum):
+    read_uncommitted = "read_uncommitted"
+    read_committed = "read_committed"
+
 
 app = make_app("Print the records of topics on stdout, following new ones or up to the end.")
 
@@ -89,6 +95,11 @@ def consume(
         bool, typer.Option("--base64", help="With --json: keys, values and headers always "
                            "in base64."),
     ] = False,
+    isolation: Annotated[
+        Isolation, typer.Option("--isolation",
+                                help="read_committed: only records of committed "
+                                "transactions, up to the last stable offset."),
+    ] = Isolation.read_uncommitted,
     timeout: options.Timeout = 30.0,
     quiet: options.Quiet = False,
     verbose: options.Verbose = 0,
@@ -117,6 +128,7 @@ def consume(
             delimiter=unescape(delimiter),
             key_delimiter=unescape(key_delimiter) if key_delimiter is not None else None,
             json=json, base64=base64, timeout=timeout, null=b"NULL" if print_null else b"",
+            read_committed=isolation is Isolation.read_committed,
         )
         if group is not None:
             from tidelog.cli.clients.group_consume import consume_group
@@ -151,9 +163,11 @@ def main() -> None:
         flags={"--from-beginning": ["-o", "beginning"], "-J": ["--json"], "-C": [],
                "-u": [], "--unbuffered": []},
         values={"--max-messages": value_of("-c"), "--include": value_of("--pattern"),
+                "--isolation-level": value_of("--isolation"),
                 "--whitelist": value_of("--pattern"), "-o": _kcat_offset,
                 "--offset": _kcat_offset},
         properties={"group.id": value_of("-g"), "auto.offset.reset": _auto_offset_reset,
+                    "isolation.level": value_of("--isolation"),
                     "socket.timeout.ms": timeout_ms, "request.timeout.ms": timeout_ms},
         property_flags=("--consumer-property",),
     )
@@ -163,8 +177,6 @@ def main() -> None:
         "--formatter": "choose the output with -f FORMAT or --json",
         "--timeout-ms": "-e exits once every partition reached its end",
         "-G": "consume as a group member with -g GROUP -t TOPIC",
-        "--isolation-level": "log-consume reads what the high watermark allows (no "
-                             "transactions yet)",
     })
 
 

@@ -210,3 +210,35 @@ def test_sigterm_stops_promptly_and_keeps_whole_records(broker: Logd) -> None:
     out = head + rest
     assert out.endswith(b"\n") and len(out) < len(lines) // 2
     assert out.splitlines() == [b"%d" % i for i in range(out.count(b"\n"))]
+
+
+def test_isolation_read_committed_skips_aborted_and_open_transactions(broker: Logd) -> None:
+    import confluent_kafka as ck
+
+    run(broker, "log-topics", "create", "txwords")
+    producer = ck.Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "txw"})
+    producer.init_transactions(TIMEOUT)
+    for values, commit in (([b"c1", b"c2"], True), ([b"a1"], False), ([b"c3"], True),
+                           ([b"o1"], None)):
+        producer.begin_transaction()
+        for v in values:
+            producer.produce("txwords", v)
+        producer.flush(TIMEOUT)
+        if commit:
+            producer.commit_transaction(TIMEOUT)
+        elif commit is False:
+            producer.abort_transaction(TIMEOUT)
+    try:  # "o1" is in an open transaction: read_committed ends before it
+        committed = b"c1\nc2\nc3\n"
+        assert run(broker, "log-consume", "-t", "txwords", "-e", "--isolation",
+                   "read_committed").stdout == committed
+        assert run(broker, "log-consume", "-t", "txwords", "-e", "--isolation-level",
+                   "read_committed").stdout == committed
+        assert run(broker, "log-consume", "-t", "txwords", "-e", "-X",
+                   "isolation.level=read_committed").stdout == committed
+        assert run(broker, "log-consume", "-t", "txwords", "-e").stdout == \
+            b"c1\nc2\na1\nc3\no1\n"
+    finally:
+        producer.abort_transaction(TIMEOUT)
+    assert run(broker, "log-consume", "-t", "txwords", "-e", "--isolation",
+               "read_committed").stdout == committed

@@ -13,6 +13,10 @@ fetched again next time.
 End of partition: after a fetch, a partition whose position reached the high watermark is at
 its end (:attr:`PartitionState.at_end`); ``-e`` in log-consume stops when all are.
 
+Isolation: read_committed (``isolation_level`` 1) ends at the last stable offset instead, and
+drops the records of the aborted transactions the broker lists in each answer (from a
+producer's first offset there to its abort marker); control batches are never records.
+
 Leader changes and outages: NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, a partition without
 a leader, a lost connection and other retriable errors never end a poll with an error: the
 affected partitions' metadata is forgotten, the poll returns what the other leaders sent, and
@@ -158,6 +162,8 @@ class ConsumerConfig:
     min_bytes: int = 1
     max_bytes: int = 64 << 20
     partition_max_bytes: int = 8 << 20
+    #: 0 read_uncommitted (up to the high watermark), 1 read_committed (up to the last
+    #: stable offset, without the records of aborted transactions).
     isolation_level: int = 0
 
 
@@ -385,6 +391,15 @@ class Consumer:
         data = part.records
         batches: list[tuple[DecodedBatch, int]] = []
         buf = b""
+        committed_only = self.config.isolation_level == 1
+        if committed_only and part.last_stable_offset >= 0:
+            state.high_watermark = part.last_stable_offset  # where read_committed ends
+        # read_committed: the aborted transactions of this answer, by first offset; a
+        # producer's batches are skipped from its first offset to its abort marker (Kafka's
+        # consumer does the same).
+        aborted = sorted(((a.first_offset, a.producer_id)
+                          for a in part.aborted_transactions or ()), reverse=True)
+        skipping: set[int] = set()
         if data:
             buf = bytes(data)
             end = _complete_prefix(buf)
@@ -392,6 +407,14 @@ class Consumer:
             try:
                 for batch in iter_decoded_batches(buf, 0, end):
                     header = batch.header
+                    while aborted and aborted[-1][0] <= header.last_offset:
+                        skipping.add(aborted.pop()[1])
+                    if committed_only and header.is_transactional and \
+                            header.producer_id in skipping:
+                        if header.is_control:
+                            skipping.discard(header.producer_id)
+                        position = max(position, header.last_offset + 1)
+                        continue
                     if header.last_offset < position:
                         continue
                     first = position

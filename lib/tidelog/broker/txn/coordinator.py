@@ -76,6 +76,7 @@ class TransactionCoordinator:
         self._locks: dict[str, asyncio.Lock] = {}
         #: Transactions whose markers are being written (their id -> the task).
         self._completing: dict[str, asyncio.Task[None]] = {}
+        self._deferred: list[TxnMetadata] = []
         core.replicas.role_listeners.append(self._role_changed)
 
     # -- lifetime ------------------------------------------------------------------------------
@@ -288,6 +289,13 @@ class TransactionCoordinator:
         tid = meta.transactional_id
         if tid in self._completing:
             return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # loaded before the event loop runs (a single node's start): the first timeout
+            # check, on the loop, starts it
+            self._deferred.append(meta)
+            return
         task = asyncio.ensure_future(self._complete(meta))
         self._completing[tid] = task
 
@@ -348,6 +356,10 @@ class TransactionCoordinator:
         return count
 
     async def timeout_task(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for meta in deferred:
+            if self.txns.get(meta.transactional_id) is meta:
+                self._complete_later(meta)
         try:
             await self.abort_timed_out()
         except Exception:

@@ -59,6 +59,8 @@ class ConsumeSettings:
     max_wait_ms: int = 500
     #: What a null key or value prints as outside JSON (``-Z``: ``NULL``, as kcat).
     null: bytes = b""
+    #: Only records of committed transactions, up to the last stable offset.
+    read_committed: bool = False
 
 
 def consume(prog: Program, settings: ConsumeSettings) -> int:
@@ -102,7 +104,8 @@ async def _consume(prog: Program, s: ConsumeSettings, stop: Stop) -> int:
                 assignments.append((topic, p, spec))
         # A long poll must end well within the request timeout.
         wait = int(min(s.max_wait_ms, s.timeout * 500))
-        consumer = Consumer(cluster, ConsumerConfig(max_wait_ms=wait))
+        consumer = Consumer(cluster, ConsumerConfig(max_wait_ms=wait,
+                                                    isolation_level=int(s.read_committed)))
         # A partition without a leader (its broker is down) is read once it has one.
         await consumer.assign(assignments, wait_for_leaders=False)
         prog.diag.info(f"consuming {len(assignments)} partitions of {', '.join(topics)}")

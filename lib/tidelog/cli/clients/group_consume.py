@@ -138,7 +138,8 @@ class _Session:
             return not self.done
         committed = await self.member.committed(parts)
         wait = int(min(self.s.max_wait_ms, self.s.timeout * 500))
-        consumer = Consumer(self.cluster, ConsumerConfig(max_wait_ms=wait))
+        consumer = Consumer(self.cluster, ConsumerConfig(
+            max_wait_ms=wait, isolation_level=int(self.s.read_committed)))
         await consumer.assign([
             (t, p, OffsetSpec("absolute", committed[(t, p)]) if committed[(t, p)] >= 0
              else self.spec) for t, p in parts])
