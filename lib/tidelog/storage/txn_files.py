@@ -38,6 +38,7 @@ log = logging.getLogger("tidelog.storage.txn")
 TXN_INDEX_SUFFIX = ".txnindex"
 SNAPSHOT_SUFFIX = ".snapshot"
 _ENTRY = struct.Struct(">hqqqq")
+ENTRY_SIZE = _ENTRY.size  # 34
 _SNAP_HEAD = struct.Struct(">hIi")
 _SNAP_ENTRY = struct.Struct(">qhiqiqiq")
 _DIGITS = 20
@@ -131,7 +132,8 @@ def encode_snapshot(open_txns: Iterable[OpenTxn]) -> bytes:
 
 
 def decode_snapshot(data: bytes) -> list[OpenTxn] | None:
-    """The open transactions of a snapshot, or None when it is not one we can trust."""
+    """The open transactions of a snapshot, or None when it is not one we can trust
+    (version, CRC, size)."""
     if len(data) < _SNAP_HEAD.size:
         return None
     version, crc, count = _SNAP_HEAD.unpack_from(data)

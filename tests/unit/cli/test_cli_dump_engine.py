@@ -63,6 +63,7 @@ def _three_batches() -> list[bytes]:
         ("other.log", FileKind.LOG, None),
         ("00000000000000000042.snapshot", FileKind.PRODUCER_SNAPSHOT, 42),  # issue 9
         (".lock", FileKind.LOCK, None),
+        ("00000000000000000042.txnindex", FileKind.TXN_INDEX, 42),
         ("README", FileKind.UNKNOWN, None),
     ],
 )
@@ -429,3 +430,30 @@ def test_kafka_metadata_log_and_bootstrap_snapshot(dump: Runner) -> None:
     )
     assert result.lines.count(f"Dumping {FIXTURES / 'bootstrap.checkpoint'}") == 1
     assert any(line.endswith("controlType: SNAPSHOT_FOOTER(4)") for line in result.lines)
+
+
+def test_txnindex_snapshot_and_markers_as_kafka_dump_log_prints_them(
+        dump: Runner, tmp_path: Path) -> None:
+    from tidelog.records.control import ABORT, Marker, build_marker_batch
+    from tidelog.storage.config import LogConfig
+    from tidelog.storage.log import PartitionLog
+
+    plog = PartitionLog.open(tmp_path / "t-0", LogConfig())
+    for pid in (7, 8):
+        plog.append(bytearray(build_batch([NewRecord(b"v")], producer_id=pid, producer_epoch=2,
+                                          base_sequence=0, is_transactional=True)),
+                    leader_epoch=0)
+    plog.append(bytearray(build_marker_batch(7, 2, Marker(ABORT, 5))), leader_epoch=0)
+    plog.close()  # the snapshot: producer 8's transaction is still open
+    d = tmp_path / "t-0"
+    assert detect(d / "00000000000000000000.txnindex").kind is FileKind.TXN_INDEX
+    result = dump([d / "00000000000000000000.txnindex", d / "00000000000000000003.snapshot"])
+    assert result.status == 0, result.stderr
+    assert result.lines[1] == ("version: 0 producerId: 7 firstOffset: 0 lastOffset: 2 "
+                               "lastStableOffset: 1")
+    assert result.lines[3].startswith("producerId: 8 producerEpoch: 2 coordinatorEpoch: -1 "
+                                      "currentTxnFirstOffset: 1 ")
+    marker = dump([d / "00000000000000000000.log"], deep_iteration=True).lines[-1]
+    assert marker.endswith("endTxnMarker: ABORT coordinatorEpoch: 5")
+    (d / "00000000000000000003.snapshot").write_bytes(b"\x00\x01broken")
+    assert dump([d / "00000000000000000003.snapshot"]).status == 3

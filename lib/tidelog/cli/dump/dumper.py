@@ -38,6 +38,10 @@ def _dumper_for(kind: FileKind) -> Dumper | None:
         from tidelog.cli.dump.producer_snapshot import dump_lock
 
         return dump_lock
+    if kind is FileKind.TXN_INDEX:
+        from tidelog.cli.dump.txn_files import dump_txn_index
+
+        return dump_txn_index
     if kind is FileKind.UNKNOWN:
         return None
     from tidelog.cli.dump.metadata_files import dump_metadata_file
@@ -60,8 +64,8 @@ def dump_file(prog: Program, shown: str, opts: DumpOptions) -> None:
     dumper = _dumper_for(detected.kind)
     if dumper is None:
         prog.diag.error(
-            f"{shown}: unknown file type: expected a .log, .index, .timeindex, .snapshot or "
-            ".checkpoint file, an offset checkpoint, leader-epoch-checkpoint, "
+            f"{shown}: unknown file type: expected a .log, .index, .timeindex, .txnindex, "
+            ".snapshot or .checkpoint file, an offset checkpoint, leader-epoch-checkpoint, "
             "partition.metadata, meta.properties, quorum-state or .lock"
         )
         prog.fail(ExitCode.ERROR)

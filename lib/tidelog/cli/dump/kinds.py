@@ -18,6 +18,7 @@ Names (the directory part is ignored):
 ``<20 digits>.snapshot``                       producer state snapshot (idempotent and
                                                transactional producers, binary)
 ``.lock``                                      a log directory's lock file
+``<20 digits>.txnindex``                       aborted transactions of that segment
 =============================================  ==========================================
 
 Anything else is :attr:`FileKind.UNKNOWN`. Pure function, no I/O.
@@ -43,6 +44,7 @@ class FileKind(Enum):
     QUORUM_STATE = "quorum-state"
     PRODUCER_SNAPSHOT = "producer-snapshot"
     LOCK = "lock"
+    TXN_INDEX = "txn-index"
     UNKNOWN = "unknown"
 
 
@@ -57,6 +59,7 @@ class Detected(NamedTuple):
 _SEGMENT = re.compile(r"^(\d{20})\.(log|index|timeindex)(?:\.(?:deleted|cleaned|swap))?$")
 _SNAPSHOT = re.compile(r"^(\d{20})-(\d{10})\.checkpoint$")
 _PRODUCER_SNAPSHOT = re.compile(r"^(\d{20})\.snapshot(?:\.deleted)?$")
+_TXN_INDEX = re.compile(r"^(\d{20})\.txnindex$")
 _SUFFIX_KINDS = {
     "log": FileKind.LOG,
     "index": FileKind.OFFSET_INDEX,
@@ -77,6 +80,9 @@ def detect(path: Path | str) -> Detected:
     match = _SEGMENT.match(name)
     if match:
         return Detected(_SUFFIX_KINDS[match.group(2)], int(match.group(1)))
+    match = _TXN_INDEX.match(name)
+    if match:
+        return Detected(FileKind.TXN_INDEX, int(match.group(1)))
     match = _SNAPSHOT.match(name)
     if match:
         return Detected(FileKind.SNAPSHOT, int(match.group(1)), int(match.group(2)))
