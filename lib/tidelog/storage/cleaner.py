@@ -5,7 +5,8 @@ What one pass does to a log with ``cleanup.policy`` compact (:func:`clean_pass`)
 1. The dirty section starts at the log's cleaner checkpoint (``cleaner-offset-checkpoint``,
    clamped into [log start offset, log end offset]) and ends at the first uncleanable offset:
    the base offset of the segment holding the smallest of the active segment's base offset,
-   the high watermark, and the base offset of the first segment holding a record younger than
+   the last stable offset (the high watermark, or the first offset of a transaction still
+   open below it), and the base offset of the first segment holding a record younger than
    ``min.compaction.lag.ms`` (so no segment above the high watermark is ever rewritten).
 2. The dedupe map (:class:`~tidelog.storage.cleaner_map.OffsetMap`) is filled with key ->
    latest offset from the dirty section, batch by batch, until the section ends or the map is

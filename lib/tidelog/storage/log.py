@@ -135,6 +135,7 @@ class AppendInfo(NamedTuple):
 class CleanerView(NamedTuple):
     segments: tuple[LogSegment, ...]
     log_start_offset: int
+    #: The last stable offset: the high watermark unless a transaction is open below it.
     high_watermark: int
     log_end_offset: int
 
@@ -889,7 +890,10 @@ class PartitionLog:
             if self._closed:
                 raise StorageError(f"log {self._dir} is closed")
             return CleanerView(
-                tuple(self._segments), self._log_start_offset, self.high_watermark, self._leo
+                # an open transaction is not compacted (Kafka cleans up to the last stable
+                # offset): its records' fate is not decided yet
+                tuple(self._segments), self._log_start_offset,
+                self._txns.lso(self.high_watermark), self._leo
             )
 
     def replace_segments(

@@ -100,3 +100,13 @@ def test_a_snapshot_that_does_not_check_is_skipped(tmp_path: Path) -> None:
     good = txn_files.encode_snapshot([OpenTxn(5, 2, 40)])
     assert txn_files.decode_snapshot(good) == [OpenTxn(5, 2, 40)]
     assert txn_files.decode_snapshot(good[:-1]) is None
+
+
+def test_the_cleaner_stops_at_an_open_transaction(tmp_path: Path) -> None:
+    plog = open_log(tmp_path)
+    plog.append(data(0, txn=False), leader_epoch=0)  # 0-1
+    plog.append(data(9), leader_epoch=0)             # 2-3, open
+    plog.append(data(0, txn=False), leader_epoch=0)  # 4-5
+    assert plog.cleaner_view().high_watermark == 2
+    plog.append(marker(9, COMMIT), leader_epoch=0)
+    assert plog.cleaner_view().high_watermark == plog.log_end_offset

@@ -14,6 +14,7 @@ Fallbacks put the error on every entry of the answer's shape.
 from __future__ import annotations
 
 from tidelog.broker.core import BrokerCore
+from tidelog.broker.groups.coordinator import CommitEntry
 from tidelog.broker.groups.group import GroupState
 from tidelog.broker.groups.store import OffsetsStore
 from tidelog.broker.handlers.acls import GROUP_OPERATIONS
@@ -159,16 +160,18 @@ def leave_group_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
 # -- OffsetCommit, OffsetFetch, OffsetDelete --------------------------------------------------
 
 
-async def offset_commit(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
-    entries = [
+def commit_entries(req: Struct) -> list[CommitEntry]:
+    """The entries of an OffsetCommit or TxnOffsetCommit request."""
+    return [
         (t.name, p.partition_index, p.committed_offset, p.committed_leader_epoch,
          p.committed_metadata)
         for t in req.topics for p in t.partitions
     ]
-    errors = iter(await core.groups.commit(
-        req.group_id, req.generation_id_or_member_epoch, req.member_id,
-        req.group_instance_id, entries,
-    ))
+
+
+def commit_answer(req: Struct, codes: list[int]) -> Struct:
+    """An OffsetCommit or TxnOffsetCommit answer: one code per entry, in request order."""
+    errors = iter(codes)
     return Struct(throttle_time_ms=0, topics=[
         Struct(name=t.name, partitions=[
             Struct(partition_index=p.partition_index, error_code=int(next(errors)))
@@ -176,6 +179,13 @@ async def offset_commit(core: BrokerCore, header: RequestHeader, req: Struct) ->
         ])
         for t in req.topics
     ])
+
+
+async def offset_commit(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    return commit_answer(req, await core.groups.commit(
+        req.group_id, req.generation_id_or_member_epoch, req.member_id,
+        req.group_instance_id, commit_entries(req),
+    ))
 
 
 def offset_commit_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:

@@ -153,7 +153,10 @@ class TransactionCoordinator:
         """(error, producer id, epoch) for a transactional producer starting up."""
         if not 0 < timeout_ms <= MAX_TIMEOUT_MS:
             return E.INVALID_TRANSACTION_TIMEOUT, -1, -1
-        await self.store.ensure_topic()
+        try:
+            await self.store.ensure_topic()
+        except TidelogError:
+            return E.COORDINATOR_NOT_AVAILABLE, -1, -1  # retriable: no controller yet
         code = self._coordinator_error(tid)
         if code:
             return code, -1, -1
@@ -244,7 +247,10 @@ class TransactionCoordinator:
 
     async def add_offsets(self, tid: str, producer_id: int, producer_epoch: int,
                           group_id: str) -> int:
-        await self.core.groups.store.ensure_topic()
+        try:
+            await self.core.groups.store.ensure_topic()
+        except TidelogError:
+            return E.COORDINATOR_NOT_AVAILABLE
         tp = (OFFSETS_TOPIC, self.core.groups.store.partition_of(group_id))
         result = await self.add_partitions(tid, producer_id, producer_epoch, [tp])
         return result[tp]

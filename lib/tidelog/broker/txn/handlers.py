@@ -16,6 +16,7 @@ import re
 import time
 
 from tidelog.broker.core import BrokerCore
+from tidelog.broker.groups.handlers import commit_answer, commit_entries, offset_commit_fallback
 from tidelog.broker.handlers.base import Handler
 from tidelog.broker.txn.markers import append_marker
 from tidelog.protocol.apis import ApiKey
@@ -102,27 +103,9 @@ def write_txn_markers_fallback(req: Struct, version: int, code: ErrorCode) -> St
 
 
 async def txn_offset_commit(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
-    entries = [
-        (t.name, p.partition_index, p.committed_offset, p.committed_leader_epoch,
-         p.committed_metadata)
-        for t in req.topics for p in t.partitions
-    ]
-    errors = iter(await core.groups.txn_commit(
+    return commit_answer(req, await core.groups.txn_commit(
         req.group_id, req.producer_id, req.producer_epoch, req.generation_id, req.member_id,
-        req.group_instance_id, entries))
-    return Struct(throttle_time_ms=0, topics=[
-        Struct(name=t.name, partitions=[
-            Struct(partition_index=p.partition_index, error_code=int(next(errors)))
-            for p in t.partitions])
-        for t in req.topics])
-
-
-def txn_offset_commit_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
-    return Struct(topics=[
-        Struct(name=t.name, partitions=[
-            Struct(partition_index=p.partition_index, error_code=int(code))
-            for p in t.partitions])
-        for t in req.topics])
+        req.group_instance_id, commit_entries(req)))
 
 
 async def describe_transactions(core: BrokerCore, header: RequestHeader, req: Struct
@@ -185,7 +168,7 @@ HANDLERS = {
     ApiKey.ADD_OFFSETS_TO_TXN: Handler(add_offsets_to_txn, simple_fallback),
     ApiKey.END_TXN: Handler(end_txn, simple_fallback),
     ApiKey.WRITE_TXN_MARKERS: Handler(write_txn_markers, write_txn_markers_fallback),
-    ApiKey.TXN_OFFSET_COMMIT: Handler(txn_offset_commit, txn_offset_commit_fallback),
+    ApiKey.TXN_OFFSET_COMMIT: Handler(txn_offset_commit, offset_commit_fallback),
     ApiKey.DESCRIBE_TRANSACTIONS: Handler(describe_transactions,
                                           describe_transactions_fallback),
     ApiKey.LIST_TRANSACTIONS: Handler(list_transactions, list_transactions_fallback),
