@@ -43,6 +43,7 @@ class _Unwritten:
 
     log_start_offset = 0
     high_watermark = 0
+    last_stable_offset = 0
 
     def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         return None
