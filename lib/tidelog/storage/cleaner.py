@@ -28,8 +28,10 @@ What one pass does to a log with ``cleanup.policy`` compact (:func:`clean_pass`)
    KIP-534), so a consumer that read the key has that long to see its deletion. A batch left
    with no records is dropped, except the last batch of a producer id (kept empty, as Kafka
    does, so idempotent producer state survives) and the last batch of each group (kept empty,
-   so the swap protocol knows the range it replaces). Control batches are copied unchanged:
-   transaction markers and aborted records are left to the transactions work.
+   so the swap protocol knows the range it replaces). The batches of aborted transactions
+   (the log's aborted list: a producer's batches from a transaction's first offset to its
+   abort marker) are dropped and never enter the map, so an aborted record cannot shadow a
+   committed value of its key. Control batches (transaction markers) are copied unchanged.
 4. Each group's replacement is written as ``.cleaned`` files, fsynced, and installed by the
    crash-safe protocol of :mod:`tidelog.storage.swap` under the log's lock; if the log moved on
    meanwhile (retention, truncation, deletion) the pass is abandoned and nothing changes.
@@ -82,6 +84,7 @@ from tidelog.storage.log import CleanerView, PartitionLog
 from tidelog.storage.segment import INT32_MAX, LogSegment
 from tidelog.storage.swap import CLEANED_SUFFIX, StepHook
 from tidelog.storage.topic_partition import TopicPartition
+from tidelog.storage.txn_state import AbortedRanges
 
 log = logging.getLogger("tidelog.storage.cleaner")
 
@@ -374,6 +377,8 @@ def _clean_pass(
     view = plog.cleaner_view()
     rng = dirty_range(plog, checkpoint, now_ms, view)
     segments = view.segments
+    # Records of aborted transactions neither count as a key's latest value nor stay.
+    aborted = AbortedRanges(view.aborted)
     offset_map.clear()
     # 2. The dedupe map over the dirty section.
     map_end = rng.first_dirty
@@ -389,7 +394,7 @@ def _clean_pass(
             if header.next_offset > rng.first_uncleanable:
                 full = True  # reached the uncleanable part
                 break
-            if not header.is_control:
+            if not header.is_control and not aborted.holds(header):
                 scan = scan_keys(chunk, pos, header=header)
                 offset_map.put_batch(scan.offsets, scan.keys, rng.first_dirty, scan.key_size)
             map_end = header.next_offset
@@ -429,6 +434,10 @@ def _clean_pass(
             dropped_tail: BatchHeader | None = None
             for seg in old:
                 for chunk, pos, header in _segment_batches(seg, throttler, stats, stop):
+                    if aborted.holds(header):
+                        stats.records_read += header.records_count
+                        dropped_tail = header
+                        continue
                     data, pending = _clean_batch(chunk, pos, header, ctx, stats)
                     if pending >= 0 and (next_horizon < 0 or pending < next_horizon):
                         next_horizon = pending
@@ -503,7 +512,8 @@ def _clean_batch(
     """The bytes that replace one batch (None: drop it) and its pending delete horizon (-1:
     none). Scanning checks the CRC: a corrupt batch raises and stops the pass."""
     if header.is_control:
-        # Transaction markers: left as they are until transactions exist.
+        # Transaction markers stay (Kafka removes them only once their transaction's records
+        # are all cleaned and a delete horizon passed; not done here).
         return chunk[pos : pos + header.size], _NO_HORIZON
     # A record of the mapped section stays exactly when its offset is in the map (it is the
     # latest of its key); one found no offset in the map's range needs no scan at all (its CRC

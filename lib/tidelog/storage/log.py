@@ -138,6 +138,8 @@ class CleanerView(NamedTuple):
     #: The last stable offset: the high watermark unless a transaction is open below it.
     high_watermark: int
     log_end_offset: int
+    #: The aborted transactions, in marker order (their records are not kept by cleaning).
+    aborted: tuple[AbortedTxn, ...] = ()
 
 
 class RecoveryReport(NamedTuple):
@@ -893,7 +895,7 @@ class PartitionLog:
                 # an open transaction is not compacted (Kafka cleans up to the last stable
                 # offset): its records' fate is not decided yet
                 tuple(self._segments), self._log_start_offset,
-                self._txns.lso(self.high_watermark), self._leo
+                self._txns.lso(self.high_watermark), self._leo, tuple(self._txns.aborted)
             )
 
     def replace_segments(

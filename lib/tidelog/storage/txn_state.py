@@ -40,6 +40,31 @@ class OpenTxn(NamedTuple):
     first_offset: int
 
 
+class AbortedRanges:
+    """Which transactional batches belong to an aborted transaction: those of its producer
+    from its first offset up to its abort marker (what read_committed consumers skip and the
+    cleaner drops)."""
+
+    def __init__(self, aborted: Iterable[AbortedTxn]) -> None:
+        self._by_pid: dict[int, list[tuple[int, int]]] = {}
+        for a in aborted:
+            self._by_pid.setdefault(a.producer_id, []).append((a.first_offset, a.last_offset))
+        for ranges in self._by_pid.values():
+            ranges.sort()
+
+    def __bool__(self) -> bool:
+        return bool(self._by_pid)
+
+    def holds(self, header: BatchHeader) -> bool:
+        if header.is_control or not header.is_transactional:
+            return False
+        ranges = self._by_pid.get(header.producer_id)
+        if not ranges:
+            return False
+        i = bisect.bisect_right(ranges, (header.base_offset, 1 << 63)) - 1
+        return i >= 0 and ranges[i][0] <= header.base_offset < ranges[i][1]
+
+
 class TxnState:
     def __init__(self, open_txns: Iterable[OpenTxn] = (),
                  aborted: Iterable[AbortedTxn] = ()) -> None:

@@ -359,3 +359,24 @@ def test_offset_map_keys_short_and_long() -> None:
     assert not m.full and m.capacity == 10
     with pytest.raises(ValueError):
         OffsetMap(ENTRY_COST - 1)
+
+
+def test_aborted_transactions_are_dropped_and_never_shadow_a_committed_value(
+        tmp_path: Path) -> None:
+    from tidelog.records.control import ABORT, COMMIT, Marker, build_marker_batch
+
+    plog = open_log(tmp_path / "t-0")
+    put(plog, (b"k", b"committed"), (b"j", b"one"))                        # 0-1
+    put(plog, (b"k", b"aborted"), producer_id=5, producer_epoch=0,
+        base_sequence=0, is_transactional=True)                            # 2
+    plog.append(bytearray(build_marker_batch(5, 0, Marker(ABORT, 0))), leader_epoch=0)  # 3
+    put(plog, (b"j", b"two"), producer_id=6, producer_epoch=0,
+        base_sequence=0, is_transactional=True)                            # 4
+    plog.append(bytearray(build_marker_batch(6, 0, Marker(COMMIT, 0))), leader_epoch=0)  # 5
+    plog.roll()
+    put(plog, (b"z", b"active"))
+    clean(plog, T0)
+    values = [(r.key, r.value) for r in records(plog) if r.key in (b"k", b"j")]
+    assert (b"k", b"committed") in values and (b"k", b"aborted") not in values
+    assert (b"j", b"two") in values and (b"j", b"one") not in values  # a commit counts
+    assert sum(1 for h in batch_headers(plog) if h.is_control) == 2  # markers stay
