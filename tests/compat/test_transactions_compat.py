@@ -178,3 +178,38 @@ def test_an_abandoned_transaction_times_out_across_a_restart(logd: Logd) -> None
     after.flush(TIMEOUT)
     # read_committed sees "later" only once the coordinator aborted the open transaction
     assert read_values(logd.bootstrap, "tx-abandoned", 1, "read_committed", "ab") == [b"later"]
+
+
+def test_kafka_python_and_aiokafka_transactional_producers(broker: str) -> None:
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    _create(broker, "tx-py", partitions=2)
+    kp = kafka.KafkaProducer(bootstrap_servers=broker, transactional_id="kp-tx")
+    kp.init_transactions()
+    kp.begin_transaction()
+    kp.send("tx-py", b"kp-c", partition=0)
+    kp.commit_transaction()
+    kp.begin_transaction()
+    kp.send("tx-py", b"kp-a", partition=1)
+    kp.flush()
+    kp.abort_transaction()
+    kp.close()
+
+    async def aio() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker, transactional_id="aio-tx")
+        await producer.start()
+        try:
+            async with producer.transaction():
+                await producer.send_and_wait("tx-py", b"aio-c", partition=1)
+            await producer.begin_transaction()
+            await producer.send_and_wait("tx-py", b"aio-a", partition=0)
+            await producer.abort_transaction()
+        finally:
+            await producer.stop()
+
+    asyncio.run(asyncio.wait_for(aio(), TIMEOUT))
+    assert read_values(broker, "tx-py", 2, "read_committed", "py-rc", 2) == [b"aio-c", b"kp-c"]
+    assert read_values(broker, "tx-py", 4, "read_uncommitted", "py-ru", 2) == sorted(
+        [b"aio-a", b"aio-c", b"kp-a", b"kp-c"])
