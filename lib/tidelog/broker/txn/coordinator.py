@@ -11,10 +11,12 @@ The states and transitions are :mod:`tidelog.transactions.state`'s:
   aborted first, with the bumped epoch. A request naming its current producer id and epoch
   (KIP-360, v3+) keeps the producer id; one naming another is PRODUCER_FENCED.
 - AddPartitionsToTxn / AddOffsetsToTxn (the group's ``__consumer_offsets`` partition) make
-  the transaction Ongoing; EndTxn writes PrepareCommit/PrepareAbort and answers, then the
-  markers go out (:mod:`tidelog.broker.txn.markers`) and CompleteCommit/CompleteAbort is
-  written. While a transaction is being completed, its id's requests get
-  CONCURRENT_TRANSACTIONS (clients retry).
+  the transaction Ongoing; EndTxn writes PrepareCommit/PrepareAbort (from then on the outcome
+  is decided), then the markers go out (:mod:`tidelog.broker.txn.markers`) and
+  CompleteCommit/CompleteAbort is written; the answer waits up to :data:`END_WAIT_S` for
+  that, so the producer's next transaction does not meet CONCURRENT_TRANSACTIONS and back
+  off (twice the transactions per second in scripts/bench/transactions.py). While a
+  transaction is being completed, its id's requests get CONCURRENT_TRANSACTIONS (retriable).
 - An Ongoing transaction older than its timeout is aborted with a bumped epoch (the producer
   is fenced, as Kafka does since KIP-360), checked every :data:`TIMEOUT_CHECK_S`.
 
@@ -30,6 +32,7 @@ unchanged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -60,6 +63,8 @@ E = ErrorCode
 #: Kafka's transaction.max.timeout.ms.
 MAX_TIMEOUT_MS = 900_000
 TIMEOUT_CHECK_S = 1.0
+#: How long EndTxn waits for its markers before it answers anyway.
+END_WAIT_S = 5.0
 
 
 def _now_ms() -> int:
@@ -278,7 +283,13 @@ class TransactionCoordinator:
                 log.warning("transactional id %s: end not written: %s", tid, exc)
                 return E.COORDINATOR_NOT_AVAILABLE
             self._complete_later(meta)
-            return 0
+            task = self._completing.get(tid)
+        # The answer waits (a while) for the markers: the producer's next transaction would
+        # otherwise meet CONCURRENT_TRANSACTIONS and back off. The commit is decided either way.
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(task), END_WAIT_S)
+        return 0
 
     async def _prepare_end(self, meta: TxnMetadata, *, commit: bool, bump: bool
                            ) -> TxnMetadata:
