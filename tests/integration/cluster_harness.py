@@ -64,12 +64,13 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 10.0) ->
 
 
 class LogdCluster:
-    """``controllers`` voters; ``combined`` nodes run both roles, else ``brokers`` extra
-    broker-only nodes (ids after the controllers')."""
+    """``controllers`` voters, which run both roles unless there are ``brokers`` extra
+    broker-only nodes (ids after the controllers'); ``combined`` keeps both roles on the
+    voters next to those brokers too."""
 
     def __init__(self, tmp: Path, controllers: int = 3, brokers: int = 0,
                  *extra: str, env: dict[str, str] | None = None,
-                 hosts: Hosts | None = None) -> None:
+                 hosts: Hosts | None = None, combined: bool = False) -> None:
         if hosts is None:
             self.voters = {i: (f"127.0.0.{i}", free_port(f"127.0.0.{i}"))
                            for i in range(1, controllers + 1)}
@@ -78,7 +79,7 @@ class LogdCluster:
         self.quorum = ",".join(f"{i}@{h}:{p}" for i, (h, p) in self.voters.items())
         self.nodes: dict[int, Logd] = {}
         for i in range(1, controllers + brokers + 1):
-            roles = "broker,controller" if i <= controllers and not brokers else (
+            roles = "broker,controller" if i <= controllers and (combined or not brokers) else (
                 "controller" if i <= controllers else "broker")
             host, port, prefix = ("127.0.0.1", 0, []) if hosts is None else (
                 hosts.address(i), CLIENT_PORT, hosts.prefix(i))

@@ -186,12 +186,16 @@ class BrokerCore:
         deleted since the last call, and rename logs it never knew aside
         (``<dir>.<uuid>-stray``, as Kafka does) with one warning: logd never deletes data it
         did not decide to delete (missing logs are created on first use, see
-        :meth:`partition_log`)."""
+        :meth:`partition_log`). A partition a reassignment moved off this broker loses its log
+        here too (Kafka's StopReplica with delete) — only once this broker acts on the
+        metadata (:meth:`_registered`): an image that has not caught up may not list it as a
+        replica yet."""
         image = self.image
         stray = []
         before, self._reconciled_topics = self._reconciled_topics, set(image.topic_names())
         for tp, plog in self.logs.logs().items():
-            if image.partition(tp.topic, tp.partition) is None:
+            pimg = image.partition(tp.topic, tp.partition)
+            if pimg is None:
                 if before is not None and tp.topic in before:
                     # the metadata deleted the topic since the last look (how the brokers of
                     # a cluster follow a deletion): logd's decision, so the log goes
@@ -199,6 +203,14 @@ class BrokerCore:
                     continue
                 self.logs.set_aside_log(tp)
                 stray.append(str(tp))
+            elif self.config.is_cluster and self.replicas.taking_roles and \
+                    self.node_id not in pimg.replicas:
+                # a reassignment moved the partition off this broker: the controller's
+                # decision, so the copy goes
+                log.info("deleting log %s: this broker is no longer one of its replicas %s",
+                         tp, list(pimg.replicas))
+                self.replicas.forget(tp)
+                self.logs.delete_log(tp)
             else:
                 plog.update_config(self.topic_log_config(tp.topic))
         if stray:

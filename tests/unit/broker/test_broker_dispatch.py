@@ -50,6 +50,11 @@ SAMPLES: dict[ApiKey, dict[str, Any]] = {
     K.INCREMENTAL_ALTER_CONFIGS: {"resources": [
         {"resource_type": 2, "resource_name": "t", "configs": []}]},
     K.DESCRIBE_CLUSTER: {},
+    K.ELECT_LEADERS: {"election_type": 0,
+                      "topic_partitions": [{"topic": "t", "partitions": [0]}]},
+    K.ALTER_PARTITION_REASSIGNMENTS: {"topics": [
+        {"name": "t", "partitions": [{"partition_index": 0, "replicas": [1]}]}]},
+    K.LIST_PARTITION_REASSIGNMENTS: {"topics": None},
     K.DESCRIBE_LOG_DIRS: {"topics": None},
     K.DESCRIBE_QUORUM: {"topics": [{"topic_name": "__cluster_metadata",
                                     "partitions": [{"partition_index": 0}]}]},

@@ -17,6 +17,7 @@ from tidelog.broker.handlers import (
     offsets,
     produce,
     quorum,
+    reassign,
 )
 from tidelog.broker.handlers.base import Handler
 from tidelog.broker.txn import handlers as txn
@@ -34,6 +35,7 @@ HANDLERS: dict[ApiKey, Handler] = {
     **groups.HANDLERS,
     **quorum.HANDLERS,
     **txn.HANDLERS,
+    **reassign.HANDLERS,
 }
 
 assert set(HANDLERS) == cluster.SERVED, "every advertised API needs a handler"

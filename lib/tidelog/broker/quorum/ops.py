@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tidelog.metadata import controller_ops, elections
+from tidelog.metadata import controller_ops, elections, reassignment
 from tidelog.metadata.controller_ops import AlterConfigOp, ConfigChange, ProducerIdBlock
 from tidelog.metadata.errors import ControllerError
 from tidelog.metadata.image import MetadataImage, TopicImage
@@ -93,7 +93,24 @@ def _alter_partition(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) 
         image, uuid.UUID(str(a["topic_id"])), int(a["partition"]), int(a["leader"]),
         int(a["leader_epoch"]), int(a["partition_epoch"]), tuple(int(b) for b in a["isr"]),
     )
-    return list(records), None
+    # a moving partition whose target replicas are now all in sync finishes its move in the
+    # same record (tidelog.metadata.reassignment)
+    return list(reassignment.complete_after(image, records)), None
+
+
+def _alter_reassignments(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+    moves = [(str(t), int(p), None if r is None else tuple(int(b) for b in r))
+             for t, p, r in a["moves"]]
+    records, results = reassignment.alter_reassignments(
+        image, moves, allow_replication_factor_change=bool(a.get("allow_rf_change", True)))
+    return list(records), [r.to_json() for r in results]
+
+
+def _elect_leaders(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+    wanted = None if a.get("partitions") is None else \
+        [(str(t), int(p)) for t, p in a["partitions"]]
+    records, results = reassignment.elect_leaders(image, int(a["type"]), wanted)
+    return list(records), [r.to_json() for r in results]
 
 
 def _controlled_shutdown(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
@@ -118,7 +135,48 @@ BUILDERS = {
     "producer_ids": _producer_ids,
     "alter_partition": _alter_partition,
     "controlled_shutdown": _controlled_shutdown,
+    "alter_reassignments": _alter_reassignments,
+    "elect_leaders": _elect_leaders,
 }
+
+
+async def _run(core: BrokerCore, op: str, args: dict[str, Any]) -> Any:
+    """Run builder ``op`` on the active controller, or on this node's own image when it is
+    a single node (which commits the records itself)."""
+    if core.cluster is not None:
+        return await core.cluster.submit(op, args)
+    records, result = BUILDERS[op](core, core.image, args)
+    if records:
+        core._commit(records)
+    return result
+
+
+def _results(raw: Any) -> list[reassignment.Result]:
+    return [reassignment.Result(str(t), int(p), e, m) for t, p, e, m in raw]
+
+
+async def alter_reassignments(
+    core: BrokerCore, moves: Sequence[tuple[str, int, Sequence[int] | None]], *,
+    allow_replication_factor_change: bool = True,
+) -> list[reassignment.Result]:
+    """Start, replace or (replicas None) cancel replica moves; one result per entry."""
+    raw = await _run(core, "alter_reassignments", {
+        "moves": [[t, p, None if r is None else list(r)] for t, p, r in moves],
+        "allow_rf_change": allow_replication_factor_change,
+    })
+    return _results(raw)
+
+
+async def elect_leaders(core: BrokerCore, election_type: int,
+                        partitions: Sequence[tuple[str, int]] | None
+                        ) -> list[reassignment.Result]:
+    """Preferred (0) or unclean (1) leader elections; one result per partition asked for
+    (every partition that needed one when ``partitions`` is None)."""
+    raw = await _run(core, "elect_leaders", {
+        "type": election_type,
+        "partitions": None if partitions is None else [[t, p] for t, p in partitions],
+    })
+    return _results(raw)
 
 
 async def create_topic(

@@ -14,6 +14,7 @@ from tidelog.protocol.messages import (
     metadata,
     produce,
     quorum,
+    reassign,
     txn,
 )
 from tidelog.protocol.schema import ApiSchema
@@ -27,4 +28,5 @@ ALL: tuple[ApiSchema, ...] = (
     *groups.APIS,
     *quorum.APIS,
     *txn.APIS,
+    *reassign.APIS,
 )

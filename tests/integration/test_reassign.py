@@ -1,0 +1,206 @@
+"""Replica reassignment and leader elections on a real cluster (3 combined nodes and a fourth
+broker), through Kafka's own admin clients: a move under a steady acks=all producer loses no
+acknowledged record and the old replica deletes its copy; cancel mid-move restores the
+replicas; a move survives a kill -9 of the active controller; preferred and unclean elections
+answer as Kafka's do."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from cluster_harness import LogdCluster, wait_for
+from confluent_kafka import ElectionType, KafkaError, Producer
+from confluent_kafka import TopicPartition as CTopicPartition
+from confluent_kafka.admin import AdminClient
+from kafka import KafkaAdminClient
+from kafka import TopicPartition as KTopicPartition
+from kafka.admin import NewTopic
+from test_cluster import live_brokers
+from test_replication import consume_all
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogdCluster]:
+    c = LogdCluster(tmp_path_factory.mktemp("reassign"), 3, 1, combined=True, env={
+        "TIDELOG_OFFSETS_TOPIC_NUM_PARTITIONS": "3",
+        "TIDELOG_REPLICA_LAG_TIME_MAX_MS": "1500",
+        # leadership stays where the tests put it (a rebalance would do the elections' job)
+        "TIDELOG_AUTO_LEADER_REBALANCE_ENABLE": "false",
+    }).start()
+    try:
+        wait_for("four brokers", lambda: live_brokers(c.bootstrap(1)) == {1, 2, 3, 4}, 60)
+        yield c
+    finally:
+        c.close()
+        print(c.logs())
+
+
+def bootstrap(cluster: LogdCluster) -> str:
+    return ",".join(n.bootstrap for n in cluster.running())
+
+
+def admin(cluster: LogdCluster) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=bootstrap(cluster))
+
+
+def create(cluster: LogdCluster, topic: str, rf: int, brokers: frozenset[int] = frozenset(
+        {1, 2, 3, 4})) -> list[int]:
+    """Create ``topic`` (one partition) once exactly ``brokers`` are live (its replicas go
+    there); its replicas once in sync."""
+    wait_for(f"live brokers {sorted(brokers)}",
+             lambda: live_brokers(cluster.running()[0].bootstrap) == brokers, 60)
+    a = admin(cluster)
+    try:
+        a.create_topics([NewTopic(topic, 1, rf)])
+    finally:
+        a.close()
+    return wait_for(f"{topic} in sync", lambda: (lambda r, i: r if sorted(i) == sorted(r)
+                                                  else None)(*assignment(cluster, topic)[1:]))
+
+
+def assignment(cluster: LogdCluster, topic: str) -> tuple[int, list[int], list[int]]:
+    """(leader, replicas in order, isr) of partition 0 as Metadata answers it."""
+    md = AdminClient({"bootstrap.servers": bootstrap(cluster)}).list_topics(topic, timeout=10)
+    p = md.topics[topic].partitions[0]
+    return p.leader, list(p.replicas), list(p.isrs)
+
+
+def reassign(cluster: LogdCluster, topic: str, replicas: list[int] | None) -> None:
+    a = admin(cluster)
+    try:
+        result = a.alter_partition_reassignments({KTopicPartition(topic, 0): replicas})
+    finally:
+        a.close()
+    assert result == {KTopicPartition(topic, 0): None}
+
+
+def moving(cluster: LogdCluster) -> dict[KTopicPartition, dict[str, list[int]]]:
+    a = admin(cluster)
+    try:
+        return dict(a.list_partition_reassignments())
+    finally:
+        a.close()
+
+
+def finished(cluster: LogdCluster, topic: str, target: list[int]) -> bool:
+    return not moving(cluster) and assignment(cluster, topic)[1] == target
+
+
+def test_a_move_under_acks_all_load_loses_nothing(cluster: LogdCluster) -> None:
+    old = create(cluster, "moving", 3)
+    # replace the preferred replica (the leader) by the broker that has none: the data moves
+    # to broker 4 and leadership has to hand over when the move completes
+    target = [b for b in (1, 2, 3, 4) if b not in old] + old[1:]
+    acked: list[int] = []
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def produce() -> None:
+        p = Producer({"bootstrap.servers": bootstrap(cluster), "enable.idempotence": True,
+                      "linger.ms": 5})
+
+        def delivered(err: KafkaError | None, msg: object) -> None:
+            if err is None:
+                acked.append(int(msg.value()))  # type: ignore[attr-defined]
+            else:
+                errors.append(str(err))
+
+        i = 0
+        while not stop.is_set():
+            p.produce("moving", str(i).encode(), on_delivery=delivered)
+            p.poll(0.001 if i % 50 else 0.02)
+            i += 1
+        assert p.flush(90) == 0
+
+    t = threading.Thread(target=produce, daemon=True)
+    t.start()
+    try:
+        wait_for("records acknowledged before the move", lambda: len(acked) > 2000, 60)
+        reassign(cluster, "moving", target)
+        wait_for("the move done", lambda: finished(cluster, "moving", target), 90)
+        count = len(acked)
+        wait_for("records acknowledged after the move", lambda: len(acked) > count + 1000, 60)
+    finally:
+        stop.set()
+        t.join(120)
+    assert not errors, errors[:3]
+    leader, replicas, isr = assignment(cluster, "moving")
+    assert replicas == target and sorted(isr) == sorted(target) and leader in target
+    got = consume_all(cluster, "moving", len(acked))
+    assert sorted(acked) == list(range(len(acked)))
+    assert got[:len(acked)] == list(range(len(acked))), "every acknowledged record once, in order"
+    gone = old[0]
+    wait_for(f"broker {gone}'s copy deleted",
+             lambda: not (cluster.nodes[gone].data_dir / "moving-0").exists(), 30)
+
+
+def test_cancel_mid_move_restores_the_replicas(cluster: LogdCluster) -> None:
+    # the new replica's broker (4, no controller) is down: the move cannot finish until it
+    # is cancelled
+    cluster.nodes[4].kill()
+    extra = 4
+    try:
+        old = create(cluster, "cancelled", 2, frozenset({1, 2, 3}))
+        reassign(cluster, "cancelled", [extra, old[0]])
+        ongoing = moving(cluster)[KTopicPartition("cancelled", 0)]
+        assert ongoing == {"replicas": [extra, old[0], old[1]], "adding_replicas": [extra],
+                           "removing_replicas": [old[1]]}
+        reassign(cluster, "cancelled", None)
+        assert KTopicPartition("cancelled", 0) not in moving(cluster)
+        assert assignment(cluster, "cancelled")[1] == old
+        a = admin(cluster)
+        try:  # nothing left to cancel: Kafka's error, per partition
+            result = a.alter_partition_reassignments({KTopicPartition("cancelled", 0): None})
+        finally:
+            a.close()
+        assert result[KTopicPartition("cancelled", 0)].__name__ == \
+            "NoReassignmentInProgressError"
+    finally:
+        cluster.nodes[4].start()
+
+
+def test_a_move_survives_a_controller_kill(cluster: LogdCluster) -> None:
+    cluster.nodes[4].kill()
+    try:
+        old = create(cluster, "failover", 2, frozenset({1, 2, 3}))
+        controller = cluster.leader(via=1)
+        keep = next(b for b in old if b != controller)
+        target = [4, keep]
+        reassign(cluster, "failover", target)
+        assert KTopicPartition("failover", 0) in moving(cluster)
+        cluster.nodes[controller].kill()
+        cluster.leader(via=keep, not_=controller, timeout=30)
+    finally:
+        cluster.nodes[4].start()
+    try:
+        wait_for("the move done under the new controller",
+                 lambda: finished(cluster, "failover", target), 90)
+    finally:
+        cluster.nodes[controller].start()
+
+
+def test_preferred_and_unclean_elections(cluster: LogdCluster) -> None:
+    old = create(cluster, "elect", 3)
+    leader = assignment(cluster, "elect")[0]
+    assert leader == old[0]
+    # a reorder of in-sync replicas completes at once and keeps the leader: now it is not the
+    # preferred replica any more
+    reordered = [old[1], old[0], old[2]]
+    reassign(cluster, "elect", reordered)
+    wait_for("the reorder", lambda: assignment(cluster, "elect")[:2] == (leader, reordered))
+    c = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    tp = CTopicPartition("elect", 0)
+    assert c.elect_leaders(ElectionType.PREFERRED, [tp]).result(30) == {tp: None}
+    assert assignment(cluster, "elect")[0] == old[1]
+    again = c.elect_leaders(ElectionType.PREFERRED, [tp]).result(30)
+    assert again[tp] is not None and again[tp].code() == KafkaError.ELECTION_NOT_NEEDED
+    a = admin(cluster)
+    try:  # unclean, with a live leader: nothing to do
+        response = a.elect_leaders(1, {"elect": [0]})
+    finally:
+        a.close()
+    codes = [p.error_code for r in response.replica_election_results
+             for p in r.partition_result]
+    assert codes == [84]  # ELECTION_NOT_NEEDED
