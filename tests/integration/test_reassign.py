@@ -6,6 +6,9 @@ answer as Kafka's do."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -17,6 +20,7 @@ from confluent_kafka.admin import AdminClient
 from kafka import KafkaAdminClient
 from kafka import TopicPartition as KTopicPartition
 from kafka.admin import NewTopic
+from logd_harness import ROOT
 from test_cluster import live_brokers
 from test_replication import consume_all
 
@@ -204,3 +208,47 @@ def test_preferred_and_unclean_elections(cluster: LogdCluster) -> None:
     codes = [p.error_code for r in response.replica_election_results
              for p in r.partition_result]
     assert codes == [84]  # ELECTION_NOT_NEEDED
+
+
+def log_reassign(cluster: LogdCluster, *args: str, stdin: bytes = b"",
+                 check: int | None = 0) -> subprocess.CompletedProcess[bytes]:
+    result = subprocess.run(
+        [sys.executable, "-m", "tidelog.tools.log_reassign", "-b", bootstrap(cluster), *args],
+        input=stdin, capture_output=True, cwd=ROOT, timeout=60, check=False)
+    if check is not None:
+        assert result.returncode == check, (result.returncode, result.stderr.decode())
+    return result
+
+
+def test_log_reassign_verify_and_watch_follow_the_controller(cluster: LogdCluster) -> None:
+    cluster.nodes[4].kill()
+    try:
+        old = create(cluster, "watched", 2, frozenset({1, 2, 3}))
+        producer = Producer({"bootstrap.servers": bootstrap(cluster)})
+        for _ in range(2000):
+            producer.produce("watched", b"x" * 200)
+        assert producer.flush(60) == 0
+        # a plan as Kafka's tool writes it, through a pipe; broker 4 is down, so it waits
+        plan = json.dumps({"version": 1, "partitions": [
+            {"topic": "watched", "partition": 0, "replicas": [4, old[0]],
+             "log_dirs": ["any", "any"]}]}).encode()
+        rollback = json.loads(log_reassign(cluster, "execute", "-", stdin=plan).stdout)
+        assert rollback["partitions"][0]["replicas"] == old
+        doc = json.loads(log_reassign(cluster, "verify", "-", "--json", stdin=plan,
+                                      check=11).stdout)
+        assert doc["done"] is False and doc["partitions"][0]["state"] == "moving"
+        watch = subprocess.Popen(
+            [sys.executable, "-m", "tidelog.tools.log_reassign", "-b", bootstrap(cluster),
+             "watch", "--json", "--interval", "0.2"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    finally:
+        cluster.nodes[4].start()
+    out, err = watch.communicate(timeout=120)
+    assert watch.returncode == 0, err.decode()
+    reports = [json.loads(line) for line in out.decode().splitlines()]
+    assert reports[-1]["done"] is True and reports[-1]["percent"] == 100.0
+    assert reports[-1]["bytes_moved"] == reports[-1]["bytes_total"] > 400_000
+    assert all(r["percent"] < 100 and not r["done"] for r in reports[:-1])
+    # watch ended when the controller said so: the move is done there
+    assert not moving(cluster) and assignment(cluster, "watched")[1] == [4, old[0]]
+    log_reassign(cluster, "verify", "-", stdin=plan)

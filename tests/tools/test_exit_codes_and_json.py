@@ -68,6 +68,8 @@ def topic(broker: Logd) -> str:
     (["log-groups", "reset-offsets", "g", "-t", "codes:7", "--to-earliest"],
      ExitCode.NOT_FOUND),
     (["log-groups", "reset-offsets", "g", "-t", "nope", "--to-earliest"], ExitCode.NOT_FOUND),
+    (["log-reassign", "plan", "--topics", "nope"], ExitCode.NOT_FOUND),
+    (["log-reassign", "elect", "--preferred", "codes:7"], ExitCode.NOT_FOUND),
     (["log-topics", "create", "codes"], ExitCode.EXISTS),
     (["log-consume", "-t", "codes", "--bogus"], ExitCode.USAGE),
     (["log-topics", "frobnicate"], ExitCode.USAGE),
@@ -132,6 +134,11 @@ def test_every_program_json_speaks_one_vocabulary(broker: Logd, topic: str) -> N
         ["log-quorum", "describe", "--status", "--json"],
         ["log-quorum", "describe", "--replication", "--json"],
         ["log-top", "--once", "--json", "--interval", "0.2"],
+        ["log-reassign", "plan", "--topics", topic, "--json"],
+        ["log-reassign", "verify", "--json"],
+        ["log-reassign", "watch", "--json"],
+        ["log-reassign", "cancel", "--json"],
+        ["log-reassign", "elect", "--preferred", topic, "--json"],
         ["log-topics", "delete", "vocab-new", "--json"],
     ]
     vocabulary = _vocabulary()

@@ -38,6 +38,8 @@ class ExitCode(IntEnum):
     NOT_ALL_WRITTEN = 9
     #: The metadata quorum has no leader (log-quorum).
     NO_LEADER = 10
+    #: Replicas are still moving (log-reassign verify).
+    IN_PROGRESS = 11
     #: Interrupted by Ctrl-C (SIGINT) or SIGTERM: 128 + 2, as shells report Ctrl-C.
     INTERRUPTED = 130
 
@@ -55,6 +57,7 @@ MEANINGS: dict[ExitCode, str] = {
     ExitCode.LAG_ABOVE_MAX: "the group's lag is above --max",
     ExitCode.NOT_ALL_WRITTEN: "some records were not written",
     ExitCode.NO_LEADER: "the quorum has no leader",
+    ExitCode.IN_PROGRESS: "replicas are still moving",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C, SIGTERM)",
 }
 

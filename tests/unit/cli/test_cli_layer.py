@@ -19,7 +19,7 @@ from tidelog.errors import TidelogError
 
 def test_exit_code_table() -> None:
     # One code per condition, the same in every program (tidelog(7), EXIT STATUS).
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130]
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 130]
     assert (ExitCode.NOT_FOUND, ExitCode.EXISTS, ExitCode.INTERRUPTED) == (5, 6, 130)
     assert FIRST_PROGRAM_CODE == 3
     assert worst() == 0
