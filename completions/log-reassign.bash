@@ -10,17 +10,18 @@ _log_reassign()
         --topics) COMPREPLY=(); return 0 ;;
         --brokers) COMPREPLY=(); return 0 ;;
         --remove-broker) COMPREPLY=(); return 0 ;;
+        --throttle) COMPREPLY=(); return 0 ;;
         --interval) COMPREPLY=(); return 0 ;;
         --timeout) COMPREPLY=(); return 0 ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '-b --bootstrap --topics --brokers --remove-broker --preferred --unclean --interval --timeout --json -q --quiet -v --verbose -h --help' -- "$cur"))
+        COMPREPLY=($(compgen -W '-b --bootstrap --topics --brokers --remove-broker --preferred --unclean --throttle --interval --timeout --json -q --quiet -v --verbose -h --help' -- "$cur"))
         return 0
     fi
     local i=1 n=0
     while ((i < COMP_CWORD)); do
         case "${COMP_WORDS[i]}" in
-            -b|--bootstrap|--topics|--brokers|--remove-broker|--interval|--timeout) ((i += 2)); continue ;;
+            -b|--bootstrap|--topics|--brokers|--remove-broker|--throttle|--interval|--timeout) ((i += 2)); continue ;;
             -*) ;;
             *) ((n++)) ;;
         esac

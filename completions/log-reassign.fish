@@ -8,6 +8,7 @@ complete -c log-reassign -l brokers -r -f -d 'plan: the brokers to place replica
 complete -c log-reassign -l remove-broker -r -f -d 'plan: move every replica off this broker (repeatable).'
 complete -c log-reassign -l preferred -d 'elect: the preferred (first) replica leads.'
 complete -c log-reassign -l unclean -d 'elect: a leaderless partition gets any live replica as leader, in sync or not (may lose records).'
+complete -c log-reassign -l throttle -r -f -d 'execute: limit the moving replicas\' replication to this rate (50MB, 512KiB or bytes); removed once the moves are done.'
 complete -c log-reassign -l interval -r -f -d 'watch: seconds between polls.'
 complete -c log-reassign -l timeout -r -f -d 'Give up after this many seconds.'
 complete -c log-reassign -l json -d 'Machine-readable output: one JSON object per line (JSON lines).'

@@ -43,6 +43,29 @@ def _ids(value: str | None) -> list[int] | None:
                          "ids") from None
 
 
+_UNITS = {"": 1, "B": 1, "K": 1000, "KB": 1000, "M": 1000**2, "MB": 1000**2, "G": 1000**3,
+          "GB": 1000**3, "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
+
+
+def _rate(value: str | None) -> int | None:
+    """``50MB`` (decimal), ``512KiB`` (binary) or a number of bytes, per second."""
+    if value is None:
+        return None
+    from tidelog.cli.errors import UsageError
+
+    text = value.strip().upper().removesuffix("/S")
+    number = text.rstrip("KMGIB")
+    unit = text[len(number):]
+    try:
+        rate = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        raise UsageError(f"--throttle {value!r}: give bytes per second, as 50MB, 512KiB or "
+                         "1048576") from None
+    if rate < 1:
+        raise UsageError(f"--throttle {value!r}: the rate must be at least 1 byte per second")
+    return int(rate)
+
+
 @app.command()
 def reassign(
     action: Annotated[
@@ -83,6 +106,13 @@ def reassign(
         bool, typer.Option("--unclean", help="elect: a leaderless partition gets any live "
                            "replica as leader, in sync or not (may lose records)."),
     ] = False,
+    throttle: Annotated[
+        str | None,
+        typer.Option("--throttle", metavar="BYTES/s",
+                     help="execute: limit the moving replicas' replication to this rate "
+                     "(50MB, 512KiB or bytes); removed once the moves are done.",
+                     show_default=False),
+    ] = None,
     interval: Annotated[
         float, typer.Option("--interval", metavar="SECONDS", min=0.05,
                             help="watch: seconds between polls."),
@@ -107,7 +137,7 @@ def reassign(
             bootstrap=bootstrap, action=action.value, args=list(args or []),
             topics=list(topics or []), brokers=_ids(brokers),
             remove_brokers=list(remove_broker or []), preferred=preferred, unclean=unclean,
-            interval=interval, json=json, timeout=timeout,
+            interval=interval, throttle=_rate(throttle), json=json, timeout=timeout,
         )
         return run(prog, settings)
 
@@ -119,7 +149,7 @@ ACTIONS = {
                        "over the brokers as a plan (kafka-reassign-partitions' JSON).",
                        ("topics", "brokers", "remove_broker")),
     "execute": ActionHelp("PLAN|-", "Start the moves of a plan; print the assignment before "
-                          "(a plan to roll back with)."),
+                          "(a plan to roll back with).", ("throttle",)),
     "cancel": ActionHelp("[PLAN|-]", "Cancel the moves under way (of the plan's partitions): "
                          "they go back to their replicas before the move."),
     "verify": ActionHelp("[PLAN|-]", "Print the state of the moves (of the plan's "
@@ -135,7 +165,7 @@ ACTIONS = {
 def main() -> None:
     """Console-script entry point, with per-action help and kafka-reassign-partitions'
     spellings (--generate, --execute, --verify, --cancel, --reassignment-json-file FILE,
-    --broker-list)."""
+    --broker-list; --throttle is the same)."""
     from tidelog.cli.kafka_flags import Spellings
 
     spellings = Spellings(
@@ -148,7 +178,6 @@ def main() -> None:
         "--topics-to-move-json-file": "log-reassign plan --topics TOPIC,...",
         "--additional": "a new plan for a moving partition replaces its move "
                         "(log-reassign execute PLAN)",
-        "--throttle": "not available yet: moves run at full speed",
     })
 
 

@@ -16,7 +16,7 @@ import pytest
 from cluster_harness import LogdCluster, wait_for
 from confluent_kafka import ElectionType, KafkaError, Producer
 from confluent_kafka import TopicPartition as CTopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, ConfigResource
 from kafka import KafkaAdminClient
 from kafka import TopicPartition as KTopicPartition
 from kafka.admin import NewTopic
@@ -232,8 +232,11 @@ def test_log_reassign_verify_and_watch_follow_the_controller(cluster: LogdCluste
         plan = json.dumps({"version": 1, "partitions": [
             {"topic": "watched", "partition": 0, "replicas": [4, old[0]],
              "log_dirs": ["any", "any"]}]}).encode()
-        rollback = json.loads(log_reassign(cluster, "execute", "-", stdin=plan).stdout)
+        rollback = json.loads(log_reassign(cluster, "execute", "-", "--throttle", "200KB",
+                                           stdin=plan).stdout)
         assert rollback["partitions"][0]["replicas"] == old
+        assert throttles(cluster, "watched", old[0]) == (
+            ",".join(f"0:{b}" for b in old), "0:4", "200000")
         doc = json.loads(log_reassign(cluster, "verify", "-", "--json", stdin=plan,
                                       check=11).stdout)
         assert doc["done"] is False and doc["partitions"][0]["state"] == "moving"
@@ -252,3 +255,20 @@ def test_log_reassign_verify_and_watch_follow_the_controller(cluster: LogdCluste
     # watch ended when the controller said so: the move is done there
     assert not moving(cluster) and assignment(cluster, "watched")[1] == [4, old[0]]
     log_reassign(cluster, "verify", "-", stdin=plan)
+    # the throttles went with the move
+    assert throttles(cluster, "watched", old[0]) == (None, None, None)
+
+
+def throttles(cluster: LogdCluster, topic: str, broker: int
+              ) -> tuple[str | None, str | None, str | None]:
+    """(leader list, follower list) of ``topic`` and ``broker``'s leader rate."""
+    c = AdminClient({"bootstrap.servers": bootstrap(cluster)})
+    t = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    b = ConfigResource(ConfigResource.Type.BROKER, str(broker))
+    found = c.describe_configs([t, b])
+    topic_configs, broker_configs = found[t].result(30), found[b].result(30)
+    values = [topic_configs.get("leader.replication.throttled.replicas"),
+              topic_configs.get("follower.replication.throttled.replicas"),
+              broker_configs.get("leader.replication.throttled.rate")]
+    leader, follower, rate = (None if v is None else v.value for v in values)
+    return leader, follower, rate

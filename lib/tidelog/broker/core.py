@@ -329,9 +329,14 @@ class BrokerCore:
         *,
         validate_only: bool = False,
     ) -> None:
+        from tidelog.broker.quorum.ops import check_broker_values
+        from tidelog.replication.throttle import BROKER_CONFIGS
+
         records = controller_ops.alter_configs(
-            self.image, resource_type, resource_name, changes, valid_broker_configs=frozenset()
+            self.image, resource_type, resource_name, changes,
+            valid_broker_configs=BROKER_CONFIGS,
         )
+        check_broker_values(records)
         if resource_type == 2 and records:
             # Storage's own checks (ranges it enforces) must pass before anything commits.
             props = dict(self.image.topic_configs(resource_name))

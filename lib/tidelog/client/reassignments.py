@@ -112,3 +112,45 @@ async def elect(cluster: Cluster, election_type: int,
         }
 
     return await cluster.with_retry(once)
+
+
+#: IncrementalAlterConfigs operations and resource types (Kafka's numbering).
+OP_SET, OP_DELETE, OP_APPEND = 0, 1, 2
+TOPIC_RESOURCE, BROKER_RESOURCE = 2, 4
+
+
+async def alter_configs(cluster: Cluster, resource_type: int, name: str,
+                        entries: Sequence[tuple[str, int, str | None]]) -> None:
+    """IncrementalAlterConfigs on one topic or broker: ``(config, op, value)`` entries."""
+
+    async def once() -> None:
+        conn = await cluster.controller()
+        answer = await conn.request(ApiKey.INCREMENTAL_ALTER_CONFIGS, {
+            "resources": [{"resource_type": resource_type, "resource_name": name, "configs": [
+                {"name": c, "config_operation": op, "value": v} for c, op, v in entries]}],
+            "validate_only": False,
+        })
+        for result in answer.responses:
+            check(result.error_code, f"configs of {name!r}", result.error_message)
+
+    await cluster.with_retry(once)
+
+
+async def config_values(cluster: Cluster, resource_type: int, name: str,
+                        keys: Sequence[str]) -> dict[str, str | None]:
+    """The values of ``keys`` on one topic or broker (what DescribeConfigs reports)."""
+
+    async def once() -> dict[str, str | None]:
+        conn = await cluster.controller()
+        answer = await conn.request(ApiKey.DESCRIBE_CONFIGS, {
+            "resources": [{"resource_type": resource_type, "resource_name": name,
+                           "configuration_keys": list(keys)}],
+            "include_synonyms": False, "include_documentation": False,
+        })
+        found: dict[str, str | None] = {}
+        for result in answer.results:
+            check(result.error_code, f"configs of {name!r}", result.error_message)
+            found.update({e.name: e.value for e in result.configs if e.name in keys})
+        return found
+
+    return await cluster.with_retry(once)

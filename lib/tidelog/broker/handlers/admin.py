@@ -29,9 +29,12 @@ from tidelog.protocol.apis import ApiKey
 from tidelog.protocol.data import Struct
 from tidelog.protocol.errors import ErrorCode
 from tidelog.protocol.header import RequestHeader
+from tidelog.replication.throttle import BROKER_CONFIGS
 from tidelog.storage.errors import StorageError
 
 _SOURCE_TOPIC = 1
+_SOURCE_DYNAMIC_BROKER = 2
+_SOURCE_DYNAMIC_DEFAULT_BROKER = 3
 _SOURCE_STATIC_BROKER = 4
 _SOURCE_DEFAULT = 5
 _TYPE_STRING = 2
@@ -186,6 +189,18 @@ def _broker_config_entries(core: BrokerCore, keys: list[str] | None) -> list[Str
         )
         out.append(_entry(ADVERTISED_LISTENERS, f"PLAINTEXT://{adv.host}:{adv.port}", source,
                           read_only=True))
+    # the dynamic ones (replication throttle rates), where set: this broker's, else the
+    # cluster default's
+    image = core.image
+    for name in sorted(BROKER_CONFIGS):
+        if keys is not None and name not in keys:
+            continue
+        own = image.configs.get((RESOURCE_BROKER, str(core.node_id)), {}).get(name)
+        default = image.configs.get((RESOURCE_BROKER, ""), {}).get(name)
+        if own is not None:
+            out.append(_entry(name, own, _SOURCE_DYNAMIC_BROKER))
+        elif default is not None:
+            out.append(_entry(name, default, _SOURCE_DYNAMIC_DEFAULT_BROKER))
     return out
 
 

@@ -22,7 +22,13 @@ from tidelog.metadata import controller_ops, elections, reassignment
 from tidelog.metadata.controller_ops import AlterConfigOp, ConfigChange, ProducerIdBlock
 from tidelog.metadata.errors import ControllerError
 from tidelog.metadata.image import MetadataImage, TopicImage
-from tidelog.metadata.records import ConfigRecord, MetadataRecord, RegisterBrokerRecord
+from tidelog.metadata.records import (
+    RESOURCE_BROKER,
+    ConfigRecord,
+    MetadataRecord,
+    RegisterBrokerRecord,
+)
+from tidelog.replication.throttle import BROKER_CONFIGS, parse_rate
 from tidelog.storage.config import LogConfig
 
 if TYPE_CHECKING:
@@ -69,8 +75,9 @@ def _alter_configs(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) ->
     resource_type, resource_name = int(a["resource_type"]), str(a["resource_name"])
     changes = [ConfigChange(n, AlterConfigOp(op), v) for n, op, v in a["changes"]]
     records = controller_ops.alter_configs(
-        image, resource_type, resource_name, changes, valid_broker_configs=frozenset()
+        image, resource_type, resource_name, changes, valid_broker_configs=BROKER_CONFIGS
     )
+    check_broker_values(records)
     if resource_type == 2 and records:
         props = dict(image.topic_configs(resource_name))
         for change in records:
@@ -81,6 +88,17 @@ def _alter_configs(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) ->
                     props[change.name] = change.value
         LogConfig.from_properties(props, base=core.default_log_config)
     return list(records), None
+
+
+def check_broker_values(records: Sequence[MetadataRecord]) -> None:
+    """The dynamic broker configs (the replication throttle rates) must be byte counts."""
+    for record in records:
+        if isinstance(record, ConfigRecord) and record.resource_type == RESOURCE_BROKER:
+            try:
+                parse_rate(record.value)
+            except ValueError:
+                raise ControllerError("INVALID_CONFIG", f"{record.name} = {record.value!r} "
+                                      "is not a rate in bytes per second") from None
 
 
 def _producer_ids(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:

@@ -35,11 +35,13 @@ from collections.abc import Callable
 from tidelog.broker.config import BrokerConfig
 from tidelog.broker.replication.link import BrokerLink, LinkError
 from tidelog.broker.replication.partition import Partition
+from tidelog.broker.replication.throttles import Throttles
 from tidelog.protocol.apis import ApiKey
 from tidelog.protocol.data import Struct
 from tidelog.protocol.errors import ErrorCode
 from tidelog.records.batch_header import HEADER_SIZE, parse_header
 from tidelog.replication import truncation_offset
+from tidelog.replication.throttle import RateLimit
 from tidelog.storage.topic_partition import TopicPartition
 
 #: Where a broker listens: (host, port), or None while the metadata does not say.
@@ -84,8 +86,11 @@ def whole_batches(data: bytes | memoryview, log_end_offset: int) -> memoryview |
 class ReplicaFetcher:
     """Fetches for this broker (``config.node_id``) from ``leader``, found by ``address_of``."""
 
-    def __init__(self, config: BrokerConfig, leader: int, address_of: AddressOf) -> None:
+    def __init__(self, config: BrokerConfig, leader: int, address_of: AddressOf,
+                 throttles: Throttles | None = None) -> None:
         self.config = config
+        self.throttles = throttles
+        self._clock = time.monotonic if throttles is None else throttles.clock
         self.node_id = config.node_id
         self.durable = config.log_flush == "always"
         self.leader = leader
@@ -141,7 +146,8 @@ class ReplicaFetcher:
                 truncating = [f for f in ready if f.truncate]
                 if truncating:
                     await self._truncate(link, truncating)
-                fetching = [f for f in ready if not f.truncate and self.parts.get(f.part.tp) is f]
+                fetching = [f for f in ready if not f.truncate and self.parts.get(f.part.tp) is f
+                            and not self._throttled(f)]
                 if fetching and self.durable:
                     # A fetch offset says "I hold this durably". Records this replica wrote as
                     # leader may still be unsynced when it becomes a follower: sync them first.
@@ -167,6 +173,24 @@ class ReplicaFetcher:
             except Exception:
                 log.exception("fetcher for broker %d failed; retrying", self.leader)
                 await asyncio.sleep(MAX_BACKOFF_S)
+
+    def _follower_limit(self, f: _Fetching) -> RateLimit | None:
+        if self.throttles is None:
+            return None
+        return self.throttles.follower(f.part.tp.topic, f.part.tp.partition,
+                                       self.node_id in f.part.isr)
+
+    def _throttled(self, f: _Fetching) -> bool:
+        """A throttled partition waits (paused) while this broker's follower rate is used
+        up; the others of the same fetch go on."""
+        limit = self._follower_limit(f)
+        if limit is None:
+            return False
+        wait = limit.wait_time(self._clock())
+        if wait <= 0:
+            return False
+        f.paused_until = time.monotonic() + wait
+        return True
 
     def _pause(self, f: _Fetching, why: str) -> None:
         log.debug("%s: paused (%s)", f.part.tp, why)
@@ -289,6 +313,9 @@ class ReplicaFetcher:
             if batches is not None:
                 plog.append(bytearray(batches), leader_epoch=-1, assign_offsets=False)
                 appended = True
+                limit = self._follower_limit(f)
+                if limit is not None:
+                    limit.record(len(batches), self._clock())
         end = plog.log_end_offset
         if p.log_start_offset > plog.log_start_offset:
             plog.advance_log_start_offset(min(p.log_start_offset, end))

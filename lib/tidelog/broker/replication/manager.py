@@ -45,6 +45,7 @@ from tidelog.broker.metrics.counters import BrokerMetrics
 from tidelog.broker.producer_state import ProducerStateTable
 from tidelog.broker.replication.fetcher import ReplicaFetcher
 from tidelog.broker.replication.partition import Partition, now_ms
+from tidelog.broker.replication.throttles import Throttles
 from tidelog.broker.replication.validation import batch_headers, check_batches, old_message_set
 from tidelog.errors import TidelogError
 from tidelog.metadata.image import MetadataImage, PartitionImage, TopicImage
@@ -138,6 +139,8 @@ class ReplicaManager:
         self.taking_roles = not config.is_cluster
         #: Counters for the metrics endpoint (tidelog.broker.metrics; None: not counting).
         self.metrics: BrokerMetrics | None = None
+        #: Replication throttles (leader.replication.throttled.rate and friends).
+        self.throttles = Throttles(self.node_id, image)
 
     # -- metadata -------------------------------------------------------------------------------
 
@@ -518,6 +521,8 @@ class ReplicaManager:
             if not region.length:
                 region.close()
                 region = None
+        if region is not None and replica >= 0:
+            region = self._leader_throttle(part, replica, region)
         aborted = None
         if read_committed and replica < 0:
             aborted = [(a.producer_id, a.first_offset)
@@ -525,6 +530,19 @@ class ReplicaManager:
                 if region is not None else []
         return ReadResult(ErrorCode.NONE, hw, start, region, last_stable_offset=lso,
                           aborted=aborted)
+
+    def _leader_throttle(self, part: Partition, replica: int, region: FileRegion
+                         ) -> FileRegion | None:
+        """A throttled follower's fetch gets nothing while the leader's rate is used up."""
+        limit = self.throttles.leader(part.tp.topic, part.tp.partition, replica in part.isr)
+        if limit is None:
+            return region
+        now = self.throttles.clock()
+        if limit.exceeded(now):
+            region.close()
+            return None
+        limit.record(region.length, now)
+        return region
 
     # -- follower fetches (leader side) ----------------------------------------------------------
 
@@ -620,7 +638,8 @@ class ReplicaManager:
         fetcher = self._fetchers.get(leader)
         if fetcher is None:
             fetcher = self._fetchers[leader] = ReplicaFetcher(self.config, leader,
-                                                              self.broker_address)
+                                                              self.broker_address,
+                                                              self.throttles)
             fetcher.start()
         return fetcher
 

@@ -71,6 +71,8 @@ class ReassignSettings:
     preferred: bool = False
     unclean: bool = False
     interval: float = WATCH_INTERVAL_S
+    #: execute: replication throttle for the moving replicas, bytes per second.
+    throttle: int | None = None
     json: bool = False
     timeout: float = 30.0
 
@@ -88,6 +90,8 @@ def reassign(prog: Program, settings: ReassignSettings) -> int:
         raise UsageError("elect needs exactly one of --preferred and --unclean")
     if s.action != "elect" and (s.preferred or s.unclean):
         raise UsageError("--preferred and --unclean are elect's")
+    if s.action != "execute" and s.throttle is not None:
+        raise UsageError("--throttle is execute's")
     if s.action != "plan" and (s.topics or s.brokers is not None or s.remove_brokers):
         raise UsageError("--topics, --brokers and --remove-broker are plan's")
     if s.action == "plan" and s.args:
@@ -189,6 +193,8 @@ async def _execute(prog: Program, cluster: Cluster, s: ReassignSettings, plan: l
         else:
             known.append(m)
     rollback = [Move(m.topic, m.partition, current[m.topic][m.partition]) for m in known]
+    if s.throttle is not None:
+        await _set_throttles(prog, cluster, s.throttle, known, current)
     results = await reassignments.alter(
         cluster, [(m.topic, m.partition, m.replicas) for m in known],
         timeout_ms=int(s.timeout * 1000))
@@ -206,6 +212,70 @@ async def _execute(prog: Program, cluster: Cluster, s: ReassignSettings, plan: l
                    "it to roll back)")
     prog.out.json(plan_json(rollback))
     return status
+
+
+async def _set_throttles(prog: Program, cluster: Cluster, rate: int, moves: list[Move],
+                         current: dict[str, dict[int, tuple[int, ...]]]) -> None:
+    """Kafka's throttle layout: the rate on every broker a move touches; on the leader side
+    the replicas a partition has now (any of them may lead), on the follower side the ones
+    it gains. Lists are appended to, so other moves' throttles stay."""
+    from tidelog.client import reassignments as r
+    from tidelog.replication.throttle import (
+        FOLLOWER_RATE,
+        FOLLOWER_REPLICAS,
+        LEADER_RATE,
+        LEADER_REPLICAS,
+    )
+
+    leader: dict[str, list[str]] = {}
+    follower: dict[str, list[str]] = {}
+    brokers: set[int] = set()
+    for m in moves:
+        before = current[m.topic][m.partition]
+        if m.replicas == before:
+            continue
+        brokers |= set(before) | set(m.replicas)
+        leader.setdefault(m.topic, []).extend(f"{m.partition}:{b}" for b in before)
+        follower.setdefault(m.topic, []).extend(
+            f"{m.partition}:{b}" for b in m.replicas if b not in before)
+    for b in sorted(brokers):
+        await r.alter_configs(cluster, r.BROKER_RESOURCE, str(b), [
+            (LEADER_RATE, r.OP_SET, str(rate)), (FOLLOWER_RATE, r.OP_SET, str(rate))])
+    for topic in sorted(leader):
+        entries = [(LEADER_REPLICAS, r.OP_APPEND, ",".join(leader[topic]))]
+        if follower.get(topic):
+            entries.append((FOLLOWER_REPLICAS, r.OP_APPEND, ",".join(follower[topic])))
+        await r.alter_configs(cluster, r.TOPIC_RESOURCE, topic, entries)
+    if brokers:
+        prog.diag.note(f"throttled to {rate} bytes/s on brokers "
+                       f"{','.join(map(str, sorted(brokers)))} until the moves are done")
+
+
+async def _remove_throttles(prog: Program, cluster: Cluster, topics: list[str] | None) -> None:
+    """Once nothing moves any more: the throttles execute --throttle set go (every broker's
+    rates, the throttled-replica lists of ``topics``, every topic when None)."""
+    from tidelog.client import reassignments as r
+    from tidelog.replication.throttle import (
+        FOLLOWER_RATE,
+        FOLLOWER_REPLICAS,
+        LEADER_RATE,
+        LEADER_REPLICAS,
+    )
+
+    if await r.ongoing(cluster, None):
+        return  # another move may still want its throttle
+    await cluster.refresh(topics, auto_create=False)
+    for b in sorted(cluster.brokers):
+        await r.alter_configs(cluster, r.BROKER_RESOURCE, str(b), [
+            (LEADER_RATE, r.OP_DELETE, None), (FOLLOWER_RATE, r.OP_DELETE, None)])
+    for topic in sorted(cluster.topics if topics is None else set(topics) & set(cluster.topics)):
+        await r.alter_configs(cluster, r.TOPIC_RESOURCE, topic, [
+            (LEADER_REPLICAS, r.OP_DELETE, None), (FOLLOWER_REPLICAS, r.OP_DELETE, None)])
+    prog.diag.info("replication throttles removed")
+
+
+def _plan_topics(plan: list[Move] | None) -> list[str] | None:
+    return None if plan is None else sorted({m.topic for m in plan})
 
 
 def _ids(replicas: tuple[int, ...] | list[int]) -> str:
@@ -238,6 +308,7 @@ async def _cancel(prog: Program, cluster: Cluster, s: ReassignSettings, plan: li
         write_table(prog.out, ["TOPIC", "PARTITION", "REPLICAS"],
                     [[d["topic"], d["partition"], _ids(d["replicas"])] for d in done])
     prog.diag.note(f"cancelled {len(done)} moves")
+    await _remove_throttles(prog, cluster, _plan_topics(plan))
     return status
 
 
@@ -295,6 +366,7 @@ async def _verify(prog: Program, cluster: Cluster, s: ReassignSettings, plan: li
             f"{r['topic']}-{r['partition']}" for r in rows if r["state"] == "differs"))
         return ExitCode.ERROR
     prog.diag.note("every move is done" if rows else "no replicas are moving")
+    await _remove_throttles(prog, cluster, _plan_topics(plan))
     return 0
 
 
@@ -403,6 +475,7 @@ async def _watch(prog: Program, cluster: Cluster, s: ReassignSettings, plan: lis
             bar.close()
     if not stop.requested:
         prog.diag.note(f"done: {report['bytes_moved']} bytes moved")
+        await _remove_throttles(prog, cluster, _plan_topics(plan) or sorted({t for t, _ in keys}))
     return 0
 
 
