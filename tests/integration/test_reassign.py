@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -21,6 +20,7 @@ from kafka import KafkaAdminClient
 from kafka import TopicPartition as KTopicPartition
 from kafka.admin import NewTopic
 from logd_harness import ROOT
+from steady_producer import SteadyProducer
 from test_cluster import live_brokers
 from test_replication import consume_all
 
@@ -97,38 +97,14 @@ def test_a_move_under_acks_all_load_loses_nothing(cluster: LogdCluster) -> None:
     # replace the preferred replica (the leader) by the broker that has none: the data moves
     # to broker 4 and leadership has to hand over when the move completes
     target = [b for b in (1, 2, 3, 4) if b not in old] + old[1:]
-    acked: list[int] = []
-    stop = threading.Event()
-    errors: list[str] = []
-
-    def produce() -> None:
-        p = Producer({"bootstrap.servers": bootstrap(cluster), "enable.idempotence": True,
-                      "linger.ms": 5})
-
-        def delivered(err: KafkaError | None, msg: object) -> None:
-            if err is None:
-                acked.append(int(msg.value()))  # type: ignore[attr-defined]
-            else:
-                errors.append(str(err))
-
-        i = 0
-        while not stop.is_set():
-            p.produce("moving", str(i).encode(), on_delivery=delivered)
-            p.poll(0.001 if i % 50 else 0.02)
-            i += 1
-        assert p.flush(90) == 0
-
-    t = threading.Thread(target=produce, daemon=True)
-    t.start()
-    try:
+    with SteadyProducer(bootstrap(cluster), "moving") as producer:
+        acked = producer.acked
         wait_for("records acknowledged before the move", lambda: len(acked) > 2000, 60)
         reassign(cluster, "moving", target)
         wait_for("the move done", lambda: finished(cluster, "moving", target), 90)
         count = len(acked)
         wait_for("records acknowledged after the move", lambda: len(acked) > count + 1000, 60)
-    finally:
-        stop.set()
-        t.join(120)
+    errors = producer.errors
     assert not errors, errors[:3]
     leader, replicas, isr = assignment(cluster, "moving")
     assert replicas == target and sorted(isr) == sorted(target) and leader in target

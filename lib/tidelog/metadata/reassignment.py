@@ -141,6 +141,16 @@ def _record(topic: TopicImage, p: int, part: PartitionImage, state: _State
     )
 
 
+def _find(image: MetadataImage, name: str, p: int
+          ) -> tuple[TopicImage, PartitionImage] | Result:
+    """The topic and partition named, or the UNKNOWN_TOPIC_OR_PARTITION result."""
+    topic = image.topic(name)
+    part = topic.partitions.get(p) if topic is not None else None
+    if topic is None or part is None:
+        return Result(name, p, "UNKNOWN_TOPIC_OR_PARTITION", f"{name}-{p} does not exist")
+    return topic, part
+
+
 def _check_target(image: MetadataImage, target: Sequence[int]) -> str | None:
     if not target:
         return "the replica list is empty"
@@ -165,12 +175,11 @@ def alter_reassignments(
     results: list[Result] = []
     seen: set[tuple[str, int]] = set()
     for name, p, target in moves:
-        topic = image.topic(name)
-        part = topic.partitions.get(p) if topic is not None else None
-        if topic is None or part is None:
-            results.append(Result(name, p, "UNKNOWN_TOPIC_OR_PARTITION",
-                                  f"{name}-{p} does not exist"))
+        found = _find(image, name, p)
+        if isinstance(found, Result):
+            results.append(found)
             continue
+        topic, part = found
         if (name, p) in seen:
             results.append(Result(name, p, "INVALID_REQUEST", f"{name}-{p} is named twice"))
             continue
@@ -277,12 +286,11 @@ def elect_leaders(
     records: list[PartitionChangeRecord] = []
     results: list[Result] = []
     for name, p in pairs:
-        topic = image.topic(name)
-        part = topic.partitions.get(p) if topic is not None else None
-        if topic is None or part is None:
-            results.append(Result(name, p, "UNKNOWN_TOPIC_OR_PARTITION",
-                                  f"{name}-{p} does not exist"))
+        found = _find(image, name, p)
+        if isinstance(found, Result):
+            results.append(found)
             continue
+        topic, part = found
         if election_type == PREFERRED:
             error, message, state = _preferred(part, live)
         elif election_type == UNCLEAN:
