@@ -319,6 +319,10 @@ class ReplicaManager:
             *(self._acknowledged(part, end, acks) for _, part, end in written),
             return_exceptions=True,
         )
+        # A request abandoned while it waits (its connection closed) cancels the gather from
+        # wait_for, which never reads the gather's CancelledError; read it here, or asyncio
+        # logs "exception was never retrieved" with a traceback for an expected cancellation.
+        waits.add_done_callback(_retrieve)
         try:
             codes = await asyncio.wait_for(waits, timeout_ms / 1000 if timeout_ms > 0 else None)
         except TimeoutError:
@@ -686,3 +690,8 @@ def _rebuild_producer_state(tp: TopicPartition, plog: PartitionLog,
             offset = headers[-1].next_offset
     except (TidelogError, OSError) as exc:
         log.warning("%s: producer state not rebuilt from the log: %s", tp, exc)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
