@@ -14,6 +14,8 @@ _logd()
         --log-level) COMPREPLY=($(compgen -W 'debug info warning error critical' -- "$cur")); return 0 ;;
         --advertised-listen) COMPREPLY=(); return 0 ;;
         --metrics-listen) COMPREPLY=(); return 0 ;;
+        --listeners) COMPREPLY=(); return 0 ;;
+        --advertised-listeners) COMPREPLY=(); return 0 ;;
         --max-request-size) COMPREPLY=(); return 0 ;;
         --max-connections) COMPREPLY=(); return 0 ;;
         --max-connections-per-ip) COMPREPLY=(); return 0 ;;
@@ -49,7 +51,7 @@ _logd()
         --offsets-retention-minutes) COMPREPLY=(); return 0 ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--data-dir --listen --node-id --config --log-level --advertised-listen --metrics-listen --max-request-size --max-connections --max-connections-per-ip --queued-max-request-bytes --connections-max-idle-ms --max-inflight-per-connection --auto-create-topics --num-partitions --default-replication-factor --log-segment-bytes --log-segment-ms --log-retention-ms --log-retention-bytes --log-cleanup-policy --message-max-bytes --log-message-timestamp-type --min-insync-replicas --log-index-size-max-bytes --log-index-interval-bytes --log-flush --log-flush-interval-ms --log-retention-check-interval-ms --group-initial-rebalance-delay-ms --group-min-session-timeout-ms --group-max-session-timeout-ms --offsets-topic-num-partitions --offsets-topic-replication-factor --roles --quorum --controller-listen --broker-heartbeat-interval-ms --broker-session-timeout-ms --offsets-retention-minutes -h --help' -- "$cur"))
+        COMPREPLY=($(compgen -W '--data-dir --listen --node-id --config --log-level --advertised-listen --metrics-listen --listeners --advertised-listeners --max-request-size --max-connections --max-connections-per-ip --queued-max-request-bytes --connections-max-idle-ms --max-inflight-per-connection --auto-create-topics --num-partitions --default-replication-factor --log-segment-bytes --log-segment-ms --log-retention-ms --log-retention-bytes --log-cleanup-policy --message-max-bytes --log-message-timestamp-type --min-insync-replicas --log-index-size-max-bytes --log-index-interval-bytes --log-flush --log-flush-interval-ms --log-retention-check-interval-ms --group-initial-rebalance-delay-ms --group-min-session-timeout-ms --group-max-session-timeout-ms --offsets-topic-num-partitions --offsets-topic-replication-factor --roles --quorum --controller-listen --broker-heartbeat-interval-ms --broker-session-timeout-ms --offsets-retention-minutes -h --help' -- "$cur"))
         return 0
     fi
     COMPREPLY=()

@@ -9,6 +9,8 @@ complete -c logd -l config -r -F -d 'TOML config file (see tidelog.toml(5)); def
 complete -c logd -l log-level -r -f -a 'debug info warning error critical' -d 'Least severe event logged on stderr: debug, info, warning, error, critical.'
 complete -c logd -l advertised-listen -r -f -d 'Address clients are told to connect to.'
 complete -c logd -l metrics-listen -r -f -d 'Serve /metrics, /healthz and /readyz over HTTP here (default: off; port 0 picks one).'
+complete -c logd -l listeners -r -f -d 'More listeners, each speaking what listener_security_protocol_map says (SSL, SASL_SSL, ...).'
+complete -c logd -l advertised-listeners -r -f -d 'Addresses clients are told per listener (default: where bound).'
 complete -c logd -l max-request-size -r -f -d 'Largest request frame accepted.'
 complete -c logd -l max-connections -r -f -d 'Client connections served at once.'
 complete -c logd -l max-connections-per-ip -r -f -d 'Client connections served at once from one address.'

@@ -63,6 +63,18 @@ def serve(
                      help="Serve /metrics, /healthz and /readyz over HTTP here "
                      "(default: off; port 0 picks one)."),
     ] = None,
+    listeners: Annotated[
+        str | None,
+        typer.Option("--listeners", metavar="NAME://HOST:PORT,...", show_default=False,
+                     help="More listeners, each speaking what listener_security_protocol_map "
+                          "says (SSL, SASL_SSL, ...)."),
+    ] = None,
+    advertised_listeners: Annotated[
+        str | None,
+        typer.Option("--advertised-listeners", metavar="NAME://HOST:PORT,...",
+                     show_default=False,
+                     help="Addresses clients are told per listener (default: where bound)."),
+    ] = None,
     max_request_size: Annotated[
         int | None, typer.Option("--max-request-size", metavar="BYTES", show_default=False,
                                  help="Largest request frame accepted."),

@@ -28,10 +28,13 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidelog.errors import TidelogError
 from tidelog.storage.config import LogConfig
+
+if TYPE_CHECKING:
+    from tidelog.broker.listeners import ListenerSpec
 
 ENV_PREFIX = "TIDELOG_"
 CONFIG_ENV = "TIDELOG_CONFIG"
@@ -144,6 +147,37 @@ def _optional_address(raw: object) -> HostPort | None:
     return _address(raw)
 
 
+def _optional_path(raw: object) -> Path | None:
+    if raw is None or raw == "":
+        return None
+    return _path(raw)
+
+
+def _listeners(raw: object) -> str:
+    """Checked and kept as text (``BrokerConfig.listeners_specs`` builds the listeners)."""
+    from tidelog.broker.listeners import parse_listeners
+
+    return ",".join(f"{n}://{HostPort(h, p)}" for n, (h, p) in parse_listeners(_str(raw)).items())
+
+
+def _protocol_map(raw: object) -> str:
+    from tidelog.broker.listeners import parse_protocol_map
+
+    return ",".join(f"{n}:{p}" for n, p in parse_protocol_map(_str(raw)).items())
+
+
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _mechanisms(raw: object) -> str:
+    parts = [p.strip().upper() for p in _str(raw).split(",") if p.strip()]
+    unknown = [p for p in parts if p not in SASL_MECHANISMS]
+    if unknown or not parts:
+        raise ValueError(
+            f"{raw!r} is not a list of SASL mechanisms ({', '.join(SASL_MECHANISMS)})")
+    return ",".join(dict.fromkeys(parts))
+
+
 def parse_quorum(text: str) -> tuple[tuple[int, HostPort], ...]:
     """``1@HOST:PORT,2@HOST:PORT``: the controller voters, by node id (empty: this node alone)."""
     voters: list[tuple[int, HostPort]] = []
@@ -251,6 +285,19 @@ SETTINGS: tuple[Setting, ...] = (
         "address of the HTTP listener for /metrics, /healthz and /readyz (default: off)",
     ),
     Setting(
+        "listeners", "network", _listeners, "",
+        "more listeners, NAME://HOST:PORT,... (the listen address is the PLAINTEXT one)",
+    ),
+    Setting(
+        "advertised_listeners", "network", _listeners, "",
+        "addresses clients are told per listener, NAME://HOST:PORT,... (default: bound address)",
+    ),
+    Setting(
+        "listener_security_protocol_map", "network", _protocol_map,
+        "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+        "what each listener speaks: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+    ),
+    Setting(
         "max_request_size", "network", _int(1024, _I32), 104857600,
         "largest request frame accepted, in bytes",
     ),
@@ -270,6 +317,42 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_inflight_per_connection", "network", _int(1, 1 << 16), 16,
         "requests read ahead from one connection before its answers are sent",
+    ),
+    Setting(
+        "ssl_certificate_location", "security", _optional_path, None,
+        "PEM certificate (chain) of the TLS listeners",
+    ),
+    Setting(
+        "ssl_key_location", "security", _optional_path, None,
+        "PEM private key of that certificate (default: in the certificate file)",
+    ),
+    Setting(
+        "ssl_ca_location", "security", _optional_path, None,
+        "PEM CA certificates that client certificates must chain to (mTLS)",
+    ),
+    Setting(
+        "ssl_client_auth", "security", _choice("none", "requested", "required"), "none",
+        "whether TLS clients must present a certificate (mTLS)",
+    ),
+    Setting(
+        "sasl_enabled_mechanisms", "security", _mechanisms, "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+        "SASL mechanisms the SASL listeners offer",
+    ),
+    Setting(
+        "connection_failed_authentication_delay_ms", "security", _int(0, 60000), 100,
+        "how long a refused authentication waits before its answer and the close",
+    ),
+    Setting(
+        "authorizer", "security", _choice("none", "standard"), "none",
+        "ACL checks on the named listeners: none, or standard (Kafka's StandardAuthorizer)",
+    ),
+    Setting(
+        "super_users", "security", _str, "",
+        "principals allowed everything, User:NAME;User:OTHER",
+    ),
+    Setting(
+        "allow_everyone_if_no_acl_found", "security", _bool, False,
+        "allow a request on a resource that no ACL names",
     ),
     Setting("auto_create_topics", "topics", _bool, True, "create topics on first use"),
     Setting("num_partitions", "topics", _int(1, 100_000), 1, "partitions of a new topic"),
@@ -423,7 +506,8 @@ SETTINGS: tuple[Setting, ...] = (
 )  # fmt: skip
 
 SETTINGS_BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
-SECTIONS: tuple[str, ...] = ("network", "topics", "log", "groups", "quorum", "replication")
+SECTIONS: tuple[str, ...] = (
+    "network", "security", "topics", "log", "groups", "quorum", "replication")
 
 #: Kafka topic config name -> broker setting name, for the broker-level topic defaults.
 TOPIC_DEFAULTS: Mapping[str, str] = {
@@ -455,12 +539,25 @@ class BrokerConfig:
     controller_listen: HostPort | None = None
     advertised_listen: HostPort | None = None
     metrics_listen: HostPort | None = None
+    listeners: str = ""
+    advertised_listeners: str = ""
+    listener_security_protocol_map: str = (
+        "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL")
     max_request_size: int = 104857600
     max_connections: int = 1000
     max_connections_per_ip: int = 500
     queued_max_request_bytes: int = 524288000
     connections_max_idle_ms: int = 600000
     max_inflight_per_connection: int = 16
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+    ssl_ca_location: Path | None = None
+    ssl_client_auth: str = "none"
+    sasl_enabled_mechanisms: str = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+    connection_failed_authentication_delay_ms: int = 100
+    authorizer: str = "none"
+    super_users: str = ""
+    allow_everyone_if_no_acl_found: bool = False
     auto_create_topics: bool = True
     num_partitions: int = 1
     default_replication_factor: int = 1
@@ -506,6 +603,13 @@ class BrokerConfig:
     def advertised(self) -> HostPort:
         """The address clients are told: ``advertised_listen``, else ``listen``."""
         return self.advertised_listen if self.advertised_listen is not None else self.listen
+
+    def listener_specs(self) -> tuple[ListenerSpec, ...]:
+        """The listeners beyond the primary ``listen`` one (raises ValueError)."""
+        from tidelog.broker.listeners import build
+
+        return build(self.listeners, self.advertised_listeners,
+                     self.listener_security_protocol_map)
 
     @property
     def is_broker(self) -> bool:
@@ -630,6 +734,17 @@ class BrokerConfig:
                 raise ConfigError(
                     f"{src('advertised_listen')}: advertised_listen needs a real port, not 0"
                 )
+        try:
+            specs = self.listener_specs()
+        except ValueError as exc:
+            raise ConfigError(f"{src('listeners')}: {exc}") from None
+        if any(spec.uses_tls for spec in specs) and self.ssl_certificate_location is None:
+            raise ConfigError(
+                f"{src('listeners')}: a TLS listener needs ssl_certificate_location")
+        if self.ssl_client_auth != "none" and self.ssl_ca_location is None:
+            raise ConfigError(
+                f"{src('ssl_client_auth')}: ssl_client_auth = {self.ssl_client_auth} needs "
+                "ssl_ca_location")
         if self.group_min_session_timeout_ms > self.group_max_session_timeout_ms:
             raise ConfigError(
                 f"{src('group_min_session_timeout_ms')}: group_min_session_timeout_ms "

@@ -19,8 +19,15 @@ in full packets.
 A connection that sends nothing for ``idle_timeout`` seconds while no answer is pending is
 closed (Kafka's connections.max.idle.ms).
 
+On a TLS listener a :class:`~tidelog.broker.tls.TlsChannel` does the handshake first (bounded
+by :data:`HANDSHAKE_TIMEOUT_S`) and then en- and decrypts; regions are read and encrypted
+instead of ``sendfile``d. The connection's :class:`~tidelog.broker.session.Session` is set in
+the context its request tasks inherit. A :class:`CloseConnection` carrying an answer (a failed
+authentication) has that answer sent before the connection closes.
+
 Failure behaviour: a malformed or oversized frame, or a request that cannot be answered, logs
-one line; the responses to earlier requests are still sent, then the connection closes. A
+one line (at most ten a minute, then a count of those left out);
+the responses to earlier requests are still sent, then the connection closes. A
 client that disconnects ends both tasks; region descriptors are always released.
 """
 
@@ -31,21 +38,29 @@ import contextlib
 import functools
 import logging
 import socket
+import ssl
 from collections.abc import Sized
 
 from tidelog.broker.dispatch import CloseConnection, Dispatcher
 from tidelog.broker.groups.coordinator import CLIENT_PEER
+from tidelog.broker.listeners import principal_of
 from tidelog.broker.memory_pool import RequestMemoryPool
+from tidelog.broker.ratelimit import RateLimitedLog
 from tidelog.broker.regions import RegionPart, close_parts
+from tidelog.broker.session import SESSION, Session
+from tidelog.broker.tls import TlsChannel
 from tidelog.protocol.exceptions import ProtocolError
 from tidelog.protocol.framing import FrameDecoder, frame
 
 log = logging.getLogger("tidelog.broker.connection")
+#: What a client can provoke at will (bad frames, refused authentications) is rate-limited.
+_refusals = RateLimitedLog(log)
 
 RECV_SIZE = 256 * 1024
 _END = None  # queue sentinel: no more requests
 
 _CORK = getattr(socket, "TCP_CORK", None)
+HANDSHAKE_TIMEOUT_S = 10.0
 
 
 def _release(pool: RequestMemoryPool, size: int, _task: object) -> None:
@@ -63,8 +78,12 @@ class Connection:
         peer: str,
         idle_timeout: float | None = None,
         pool: RequestMemoryPool | None = None,
+        tls: TlsChannel | None = None,
+        session: Session | None = None,
     ) -> None:
         self.sock = sock
+        self.tls = tls
+        self.session = session
         self.dispatcher = dispatcher
         self.peer = peer
         self.idle_timeout = idle_timeout
@@ -87,6 +106,18 @@ class Connection:
         """Serve the connection until either side ends it."""
         # The request tasks inherit this context: the group coordinator records client hosts.
         CLIENT_PEER.set(self.peer)
+        if self.session is not None:
+            SESSION.set(self.session)
+        if self.tls is not None:
+            try:
+                await asyncio.wait_for(self.tls.handshake(), HANDSHAKE_TIMEOUT_S)
+            except (OSError, ssl.SSLError, TimeoutError) as exc:
+                log.info("closing connection from %s: TLS handshake failed: %s",
+                         self.peer, exc or type(exc).__name__)
+                self._close_socket()
+                return
+            if self.session is not None:
+                self.session.principal = principal_of(self.tls.peer_certificate())
         self._reader = asyncio.create_task(self._read_loop())
         self._writer = asyncio.create_task(self._write_loop())
         try:
@@ -96,6 +127,9 @@ class Connection:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
             self._drop_queued()
+            if self.tls is not None:
+                with contextlib.suppress(OSError, TimeoutError):
+                    await asyncio.wait_for(self.tls.close(), 1.0)
             self._close_socket()
 
     def stop_reading(self) -> None:
@@ -117,21 +151,23 @@ class Connection:
                     reserved = pending
                 try:
                     data = await asyncio.wait_for(
-                        loop.sock_recv(self.sock, RECV_SIZE), self.idle_timeout
+                        loop.sock_recv(self.sock, RECV_SIZE) if self.tls is None
+                        else self.tls.recv(),
+                        self.idle_timeout,
                     )
                 except TimeoutError:
                     if self._inflight == 0 and self._decoder.buffered == 0:
                         log.info("closing connection from %s: idle", self.peer)
                         return
                     continue  # answers still pending: not idle
-                except (ConnectionError, OSError):
+                except (ConnectionError, OSError):  # ssl.SSLError is an OSError
                     return
                 if not data:
                     return
                 try:
                     frames = self._decoder.feed(data)
                 except ProtocolError as exc:
-                    log.warning("closing connection from %s: %s", self.peer, exc)
+                    _refusals.warning("closing connection from %s: %s", self.peer, exc)
                     return
                 for payload in frames:
                     # The first frame completed is the one reserved for, if any; frames that
@@ -165,7 +201,10 @@ class Connection:
             try:
                 parts = await self._answer(task)
             except CloseConnection as exc:
-                log.warning("closing connection from %s: %s", self.peer, exc)
+                _refusals.warning("closing connection from %s: %s", self.peer, exc)
+                if exc.answer is not None:
+                    with contextlib.suppress(ConnectionError, OSError):
+                        await self._send(exc.answer)
                 return
             except asyncio.CancelledError:
                 return
@@ -190,6 +229,9 @@ class Connection:
     async def _send(self, parts: list[Sized]) -> None:
         loop = asyncio.get_running_loop()
         framed = frame(parts)
+        if self.tls is not None:
+            await self.tls.sendall(b"".join(bytes(p) for p in framed))  # type: ignore[call-overload]
+            return
         if not any(isinstance(p, RegionPart) for p in framed):
             await loop.sock_sendall(self.sock, b"".join(framed))  # type: ignore[arg-type]
             return

@@ -27,8 +27,16 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 
+from tidelog.broker.acl.authorizer import Authorizer, parse_super_users
 from tidelog.broker.config import BrokerConfig
 from tidelog.broker.groups.coordinator import GroupCoordinator
+from tidelog.broker.listeners import (
+    PRIMARY,
+    ListenerSpec,
+    endpoint_args,
+    endpoint_for,
+    endpoints_from,
+)
 from tidelog.broker.metrics.counters import BrokerMetrics
 from tidelog.broker.quorum import MetadataQuorum
 from tidelog.broker.quorum.cluster import ClusterNode
@@ -87,6 +95,13 @@ class BrokerCore:
         self.cleaner: LogCleaner | None = None
         #: What requests count (set by the daemon when metrics_listen is set, else None).
         self.metrics: BrokerMetrics | None = None
+        #: The listeners beyond the primary one, once bound (set by the daemon before start).
+        self.listeners: tuple[ListenerSpec, ...] = ()
+        #: ACL checks on the named listeners (None: no authorizer, ACL APIs disabled).
+        self.authorizer: Authorizer | None = None
+        if config.authorizer == "standard":
+            self.authorizer = Authorizer(parse_super_users(config.super_users),
+                                         config.allow_everyone_if_no_acl_found)
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -122,7 +137,8 @@ class BrokerCore:
                 broker_id=self.node_id,
                 incarnation_id=uuid.uuid4(),
                 broker_epoch=self.metadata.next_offset,
-                endpoints=(Endpoint("PLAINTEXT", adv.host, adv.port),),
+                endpoints=(Endpoint("PLAINTEXT", adv.host, adv.port),
+                           *endpoints_from(endpoint_args(self.listeners))),
             )
         )
         self.metadata.append(records)
@@ -238,6 +254,21 @@ class BrokerCore:
             self.metadata = None
 
     # -- metadata ----------------------------------------------------------------------------
+
+    def address_on(self, broker_id: int, listener: str) -> tuple[str, int] | None:
+        """Where clients of ``listener`` reach a broker (None: it has no such listener or is
+        not registered). This broker answers from its config, others from the image."""
+        if broker_id == self.node_id:
+            if listener == PRIMARY:
+                adv = self.config.advertised
+                return adv.host, adv.port
+            for spec in self.listeners:
+                if spec.name == listener:
+                    return spec.advertised_host, spec.advertised_port
+            return None
+        broker = self.image.brokers.get(broker_id)
+        endpoint = None if broker is None else endpoint_for(broker.endpoints, listener)
+        return None if endpoint is None else (endpoint.host, endpoint.port)
 
     @property
     def image(self) -> MetadataImage:

@@ -4,8 +4,10 @@ Start-up order: bind the listening socket first (a port in use fails fast, befor
 touched), then open the log dir and the metadata log (:meth:`BrokerCore.start`), then (with
 ``--quorum``) start the quorum connections (:class:`~tidelog.broker.quorum.cluster.ClusterNode`;
 a node the quorum refuses as misconfigured stops with status 1), then accept.
-When ``listen`` has port 0 the kernel picks one and it is also the advertised port. The line
-``listening on HOST:PORT`` on stderr tells scripts and tests the broker is ready.
+When ``listen`` has port 0 the kernel picks one and it is also the advertised port. The extra
+``listeners`` are bound right after (same rule for port 0), each logged as ``listener NAME
+(PROTOCOL) on HOST:PORT``; a TLS listener's certificate is loaded before anything else starts.
+The line ``listening on HOST:PORT`` on stderr, last, tells scripts and tests the broker is ready.
 
 The log cleaner (:class:`~tidelog.storage.cleaner.LogCleaner`, ``log_cleaner_*`` settings)
 is its own subsystem on its own worker thread: started once the logs are open, stopped (a
@@ -35,11 +37,14 @@ import faulthandler
 import logging
 import resource
 import signal
+import socket
+import ssl
 import sys
 from collections.abc import Awaitable, Callable
 
 from tidelog.broker.config import BrokerConfig, HostPort
 from tidelog.broker.core import BrokerCore
+from tidelog.broker.listeners import ListenerError, ListenerSpec, ssl_context, with_port
 from tidelog.broker.metrics.notify import notify
 from tidelog.broker.metrics.service import Served, start_observability
 from tidelog.broker.quorum import ops
@@ -131,12 +136,20 @@ async def _main(config: BrokerConfig) -> int:
     port = sock.getsockname()[1]
     if config.listen.port == 0:
         config = dataclasses.replace(config, listen=HostPort(config.listen.host, int(port)))
+    try:
+        extra = _bind_listeners(config)
+    except (OSError, ListenerError) as exc:
+        sock.close()
+        log.error("%s", exc)
+        return 1
     core = BrokerCore(config)
+    core.listeners = tuple(spec for spec, _, _ in extra)
     holder = Served()
     try:
         observer = await start_observability(core, holder)
     except OSError as exc:
         sock.close()
+        _close_listeners(extra)
         log.error("cannot listen on %s for metrics: %s", config.metrics_listen,
                   exc.strerror or exc)
         return 1
@@ -145,6 +158,7 @@ async def _main(config: BrokerConfig) -> int:
     except Exception as exc:
         sock.close()
         await observer.stop()
+        _close_listeners(extra)
         log.error("cannot start: %s", exc)
         return 1
     cleaner = start_cleaner(core)
@@ -156,6 +170,7 @@ async def _main(config: BrokerConfig) -> int:
             await cluster.start()
         except OSError as exc:
             sock.close()
+            _close_listeners(extra)
             log.error("cannot listen on %s: %s", config.controller_address,
                       exc.strerror or exc)
             await observer.stop()
@@ -167,12 +182,18 @@ async def _main(config: BrokerConfig) -> int:
     server = Server(core, sock)
     holder.server = server
     server.start()
+    servers = [Server(core, s, spec, context, pool=server.pool) for spec, s, context in extra]
+    for extra_server in servers:
+        extra_server.start()
     # The handlers go in before the ready line: a script that sends SIGTERM as soon as it
     # reads "listening on" must get a clean shutdown, not the signal's default death.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    for spec in core.listeners:
+        log.info("listener %s (%s) on %s:%d, advertised as %s:%d", spec.name, spec.protocol,
+                 spec.host, spec.port, spec.advertised_host, spec.advertised_port)
     log.info(
         "node %d (%s) of cluster %s: data in %s, listening on %s",
         config.node_id, config.roles, core.cluster_id or "(joining)", config.data_dir,
@@ -194,7 +215,7 @@ async def _main(config: BrokerConfig) -> int:
     for task in periodic:
         task.cancel()
     replica_checks.cancel()
-    await server.stop()
+    await asyncio.gather(server.stop(), *(s.stop() for s in servers))
     await observer.stop()
     await core.replicas.stop()
     if cluster is not None:
@@ -207,6 +228,37 @@ async def _main(config: BrokerConfig) -> int:
         return 1
     log.info("stopped cleanly")
     return 0
+
+
+_Bound = tuple[ListenerSpec, socket.socket, ssl.SSLContext | None]
+
+
+def _bind_listeners(config: BrokerConfig) -> list[_Bound]:
+    """Bind every extra listener (and load the TLS certificate once for all that need it)."""
+    specs = config.listener_specs()
+    context = None
+    if any(spec.uses_tls for spec in specs):
+        context = ssl_context(config.ssl_certificate_location, config.ssl_key_location,
+                              config.ssl_ca_location, config.ssl_client_auth)
+    bound: list[_Bound] = []
+    try:
+        for spec in specs:
+            try:
+                sock = bind(spec.host, spec.port)
+            except OSError as exc:
+                raise OSError(f"cannot listen on {spec.host}:{spec.port} (listener "
+                              f"{spec.name}): {exc.strerror or exc}") from None
+            bound.append((with_port(spec, int(sock.getsockname()[1])), sock,
+                          context if spec.uses_tls else None))
+    except BaseException:
+        _close_listeners(bound)
+        raise
+    return bound
+
+
+def _close_listeners(bound: list[_Bound]) -> None:
+    for _, sock, _ in bound:
+        sock.close()
 
 
 def start_cleaner(core: BrokerCore) -> LogCleaner:

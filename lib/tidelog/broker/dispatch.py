@@ -40,7 +40,13 @@ log = logging.getLogger("tidelog.broker.dispatch")
 
 
 class CloseConnection(TidelogError):
-    """The request cannot be answered; the connection must close (the message says why)."""
+    """The request cannot be answered; the connection must close (the message says why).
+
+    ``answer``, when given, is sent first (a refused authentication tells the client why)."""
+
+    def __init__(self, message: str, answer: list[Sized] | None = None) -> None:
+        super().__init__(message)
+        self.answer = answer
 
 
 class Dispatcher:
@@ -76,7 +82,7 @@ class Dispatcher:
                       ) -> list[Sized] | None:
         version = header.api_version
         try:
-            result = await handler.handle(self.core, header, body)
+            result = await self.call(handler, header, body)
             if result is None:
                 return None
             try:
@@ -84,6 +90,8 @@ class Dispatcher:
             except BaseException:
                 close_parts(getattr(r, "records", None) for r in _records_of(result))
                 raise
+        except CloseConnection:
+            raise  # a refusal decided before the handler ran (see SecureDispatcher)
         except Exception as exc:
             code = error_of(exc)
             log.exception(
@@ -95,6 +103,10 @@ class Dispatcher:
                 return encode_response(header, header.api_key, version, fallback)
             except Exception as exc2:
                 raise CloseConnection(f"cannot even answer with an error: {exc2}") from exc2
+
+    async def call(self, handler: Handler, header: RequestHeader, body: Struct) -> Struct | None:
+        """Run the handler (the secure listeners' dispatcher checks permissions here)."""
+        return await handler.handle(self.core, header, body)
 
 
 def _records_of(result: object) -> list[object]:

@@ -8,6 +8,14 @@ it does after any disconnect). All connections share one
 :meth:`Server.stop` is the first half of a clean shutdown: stop accepting, stop reading
 requests, wake long-polling fetches, and wait (bounded) until every connection has sent the
 answers to the requests it had read.
+
+One Server per listener (:mod:`tidelog.broker.listeners`): the primary PLAINTEXT one, and one
+for each of ``listeners``. A TLS listener gives each connection a
+:class:`~tidelog.broker.tls.TlsChannel` over its context; a SASL listener serves with an
+:class:`~tidelog.broker.sasl.dispatch.SecureDispatcher`, which refuses every request
+but ApiVersions and the SASL exchange until the connection has authenticated, and which also
+checks ACLs on every named listener when an authorizer is configured. The primary listener
+keeps the plain :class:`Dispatcher` and no per-request check at all: it is trusted.
 """
 
 from __future__ import annotations
@@ -16,11 +24,15 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 
 from tidelog.broker.connection import Connection
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.dispatch import Dispatcher
+from tidelog.broker.listeners import ANONYMOUS, PRIMARY, ListenerSpec
 from tidelog.broker.memory_pool import RequestMemoryPool
+from tidelog.broker.session import Session
+from tidelog.broker.tls import TlsChannel
 
 log = logging.getLogger("tidelog.broker.server")
 
@@ -43,13 +55,28 @@ def bind(host: str, port: int, backlog: int = 512) -> socket.socket:
 
 
 class Server:
-    def __init__(self, core: BrokerCore, sock: socket.socket) -> None:
+    def __init__(
+        self,
+        core: BrokerCore,
+        sock: socket.socket,
+        listener: ListenerSpec | None = None,
+        context: ssl.SSLContext | None = None,
+        pool: RequestMemoryPool | None = None,
+    ) -> None:
         self.core = core
         self.sock = sock
+        self.listener = listener
+        self.context = context
         self.dispatcher = Dispatcher(core)
+        if listener is not None and (listener.uses_sasl or core.authorizer is not None):
+            from tidelog.broker.sasl.dispatch import SecureDispatcher
+
+            self.dispatcher = SecureDispatcher(
+                core, sasl=listener.uses_sasl, authorizer=core.authorizer)
         self._connections: dict[Connection, asyncio.Task[None]] = {}
         self._per_ip: dict[str, int] = {}
-        self.pool = RequestMemoryPool(core.config.queued_max_request_bytes)
+        # One pool for every listener: queued_max_request_bytes is broker-wide.
+        self.pool = pool or RequestMemoryPool(core.config.queued_max_request_bytes)
         self._accept_task: asyncio.Task[None] | None = None
 
     @property
@@ -104,10 +131,20 @@ class Server:
                 peer=peer,
                 idle_timeout=config.connections_max_idle_ms / 1000,
                 pool=self.pool,
+                tls=TlsChannel(client, self.context) if self.context is not None else None,
+                session=self._session(str(addr[0])),
             )
             log.debug("connection from %s", peer)
             task = asyncio.create_task(self._serve(conn, ip))
             self._connections[conn] = task
+
+    def _session(self, host: str) -> Session | None:
+        """A fresh session on a named listener (None on the primary: the default one)."""
+        spec = self.listener
+        if spec is None or spec.name == PRIMARY:
+            return None
+        return Session(spec.name, spec.protocol, ANONYMOUS, authenticated=not spec.uses_sasl,
+                       host=host)
 
     async def _serve(self, conn: Connection, ip: str) -> None:
         try:

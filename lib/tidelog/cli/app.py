@@ -65,10 +65,16 @@ def run_app(
     argv: Sequence[str] | None = None,
 ) -> None:
     """Parse the command line (``sys.argv[1:]`` by default) and run ``app``'s command."""
+    from tidelog.cli.client_security import PropertiesError, take
     from tidelog.cli.kafka_flags import COMMON_HINTS, SpellingError
 
     args = list(sys.argv[1:] if argv is None else argv)
-    message = _hint(prog, args, {**COMMON_HINTS, **(hints or {})})
+    message = None
+    try:
+        args = take(args)  # -X security.*=... and --command-config, for every program
+    except PropertiesError as exc:
+        message = f"{prog}: error: {exc}"
+    message = message or _hint(prog, args, {**COMMON_HINTS, **(hints or {})})
     if message is None and rewrite is not None:
         try:
             args = rewrite(args)

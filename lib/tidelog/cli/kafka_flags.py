@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 #: Kafka or kcat spellings we do not take, and what to use instead (every program).
 COMMON_HINTS: Mapping[str, str] = {
     "--zookeeper": "tidelog has no ZooKeeper: name brokers with -b/--bootstrap",
-    "--command-config": "give client properties with -X KEY=VALUE",
 }
 
 

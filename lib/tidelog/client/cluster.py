@@ -35,8 +35,15 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tidelog.client.connection import Connection, connect
-from tidelog.client.errors import BrokerError, ClientError, ConnectionLost, NeverReached
+from tidelog.client.errors import (
+    AuthenticationFailed,
+    BrokerError,
+    ClientError,
+    ConnectionLost,
+    NeverReached,
+)
 from tidelog.client.retry import RetryPolicy, retrying
+from tidelog.client.security import ClientSecurity
 from tidelog.protocol import ApiKey, Struct
 from tidelog.protocol.errors import ErrorCode
 
@@ -86,6 +93,7 @@ class Cluster:
         request_timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         allow_auto_create: bool = False,
+        security: ClientSecurity | None = None,
     ) -> None:
         if not bootstrap:
             raise ClientError("no bootstrap server given")
@@ -95,6 +103,8 @@ class Cluster:
         self.request_timeout = request_timeout
         self.retry = retry or RetryPolicy()
         self.allow_auto_create = allow_auto_create
+        #: TLS and SASL for every connection (None: PLAINTEXT).
+        self.security = security
         self.brokers: dict[int, BrokerInfo] = {}
         self.topics: dict[str, TopicInfo] = {}
         self.controller_id = -1
@@ -128,7 +138,7 @@ class Cluster:
         if task is None:
             task = asyncio.get_running_loop().create_task(connect(
                 host, port, client_id=self.client_id, timeout=self.connect_timeout,
-                request_timeout=self.request_timeout,
+                request_timeout=self.request_timeout, security=self.security,
             ))
             self._opening[key] = task
         try:
@@ -161,6 +171,8 @@ class Cluster:
         for host, port in candidates:
             try:
                 return await self.connection_to(host, port)
+            except AuthenticationFailed:
+                raise  # the same login fails everywhere: no retry, no other broker
             except ClientError as exc:
                 errors.append(str(exc))
         error = NeverReached if not self.reached else ConnectionLost

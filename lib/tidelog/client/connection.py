@@ -14,6 +14,9 @@ request fails with :class:`~tidelog.client.errors.ConnectionLost` and the connec
 for good (the cluster opens a new one). A request not answered in ``request_timeout`` seconds
 raises :class:`~tidelog.client.errors.RequestTimedOut` and closes the connection too, since the
 stream's answers can no longer be trusted to line up.
+
+Security (:mod:`tidelog.client.security`): with TLS the stream is an ``ssl`` one from the
+start; with SASL the login runs right after ApiVersions, before the connection is handed out.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import struct
 from typing import Any
 
 from tidelog.client.errors import ClientError, ConnectionLost, RequestTimedOut
+from tidelog.client.security import ClientSecurity, authenticate
 from tidelog.errors import TidelogError
 from tidelog.protocol import (
     SUPPORTED_VERSIONS,
@@ -57,8 +61,10 @@ class Connection:
         client_id: str = "tidelog",
         max_in_flight: int = 16,
         request_timeout: float = 30.0,
+        security: ClientSecurity | None = None,
     ) -> None:
         self.host = host
+        self.security = security
         self.port = port
         self.client_id = client_id
         self.request_timeout = request_timeout
@@ -80,14 +86,20 @@ class Connection:
 
     async def open(self, timeout: float) -> None:
         try:
+            context = None if self.security is None else self.security.ssl_context()
             self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), timeout
+                asyncio.open_connection(
+                    self.host, self.port, ssl=context,
+                    server_hostname=self.host if context is not None else None),
+                timeout,
             )
         except (OSError, TimeoutError) as exc:
             self._error = ConnectionLost(f"cannot connect to {self.host}:{self.port}: {exc}")
             raise self._error from None
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
         await self._negotiate()
+        if self.security is not None and self.security.uses_sasl:
+            await authenticate(self._send, self.security, self.versions)
 
     async def _negotiate(self) -> None:
         answer = await self._send(ApiKey.API_VERSIONS, _API_VERSIONS_FIRST, {
@@ -238,11 +250,13 @@ async def connect(
     timeout: float = 10.0,
     request_timeout: float = 30.0,
     max_in_flight: int = 16,
+    security: ClientSecurity | None = None,
 ) -> Connection:
-    """Open and negotiate a connection; raises ConnectionLost when the broker is unreachable."""
+    """Open and negotiate a connection (TLS and SASL first when ``security`` asks); raises
+    ConnectionLost when the broker is unreachable, ClientError when the login is refused."""
     conn = Connection(
         host, port, client_id=client_id, request_timeout=request_timeout,
-        max_in_flight=max_in_flight,
+        max_in_flight=max_in_flight, security=security,
     )
     try:
         await conn.open(timeout)

@@ -46,6 +46,11 @@ class NeverReached(ConnectionLost):
     a failover, so retry loops bound these by ``RetryPolicy.unreached_attempts``."""
 
 
+class AuthenticationFailed(ClientError):
+    """The broker refused the SASL login (or the TLS peer): not retriable, as in Kafka's
+    clients, since the same credentials will be refused again."""
+
+
 class RequestTimedOut(ClientError):
     """The broker did not answer in time."""
 

@@ -34,6 +34,7 @@ from tidelog.metadata.records import (
     NO_LEADER,
     NO_LEADER_CHANGE,
     RESOURCE_TOPIC,
+    AccessControlEntryRecord,
     ClusterIdRecord,
     ConfigRecord,
     Endpoint,
@@ -44,9 +45,12 @@ from tidelog.metadata.records import (
     PartitionRecord,
     ProducerIdsRecord,
     RegisterBrokerRecord,
+    RemoveAccessControlEntryRecord,
     RemoveTopicRecord,
+    RemoveUserScramCredentialRecord,
     TopicRecord,
     UnregisterBrokerRecord,
+    UserScramCredentialRecord,
     check_assignment,
 )
 from tidelog.metadata.uuids import uuid_to_str
@@ -120,6 +124,10 @@ class MetadataImage:
     features: Mapping[str, int] = _empty()
     #: The first producer id not yet handed out (the next block starts here).
     next_producer_id: int = 0
+    #: (user, ScramMechanism id) -> that user's salted SCRAM credential.
+    scram_credentials: Mapping[tuple[str, int], UserScramCredentialRecord] = _empty()
+    #: ACL id -> the ACL (Kafka's StandardAuthorizer reads them from here).
+    acls: Mapping[uuid.UUID, AccessControlEntryRecord] = _empty()
 
     def apply(self, record: MetadataRecord) -> MetadataImage:
         """The image after ``record``; raises MetadataError if it does not fit."""
@@ -177,6 +185,8 @@ class MetadataDelta:
         self._configs: dict[tuple[int, str], Mapping[str, str]] | None = None
         self._brokers: dict[int, BrokerImage] | None = None
         self._features: dict[str, int] | None = None
+        self._scram: dict[tuple[str, int], UserScramCredentialRecord] | None = None
+        self._acls: dict[uuid.UUID, AccessControlEntryRecord] | None = None
         # Partition maps of topics touched by this delta, copied from the topic's image.
         self._partitions: dict[uuid.UUID, dict[int, PartitionImage]] = {}
 
@@ -362,6 +372,35 @@ class MetadataDelta:
     def _no_op_record(self, record: NoOpRecord) -> None:
         pass
 
+    def _w_scram(self) -> dict[tuple[str, int], UserScramCredentialRecord]:
+        if self._scram is None:
+            self._scram = dict(self._base.scram_credentials)
+        return self._scram
+
+    def _w_acls(self) -> dict[uuid.UUID, AccessControlEntryRecord]:
+        if self._acls is None:
+            self._acls = dict(self._base.acls)
+        return self._acls
+
+    def _access_control_entry_record(self, record: AccessControlEntryRecord) -> None:
+        self._w_acls()[record.acl_id] = record
+
+    def _remove_access_control_entry_record(
+        self, record: RemoveAccessControlEntryRecord
+    ) -> None:
+        if self._w_acls().pop(record.acl_id, None) is None:
+            raise MetadataError(f"remove of unknown ACL {record.acl_id}")
+
+    def _user_scram_credential_record(self, record: UserScramCredentialRecord) -> None:
+        self._w_scram()[(record.name, record.mechanism)] = record
+
+    def _remove_user_scram_credential_record(
+        self, record: RemoveUserScramCredentialRecord
+    ) -> None:
+        if self._w_scram().pop((record.name, record.mechanism), None) is None:
+            raise MetadataError(
+                f"remove of unknown SCRAM credential {record.name!r}/{record.mechanism}")
+
     def _name_of(self, topic_id: uuid.UUID) -> str:
         return self._r_topics()[topic_id].name
 
@@ -388,6 +427,9 @@ class MetadataDelta:
             brokers=base.brokers if self._brokers is None else _frozen(self._brokers),
             features=base.features if self._features is None else _frozen(self._features),
             next_producer_id=self._next_producer_id,
+            scram_credentials=base.scram_credentials if self._scram is None
+            else _frozen(self._scram),
+            acls=base.acls if self._acls is None else _frozen(self._acls),
         )
         # The maps now belong to the image: further replays must copy again.
         self._reset(image)
@@ -406,6 +448,10 @@ _HANDLERS: dict[type[MetadataRecord], Any] = {
     ProducerIdsRecord: MetadataDelta._producer_ids_record,
     FeatureLevelRecord: MetadataDelta._feature_level_record,
     NoOpRecord: MetadataDelta._no_op_record,
+    UserScramCredentialRecord: MetadataDelta._user_scram_credential_record,
+    AccessControlEntryRecord: MetadataDelta._access_control_entry_record,
+    RemoveAccessControlEntryRecord: MetadataDelta._remove_access_control_entry_record,
+    RemoveUserScramCredentialRecord: MetadataDelta._remove_user_scram_credential_record,
 }
 
 __all__ = [

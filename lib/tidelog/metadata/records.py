@@ -24,6 +24,8 @@ Malformed input (bad JSON, unknown type, newer version, missing or mistyped fiel
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import uuid
 from collections.abc import Mapping
@@ -111,6 +113,25 @@ class _Uuid(_Kind):
     def _check(self, value: object, where: str) -> None:
         if not isinstance(value, uuid.UUID):
             raise MetadataError(f"{where} must be a uuid.UUID, not {type(value).__name__}")
+
+
+class _Bytes(_Kind):
+    """Bytes, as standard base64 text in JSON (salts and keys of SCRAM credentials)."""
+
+    def _load(self, value: object, where: str) -> bytes:
+        if not isinstance(value, str):
+            raise MetadataError(f"{where} must be base64 text, not {type(value).__name__}")
+        try:
+            return base64.b64decode(value, validate=True)
+        except binascii.Error:
+            raise MetadataError(f"{where} is not base64") from None
+
+    def dump(self, value: Any) -> object:
+        return base64.b64encode(value).decode("ascii")
+
+    def _check(self, value: object, where: str) -> None:
+        if not isinstance(value, bytes) or not value:
+            raise MetadataError(f"{where} must be non-empty bytes")
 
 
 class _IntList(_Kind):
@@ -207,6 +228,7 @@ BOOL = _Bool()
 BROKER_IDS = _IntList()
 NULLABLE_BROKER_IDS = _IntList(nullable=True)
 ENDPOINTS = _Endpoints()
+BYTES = _Bytes()
 
 # ---------------------------------------------------------------------------------------------
 # Records.
@@ -450,6 +472,88 @@ class NoOpRecord(MetadataRecord):
     SCHEMA: ClassVar[Mapping[str, _Kind]] = {}
 
 
+#: Kafka's ScramMechanism ids.
+SCRAM_MECHANISMS = {1: "SCRAM-SHA-256", 2: "SCRAM-SHA-512"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UserScramCredentialRecord(MetadataRecord):
+    """A user's SCRAM credential for one mechanism (RFC 5802's salted form: the password is
+    never stored, only ``salt``, ``iterations``, StoredKey and ServerKey)."""
+
+    TYPE = "user_scram_credential"
+    SCHEMA = {
+        "name": NAME,
+        "mechanism": _Int(8, minimum=1),
+        "salt": BYTES,
+        "stored_key": BYTES,
+        "server_key": BYTES,
+        "iterations": _Int(32, minimum=1),
+    }
+    name: str
+    mechanism: int
+    salt: bytes
+    stored_key: bytes
+    server_key: bytes
+    iterations: int
+
+    def validate(self) -> None:
+        if self.mechanism not in SCRAM_MECHANISMS:
+            raise MetadataError(f"user_scram_credential: unknown mechanism {self.mechanism}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RemoveUserScramCredentialRecord(MetadataRecord):
+    """A user's SCRAM credential for one mechanism is removed."""
+
+    TYPE = "remove_user_scram_credential"
+    SCHEMA = {"name": NAME, "mechanism": _Int(8, minimum=1)}
+    name: str
+    mechanism: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AccessControlEntryRecord(MetadataRecord):
+    """One ACL, with Kafka's codes: resource type (2 topic, 3 group, 4 cluster, 5
+    transactional id), pattern type (3 literal, 4 prefixed), operation (2 all, 3 read, ...)
+    and permission (2 deny, 3 allow). ``acl_id`` names it for removal."""
+
+    TYPE = "access_control_entry"
+    SCHEMA = {
+        "acl_id": UUID,
+        "resource_type": INT8,
+        "resource_name": NAME,
+        "pattern_type": INT8,
+        "principal": NAME,
+        "host": NAME,
+        "operation": INT8,
+        "permission_type": INT8,
+    }
+    acl_id: uuid.UUID
+    resource_type: int
+    resource_name: str
+    pattern_type: int
+    principal: str
+    host: str
+    operation: int
+    permission_type: int
+
+    def validate(self) -> None:
+        if self.resource_type not in (2, 3, 4, 5) or self.pattern_type not in (3, 4):
+            raise MetadataError("access_control_entry: unknown resource or pattern type")
+        if not 2 <= self.operation <= 14 or self.permission_type not in (2, 3):
+            raise MetadataError("access_control_entry: unknown operation or permission")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RemoveAccessControlEntryRecord(MetadataRecord):
+    """The ACL ``acl_id`` is removed."""
+
+    TYPE = "remove_access_control_entry"
+    SCHEMA = {"acl_id": UUID}
+    acl_id: uuid.UUID
+
+
 RECORD_TYPES: Mapping[str, type[MetadataRecord]] = {
     cls.TYPE: cls
     for cls in (
@@ -464,6 +568,10 @@ RECORD_TYPES: Mapping[str, type[MetadataRecord]] = {
         ProducerIdsRecord,
         FeatureLevelRecord,
         NoOpRecord,
+        UserScramCredentialRecord,
+        RemoveUserScramCredentialRecord,
+        AccessControlEntryRecord,
+        RemoveAccessControlEntryRecord,
     )
 }
 

@@ -106,6 +106,11 @@ SAMPLES: dict[ApiKey, dict[str, Any]] = {
                                                             "committed_metadata": None}]}]},
     K.DESCRIBE_TRANSACTIONS: {"transactional_ids": ["x"]},
     K.LIST_TRANSACTIONS: {},
+    K.SASL_HANDSHAKE: {"mechanism": "PLAIN"},
+    K.SASL_AUTHENTICATE: {"auth_bytes": b"\0u\0p"},
+    K.DESCRIBE_USER_SCRAM_CREDENTIALS: {"users": [{"name": "u"}]},
+    K.ALTER_USER_SCRAM_CREDENTIALS: {"deletions": [{"name": "u", "mechanism": 1}],
+                                     "upsertions": []},
 }
 
 

@@ -50,6 +50,8 @@ def test_every_type_is_registered() -> None:
     assert set(RECORD_TYPES) == {
         "cluster_id", "topic", "partition", "partition_change", "remove_topic", "config",
         "register_broker", "unregister_broker", "producer_ids", "feature_level", "no_op",
+        "user_scram_credential", "remove_user_scram_credential", "access_control_entry",
+        "remove_access_control_entry",
     }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ Fallbacks put the error on every entry of the answer's shape.
 
 from __future__ import annotations
 
+from tidelog.broker import session
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.groups.coordinator import CommitEntry
 from tidelog.broker.groups.group import GroupState
@@ -65,15 +66,12 @@ def _coordinator_of(core: BrokerCore, store: OffsetsStore, key: str, code: int) 
     node, host, port = -1, "", -1
     if not code:
         leader = store.leader_of(key)
-        if leader == core.node_id:
-            adv = core.config.advertised
-            node, host, port = leader, adv.host, adv.port
+        broker = core.image.brokers.get(leader)
+        addr = core.address_on(leader, session.current().listener)
+        if addr is None or (leader != core.node_id and (broker is None or broker.fenced)):
+            code = E.COORDINATOR_NOT_AVAILABLE
         else:
-            broker = core.image.brokers.get(leader)
-            if broker is None or broker.fenced or not broker.endpoints:
-                code = E.COORDINATOR_NOT_AVAILABLE
-            else:
-                node, host, port = leader, broker.endpoints[0].host, broker.endpoints[0].port
+            node, (host, port) = leader, addr
     return Struct(key=key, node_id=node, host=host, port=port, error_code=code,
                   error_message=_message(code))
 

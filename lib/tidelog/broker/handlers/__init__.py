@@ -18,6 +18,7 @@ from tidelog.broker.handlers import (
     produce,
     quorum,
     reassign,
+    sasl,
 )
 from tidelog.broker.handlers.base import Handler
 from tidelog.broker.txn import handlers as txn
@@ -36,6 +37,7 @@ HANDLERS: dict[ApiKey, Handler] = {
     **quorum.HANDLERS,
     **txn.HANDLERS,
     **reassign.HANDLERS,
+    **sasl.HANDLERS,
 }
 
 assert set(HANDLERS) == cluster.SERVED, "every advertised API needs a handler"

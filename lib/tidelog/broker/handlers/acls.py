@@ -1,18 +1,24 @@
 """Handlers: DescribeAcls (29), CreateAcls (30), DeleteAcls (31), and the authorized
 operations reported by Metadata, DescribeCluster and DescribeGroups.
 
-tidelog has no authorizer, and answers as Kafka does without one: every ACL request gets
-SECURITY_DISABLED (on the response for DescribeAcls, on every creation and every filter for the
-other two) and changes nothing; asked for authorized operations, a broker reports every
-operation the resource type supports as allowed. The bit fields are Kafka's
+With ``authorizer = "standard"`` the ACLs live in the metadata log (see
+:mod:`tidelog.broker.acl`): CreateAcls stores each valid creation (INVALID_REQUEST for the
+others), DeleteAcls removes what each filter selects and lists it, DescribeAcls lists the
+selected ACLs grouped by resource pattern. Without an authorizer tidelog answers as Kafka does
+without one: every ACL request gets SECURITY_DISABLED (on the response for DescribeAcls, on
+every creation and every filter for the other two) and changes nothing. Asked for authorized
+operations, a broker reports every operation the resource type supports as allowed (also
+with an authorizer: the bit fields are not computed per principal yet). The bit fields are Kafka's
 (``1 << AclOperation code``) over ``AclEntry.supportedOperations``: 8 operations for a topic,
 7 for the cluster, 3 for a group (what librdkafka's admin tests count).
 """
 
 from __future__ import annotations
 
+from tidelog.broker.acl import changes as acl_changes
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.base import Handler
+from tidelog.broker.quorum import ops
 from tidelog.protocol.apis import ApiKey
 from tidelog.protocol.data import Struct
 from tidelog.protocol.errors import ErrorCode
@@ -41,11 +47,23 @@ NOT_ASKED = -(1 << 31)
 
 _DISABLED = ErrorCode.SECURITY_DISABLED
 _WHY = "no authorizer is configured: ACLs are not supported"
+_FIELDS = acl_changes.FIELDS
 
 
 async def describe_acls(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
-    return Struct(throttle_time_ms=0, error_code=int(_DISABLED), error_message=_WHY,
-                  resources=[])
+    if core.authorizer is None:
+        return Struct(throttle_time_ms=0, error_code=int(_DISABLED), error_message=_WHY,
+                      resources=[])
+    groups: dict[tuple[int, str, int], list[Struct]] = {}
+    for acl in sorted(core.image.acls.values(), key=lambda a: str(a.acl_id)):
+        if acl_changes.matches(acl, req):
+            groups.setdefault((acl.resource_type, acl.resource_name, acl.pattern_type), []).append(
+                Struct(principal=acl.principal, host=acl.host, operation=acl.operation,
+                       permission_type=acl.permission_type))
+    return Struct(throttle_time_ms=0, error_code=0, error_message=None, resources=[
+        Struct(resource_type=t, resource_name=n, pattern_type=p, acls=acls)
+        for (t, n, p), acls in sorted(groups.items())
+    ])
 
 
 def describe_acls_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
@@ -53,8 +71,20 @@ def describe_acls_fallback(req: Struct, version: int, code: ErrorCode) -> Struct
 
 
 async def create_acls(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    if core.authorizer is None:
+        return Struct(throttle_time_ms=0, results=[
+            Struct(error_code=int(_DISABLED), error_message=_WHY) for _ in req.creations
+        ])
+    creations = [{
+        "resource_type": c.resource_type, "resource_name": c.resource_name,
+        "pattern_type": c.resource_pattern_type, "principal": c.principal, "host": c.host,
+        "operation": c.operation, "permission_type": c.permission_type,
+    } for c in req.creations]
+    errors = await ops.change_acls(core, "create_acls", {"creations": creations})
+    bad = int(ErrorCode.INVALID_REQUEST)
     return Struct(throttle_time_ms=0, results=[
-        Struct(error_code=int(_DISABLED), error_message=_WHY) for _ in req.creations
+        Struct(error_code=0, error_message=None) if why is None
+        else Struct(error_code=bad, error_message=why) for why in errors
     ])
 
 
@@ -64,9 +94,19 @@ def create_acls_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
 
 
 async def delete_acls(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
+    if core.authorizer is None:
+        return Struct(throttle_time_ms=0, filter_results=[
+            Struct(error_code=int(_DISABLED), error_message=_WHY, matching_acls=[])
+            for _ in req.filters
+        ])
+    filters = [{k: getattr(f, k) for k in (
+        "resource_type_filter", "resource_name_filter", "pattern_type_filter",
+        "principal_filter", "host_filter", "operation", "permission_type")} for f in req.filters]
+    found = await ops.change_acls(core, "delete_acls", {"filters": filters})
     return Struct(throttle_time_ms=0, filter_results=[
-        Struct(error_code=int(_DISABLED), error_message=_WHY, matching_acls=[])
-        for _ in req.filters
+        Struct(error_code=0, error_message=None, matching_acls=[
+            Struct(error_code=0, error_message=None, **acl) for acl in acls])
+        for acls in found
     ])
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import uuid
 
+from tidelog.broker import session
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.acls import CLUSTER_OPERATIONS, NOT_ASKED, TOPIC_OPERATIONS
 from tidelog.broker.handlers.base import Handler, error_of
@@ -80,6 +81,10 @@ SERVED: frozenset[ApiKey] = frozenset(
         ApiKey.ELECT_LEADERS,
         ApiKey.ALTER_PARTITION_REASSIGNMENTS,
         ApiKey.LIST_PARTITION_REASSIGNMENTS,
+        ApiKey.SASL_HANDSHAKE,
+        ApiKey.SASL_AUTHENTICATE,
+        ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS,
+        ApiKey.ALTER_USER_SCRAM_CREDENTIALS,
     }
 )
 
@@ -96,16 +101,19 @@ def api_versions_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
 
 
 def _brokers(core: BrokerCore) -> list[Struct]:
-    """This broker alone, or in a cluster every registered unfenced broker (as Kafka)."""
+    """This broker alone, or in a cluster every registered unfenced broker (as Kafka), each at
+    its endpoint on the listener the request came in on (a broker without one is left out)."""
+    listener = session.current().listener
     if not core.config.is_cluster:
-        adv = core.config.advertised
-        return [Struct(node_id=core.node_id, host=adv.host, port=adv.port, rack=None)]
-    return [
-        Struct(node_id=b.broker_id, host=b.endpoints[0].host, port=b.endpoints[0].port,
-               rack=b.rack)
-        for _, b in sorted(core.image.brokers.items())
-        if not b.fenced and b.endpoints
-    ]
+        addr = core.address_on(core.node_id, listener)
+        return [] if addr is None else [
+            Struct(node_id=core.node_id, host=addr[0], port=addr[1], rack=None)]
+    out = []
+    for _, b in sorted(core.image.brokers.items()):
+        addr = None if b.fenced else core.address_on(b.broker_id, listener)
+        if addr is not None:
+            out.append(Struct(node_id=b.broker_id, host=addr[0], port=addr[1], rack=b.rack))
+    return out
 
 
 def _live(core: BrokerCore) -> set[int] | None:
@@ -218,7 +226,10 @@ def metadata_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
 
 
 async def describe_cluster(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
-    adv = core.config.advertised
+    listener = session.current().listener
+    addr = core.address_on(core.node_id, listener) or ("", -1)
+    others = [(b, core.address_on(b.broker_id, listener))
+              for _, b in sorted(core.image.brokers.items())]
     return Struct(
         throttle_time_ms=0,
         error_code=0,
@@ -227,12 +238,11 @@ async def describe_cluster(core: BrokerCore, header: RequestHeader, req: Struct)
         cluster_id=core.cluster_id,
         controller_id=core.node_id,
         brokers=[
-            Struct(broker_id=core.node_id, host=adv.host, port=adv.port, rack=None,
+            Struct(broker_id=core.node_id, host=addr[0], port=addr[1], rack=None,
                    is_fenced=False)
         ] if not core.config.is_cluster else [
-            Struct(broker_id=b.broker_id, host=b.endpoints[0].host, port=b.endpoints[0].port,
-                   rack=b.rack, is_fenced=b.fenced)
-            for _, b in sorted(core.image.brokers.items()) if b.endpoints
+            Struct(broker_id=b.broker_id, host=a[0], port=a[1], rack=b.rack, is_fenced=b.fenced)
+            for b, a in others if a is not None
         ],
         cluster_authorized_operations=CLUSTER_OPERATIONS
         if req.include_cluster_authorized_operations else NOT_ASKED,

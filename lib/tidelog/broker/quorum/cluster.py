@@ -46,6 +46,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from tidelog.broker.listeners import endpoint_args, endpoints_from
 from tidelog.broker.quorum.metadata_quorum import TICK_S, MetadataQuorum, NotCommittedError
 from tidelog.broker.quorum.transport import QuorumTransport, RpcError
 from tidelog.metadata import elections
@@ -300,7 +301,8 @@ class ClusterNode:
         returning = known is not None
         record = RegisterBrokerRecord(
             bid, incarnation, self.quorum.next_offset,
-            (Endpoint("PLAINTEXT", str(args["host"]), int(args["port"])),), None, returning,
+            (Endpoint("PLAINTEXT", str(args["host"]), int(args["port"])),
+             *endpoints_from(args.get("listeners"))), None, returning,
         )
         records: list[MetadataRecord] = [record]
         if returning:
@@ -354,6 +356,7 @@ class ClusterNode:
                     await self._call("register", {
                         "broker": me, "incarnation": str(self.incarnation),
                         "host": adv.host, "port": adv.port,
+                        "listeners": endpoint_args(self.core.listeners),
                     }, OP_TIMEOUT_S)
                 else:
                     await self._call("heartbeat", {

@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from tidelog.broker.acl import changes as acl_changes
+from tidelog.broker.sasl import credentials
 from tidelog.metadata import controller_ops, elections, reassignment
 from tidelog.metadata.controller_ops import AlterConfigOp, ConfigChange, ProducerIdBlock
 from tidelog.metadata.errors import ControllerError
@@ -145,6 +147,21 @@ def _controlled_shutdown(core: BrokerCore, image: MetadataImage, a: dict[str, An
     return records, None
 
 
+def _alter_scram(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+    records, refused = credentials.build(image, a)
+    return records, {user: list(why) for user, why in refused.items()}
+
+
+def _create_acls(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+    records, errors = acl_changes.create(image, list(a["creations"]))
+    return records, errors
+
+
+def _delete_acls(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+    records, found = acl_changes.delete(image, list(a["filters"]))
+    return records, found
+
+
 BUILDERS = {
     "create_topic": _create_topic,
     "delete_topic": _delete_topic,
@@ -155,6 +172,9 @@ BUILDERS = {
     "controlled_shutdown": _controlled_shutdown,
     "alter_reassignments": _alter_reassignments,
     "elect_leaders": _elect_leaders,
+    "alter_scram": _alter_scram,
+    "create_acls": _create_acls,
+    "delete_acls": _delete_acls,
 }
 
 
@@ -267,3 +287,26 @@ async def allocate_producer_id(core: BrokerCore) -> int:
     pid = core._next_pid
     core._next_pid += 1
     return pid
+
+
+async def alter_scram(core: BrokerCore, args: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """AlterUserScramCredentials (see :mod:`tidelog.broker.sasl.credentials`): the users
+    refused, with Kafka's error name and a message; the others' changes are committed."""
+    if core.cluster is None:
+        records, refused = credentials.build(core.image, args)
+        if records:
+            core._commit(records)
+        return refused
+    result = await core.cluster.submit("alter_scram", args)
+    return {str(u): (str(why[0]), str(why[1])) for u, why in dict(result or {}).items()}
+
+
+async def change_acls(core: BrokerCore, op: str, args: dict[str, Any]) -> Any:
+    """CreateAcls (``create_acls``: per creation, why it was refused or None) or DeleteAcls
+    (``delete_acls``: per filter, the ACLs removed), committed on the active controller."""
+    if core.cluster is None:
+        records, result = BUILDERS[op](core, core.image, args)
+        if records:
+            core._commit(records)
+        return result
+    return await core.cluster.submit(op, args)

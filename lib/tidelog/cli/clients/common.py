@@ -85,12 +85,13 @@ def make_cluster(bootstrap: str, timeout: float, waits: Waits | None = None) -> 
     seconds: a leader change or a lost broker is retried for up to ``timeout`` seconds (the
     budget), a bootstrap list that never answers fails after 8 tries (a few seconds); ``waits``
     hears of every retry."""
+    from tidelog.cli.client_security import security
     from tidelog.client.cluster import Cluster
     from tidelog.client.retry import RetryPolicy
 
     servers = parse_bootstrap(bootstrap)
     return Cluster(
-        [(s.host, s.port) for s in servers], client_id="tidelog-cli",
+        [(s.host, s.port) for s in servers], client_id="tidelog-cli", security=security(),
         connect_timeout=min(timeout, 10.0), request_timeout=timeout,
         retry=RetryPolicy(attempts=None, backoff=0.05, max_backoff=1.0, budget=timeout,
                           unreached_attempts=8, on_retry=waits),

@@ -15,6 +15,7 @@ from tidelog.protocol.messages import (
     produce,
     quorum,
     reassign,
+    security,
     txn,
 )
 from tidelog.protocol.schema import ApiSchema
@@ -29,4 +30,5 @@ ALL: tuple[ApiSchema, ...] = (
     *quorum.APIS,
     *txn.APIS,
     *reassign.APIS,
+    *security.APIS,
 )
