@@ -659,3 +659,54 @@ def test_stale_messages_do_not_revive_a_resigned_leader() -> None:
     node.step(VoteResponse(2, 3, 2, False, True, 1))  # a pre-vote refusal naming it
     drain(node)
     assert node.leader_id is None
+
+
+def _following(node_id: int, leader: int) -> RaftNode:
+    node = make(node_id, log=entries(1, 1), hard=HardState(1, None, 0))
+    node.step(BeginQuorumEpoch(leader, node_id, 1))
+    drain(node)
+    assert node.leader_id == leader and node.role is Role.FOLLOWER
+    return node
+
+
+def _pre_votes(readies: list[Ready]) -> list[VoteRequest]:
+    return [m for m in sent(readies) if isinstance(m, VoteRequest) and m.pre_vote]
+
+
+def test_a_lost_leader_connection_starts_a_campaign_soon_in_id_order() -> None:
+    """leader_unreachable: the first surviving voter campaigns after 1 tick, the next one
+    election_ticks // 4 later (so they do not split the vote), not after 10-20 ticks."""
+    first, second = _following(2, 1), _following(3, 1)
+    for node in (first, second):
+        node.leader_unreachable(1)
+        drain(node)
+    assert _pre_votes(ticks(first, 1)), "the first survivor campaigns at once"
+    assert first.role is Role.PROSPECTIVE
+    assert not _pre_votes(ticks(second, 2))
+    assert _pre_votes(ticks(second, 1)), "the second one 1 + 10 // 4 ticks after the loss"
+    # the lost leader is no longer alive here: the other survivor's pre-vote is granted
+    second.step(VoteRequest(2, 3, 2, 1, 2, pre_vote=True))
+    (resp,) = [m for m in sent(drain(second)) if isinstance(m, VoteResponse)]
+    assert resp.granted
+
+
+def test_a_lost_connection_is_only_a_hint() -> None:
+    """A connection to a non-leader means nothing; a leader heard again restores the timer;
+    a voter that still hears the leader refuses the early pre-vote."""
+    node = _following(2, 1)
+    node.leader_unreachable(3)  # not the leader
+    assert not _pre_votes(ticks(node, 9))
+    node = _following(2, 1)
+    node.leader_unreachable(1)
+    node.step(FetchResponse(1, 2, 1, 1, 2, 0))  # the leader answers a fetch after all
+    drain(node)
+    assert not _pre_votes(ticks(node, 9)), "a full election timeout again"
+    alive = _following(3, 1)
+    alive.step(VoteRequest(2, 3, 2, 1, 2, pre_vote=True))
+    (resp,) = [m for m in sent(drain(alive)) if isinstance(m, VoteResponse)]
+    assert not resp.granted and resp.leader_id == 1
+    observer = make(4)
+    observer.step(BeginQuorumEpoch(1, 4, 1))
+    drain(observer)
+    observer.leader_unreachable(1)
+    assert not _pre_votes(ticks(observer, 30)), "an observer never campaigns"

@@ -23,6 +23,8 @@ Protocol: KRaft's (KIP-595) pull-based Raft with pre-vote (KIP-996) and check-qu
   persisted in the hard state, so it never goes back, even across a restart.
 * Check-quorum. A leader that has not been fetched from by a majority within
   ``check_quorum_ticks`` resigns, so a partitioned leader stops acting as one.
+* Lost leader. :meth:`leader_unreachable` (the I/O layer saw the leader's connection close)
+  lets a follower campaign within a few ticks, in voter id order; the pre-vote decides.
 * Resignation. :meth:`resign` (a clean shutdown) sends EndQuorumEpoch naming the voters
   most caught up first; they campaign at once, one after the other, and ignore any late
   message of the resigned leader's epoch that would revive it.
@@ -273,6 +275,31 @@ class RaftNode:
         for v in self._others:
             self._outbox.append(EndQuorumEpoch(self.id, v, self.epoch, successors))
         self._step_down()
+
+    def leader_unreachable(self, peer: int) -> None:
+        """The I/O layer saw its connection to ``peer`` close (a killed process closes its
+        sockets at once). If ``peer`` is the leader this voter follows, the leader no longer
+        counts as alive here (so this voter grants pre-votes) and this voter campaigns after
+        a short delay instead of a whole election timeout: the surviving voters in id order,
+        ``1 + position * election_ticks // 4`` ticks, so they do not split the vote.
+
+        Only a hint, never proof: the pre-vote still needs a majority that sees no live
+        leader, so a connection that closed while the leader lives (the other voters still
+        hear it) disrupts nothing, and any message from the leader restores the full timer.
+        """
+        if (
+            not self.config.is_voter
+            or self.role is not Role.FOLLOWER
+            or self.leader_id != peer
+            or peer == self.id
+        ):
+            return
+        self._leader_contact = None
+        survivors = sorted(v for v in self._voters if v != peer)
+        delay = 1 + survivors.index(self.id) * (self.config.election_ticks // 4)
+        # the timer fires when _now - _timer_start >= _timeout; a message from the leader
+        # (_leader_heard) moves _timer_start to now, which restores the full timeout
+        self._timer_start = min(self._timer_start, self._now - self._timeout + delay)
 
     def step(self, msg: Message) -> None:
         """Take one message addressed to this node."""

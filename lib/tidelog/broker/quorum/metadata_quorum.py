@@ -192,6 +192,12 @@ class MetadataQuorum:
         self.node.step(msg)
         self.drain()
 
+    def peer_lost(self, peer: int) -> None:
+        """The connection to ``peer`` closed: if it led, campaign soon (see
+        :meth:`RaftNode.leader_unreachable`)."""
+        self.node.leader_unreachable(peer)
+        self.drain()
+
     def drain(self) -> None:
         """Carry out every Ready the node has (persist, fsync, send, apply, advance)."""
         node = self.node
