@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("tidelog.quorum")
 
 FENCE_CHECK_S = 0.25
+#: How long the controller waits for a lost broker's listener to accept or refuse.
+PROBE_S = 0.2
 #: How long a forwarded change may take (leader election included) before the client hears
 #: REQUEST_TIMED_OUT.
 OP_TIMEOUT_S = 10.0
@@ -121,6 +123,9 @@ class ClusterNode:
         self._lost: dict[int, float] = {}
         #: When each broker's last heartbeat reached this node (not reset by a new epoch).
         self._beats: dict[int, float] = {}
+        #: Lost brokers whose client listener was probed since their connection closed.
+        self._probed: set[int] = set()
+        self._check_now = asyncio.Event()
         self._broker_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -154,6 +159,14 @@ class ClusterNode:
 
     def _disconnected(self, peer: int) -> None:
         self._lost[peer] = time.monotonic()
+        if not self.failed.is_set():
+            try:
+                self.quorum.peer_lost(peer)  # a follower of a dead leader campaigns soon
+            except Exception:
+                log.exception("metadata quorum failed")
+                self.fail("the metadata quorum failed")
+        self._probed.discard(peer)
+        self._check_now.set()  # the fence loop looks at once, not at its next period
 
     def _refused(self, reason: str) -> None:
         self.fail(f"refused by the quorum: {reason}")
@@ -186,13 +199,18 @@ class ClusterNode:
                 if next_tick + TICK_S > now:
                     break
                 next_tick += TICK_S
+            node = self.quorum.node
+            if node.is_leader and self._led_epoch != node.epoch:
+                self._check_now.set()  # a new active controller fences the dead at once
 
     # -- controller side -------------------------------------------------------------------
 
     async def _fence_loop(self) -> None:
         timeout = self.config.broker_session_timeout_ms / 1000
         while True:
-            await asyncio.sleep(FENCE_CHECK_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._check_now.wait(), FENCE_CHECK_S)
+            self._check_now.clear()
             node = self.quorum.node
             if not node.is_leader:
                 self._led_epoch = None
@@ -214,16 +232,25 @@ class ClusterNode:
                 if b.fenced:
                     continue
                 lost = self._lost.get(bid)
+                gone = lost is not None and lost > self._beats.get(bid, 0.0) and \
+                    bid != self.core.node_id and not self.transport.connected(bid)
+                quiet = now - lost if lost is not None else 0.0
                 if now - seen > timeout:
                     log.warning("fencing broker %d: no heartbeat for %.1f s", bid, now - seen)
-                elif lost is not None and lost > self._beats.get(bid, 0.0) and \
-                        now - lost > grace and \
-                        bid != self.core.node_id and not self.transport.connected(bid):
+                elif gone and quiet > grace:
                     # A process that dies closes its sockets at once: its connection closed
                     # and no heartbeat came since, for two heartbeat intervals. (A hung or
                     # cut-off broker keeps its connection and waits for the session timeout.)
                     log.warning("fencing broker %d: its connection closed %.1f s ago and no "
-                                "heartbeat came since", bid, now - lost)
+                                "heartbeat came since", bid, quiet)
+                elif gone and bid not in self._probed:
+                    # Sooner still: nothing listens on its client address any more, so the
+                    # process is gone (a live broker, even a hung one, keeps its listener).
+                    self._probed.add(bid)
+                    if not await self._refuses(b.endpoints):
+                        continue
+                    log.warning("fencing broker %d: its connection closed and its client "
+                                "listener refuses connections", bid)
                 else:
                     continue
                 self._lost.pop(bid, None)
@@ -238,6 +265,21 @@ class ClusterNode:
                              len(moves))
                     with contextlib.suppress(Exception):
                         await self._commit(list(moves))
+
+    async def _refuses(self, endpoints: tuple[Endpoint, ...]) -> bool:
+        """Whether a broker's client listener refuses a TCP connection (checked once per
+        lost connection; a timeout or any other error proves nothing)."""
+        if not endpoints:
+            return False
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(endpoints[0].host, endpoints[0].port), PROBE_S)
+        except ConnectionRefusedError:
+            return True
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        return False
 
     def _fence(self, bid: int) -> list[MetadataRecord]:
         """Records that fence broker ``bid`` and move its leaderships to in-sync replicas."""
