@@ -246,8 +246,10 @@ class ClusterNode:
                 elif gone and bid not in self._probed:
                     # Sooner still: nothing listens on its client address any more, so the
                     # process is gone (a live broker, even a hung one, keeps its listener).
-                    self._probed.add(bid)
-                    if not await self._refuses(b.endpoints):
+                    refused = await self._refuses(b.endpoints)
+                    if not refused:
+                        if refused is not None:
+                            self._probed.add(bid)  # it listens: wait for the grace or a beat
                         continue
                     log.warning("fencing broker %d: its connection closed and its client "
                                 "listener refuses connections", bid)
@@ -266,9 +268,9 @@ class ClusterNode:
                     with contextlib.suppress(Exception):
                         await self._commit(list(moves))
 
-    async def _refuses(self, endpoints: tuple[Endpoint, ...]) -> bool:
-        """Whether a broker's client listener refuses a TCP connection (checked once per
-        lost connection; a timeout or any other error proves nothing)."""
+    async def _refuses(self, endpoints: tuple[Endpoint, ...]) -> bool | None:
+        """Whether a broker's client listener refuses a TCP connection: True refused, False
+        accepted, None unknown (a timeout or another error proves nothing; tried again)."""
         if not endpoints:
             return False
         try:
@@ -277,7 +279,7 @@ class ClusterNode:
         except ConnectionRefusedError:
             return True
         except (OSError, TimeoutError):
-            return False
+            return None
         writer.close()
         return False
 
