@@ -239,7 +239,7 @@ class ClusterNode:
                     log.warning("fencing broker %d: no heartbeat for %.1f s", bid, now - seen)
                 elif gone and quiet > grace:
                     # A process that dies closes its sockets at once: its connection closed
-                    # and no heartbeat came since, for two heartbeat intervals. (A hung or
+                    # and no heartbeat came since, for the grace. (A hung or
                     # cut-off broker keeps its connection and waits for the session timeout.)
                     log.warning("fencing broker %d: its connection closed %.1f s ago and no "
                                 "heartbeat came since", bid, quiet)
