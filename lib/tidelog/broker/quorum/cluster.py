@@ -64,6 +64,10 @@ log = logging.getLogger("tidelog.quorum")
 FENCE_CHECK_S = 0.25
 #: How long the controller waits for a lost broker's listener to accept or refuse.
 PROBE_S = 0.2
+#: After a lost connection, an accepting listener is tried again this often, for this long;
+#: later only at every fence check (FENCE_CHECK_S) until the grace or a heartbeat ends it.
+PROBE_AGAIN_S = 0.05
+PROBE_WINDOW_S = 1.0
 #: How long a forwarded change may take (leader election included) before the client hears
 #: REQUEST_TIMED_OUT.
 OP_TIMEOUT_S = 10.0
@@ -123,8 +127,6 @@ class ClusterNode:
         self._lost: dict[int, float] = {}
         #: When each broker's last heartbeat reached this node (not reset by a new epoch).
         self._beats: dict[int, float] = {}
-        #: Lost brokers whose client listener was probed since their connection closed.
-        self._probed: set[int] = set()
         self._check_now = asyncio.Event()
         self._broker_task: asyncio.Task[None] | None = None
 
@@ -165,7 +167,6 @@ class ClusterNode:
             except Exception:
                 log.exception("metadata quorum failed")
                 self.fail("the metadata quorum failed")
-        self._probed.discard(peer)
         self._check_now.set()  # the fence loop looks at once, not at its next period
 
     def _refused(self, reason: str) -> None:
@@ -243,13 +244,15 @@ class ClusterNode:
                     # cut-off broker keeps its connection and waits for the session timeout.)
                     log.warning("fencing broker %d: its connection closed %.1f s ago and no "
                                 "heartbeat came since", bid, quiet)
-                elif gone and bid not in self._probed:
+                elif gone:
                     # Sooner still: nothing listens on its client address any more, so the
                     # process is gone (a live broker, even a hung one, keeps its listener).
-                    refused = await self._refuses(b.endpoints)
-                    if not refused:
-                        if refused is not None:
-                            self._probed.add(bid)  # it listens: wait for the grace or a beat
+                    if not await self._refuses(b.endpoints):
+                        if quiet < PROBE_WINDOW_S:
+                            # a process being killed may close its quorum socket before its
+                            # listener: look again shortly
+                            asyncio.get_running_loop().call_later(PROBE_AGAIN_S,
+                                                                  self._check_now.set)
                         continue
                     log.warning("fencing broker %d: its connection closed and its client "
                                 "listener refuses connections", bid)
@@ -268,9 +271,9 @@ class ClusterNode:
                     with contextlib.suppress(Exception):
                         await self._commit(list(moves))
 
-    async def _refuses(self, endpoints: tuple[Endpoint, ...]) -> bool | None:
-        """Whether a broker's client listener refuses a TCP connection: True refused, False
-        accepted, None unknown (a timeout or another error proves nothing; tried again)."""
+    async def _refuses(self, endpoints: tuple[Endpoint, ...]) -> bool:
+        """Whether a broker's client listener refuses a TCP connection (an accepted one, a
+        timeout or any other error proves nothing)."""
         if not endpoints:
             return False
         try:
@@ -279,7 +282,7 @@ class ClusterNode:
         except ConnectionRefusedError:
             return True
         except (OSError, TimeoutError):
-            return None
+            return False
         writer.close()
         return False
 
