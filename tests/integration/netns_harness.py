@@ -12,8 +12,9 @@ other nodes *and* from the clients:
 - :meth:`Network.cut` sets the bridge end of the veth down: the node's end loses its carrier;
 - :meth:`Network.blackhole` takes the veth off the bridge: the link stays up and every frame
   vanishes without an error, as with netem ``loss 100%`` (which this works without);
-- :meth:`Network.delay` adds ``tc netem delay`` on the node's end (only where the kernel has
-  netem: :func:`netem_missing` says why not);
+- :meth:`Network.throttle` shapes both directions of the node's link with ``tc tbf`` (a
+  token bucket: a slow link whose queue adds delay and, once full, drops packets). tbf, not
+  netem's fixed delay: kernels without the netem module (this project's CI machines) have it;
 - :meth:`Network.heal` undoes all three.
 
 Cleanup: :meth:`Network.close` deletes the namespaces (which deletes their veth ends, and with
@@ -52,21 +53,6 @@ def unavailable() -> str | None:
         return f"ip netns add failed: {made.stderr.strip()}"
     _ip("netns", "del", probe, check=False)
     return None
-
-
-def netem_missing() -> str | None:
-    """Why ``tc qdisc ... netem`` cannot be used here, or None if it can."""
-    ns = f"tl{secrets.token_hex(3)}-probe"
-    if _ip("netns", "add", ns, check=False).returncode != 0:
-        return "ip netns add failed"
-    try:
-        out = subprocess.run(
-            ["tc", "-n", ns, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )
-        return None if out.returncode == 0 else f"tc netem: {out.stderr.strip()}"
-    finally:
-        _ip("netns", "del", ns, check=False)
 
 
 def _free_subnet() -> int:
@@ -124,15 +110,19 @@ class Network:
     def blackhole(self, node_id: int) -> None:
         _ip("link", "set", self._port[node_id], "nomaster")
 
-    def delay(self, node_id: int, ms: int) -> None:
-        subprocess.run(
-            ["tc", "-n", self._ns[node_id], "qdisc", "replace", "dev", "eth0", "root",
-             "netem", "delay", f"{ms}ms"], check=True, capture_output=True, timeout=30,
-        )
+    def throttle(self, node_id: int, kbit: int, queue_ms: int) -> None:
+        """Limit the node's link to ``kbit`` kbit/s each way; a packet that would wait in the
+        queue longer than ``queue_ms`` is dropped."""
+        shape = ["qdisc", "replace", "dev", "DEV", "root", "tbf", "rate", f"{kbit}kbit",
+                 "burst", "8kb", "latency", f"{queue_ms}ms"]
+        for prefix, dev in ((["-n", self._ns[node_id]], "eth0"), ([], self._port[node_id])):
+            subprocess.run(["tc", *prefix, *[dev if a == "DEV" else a for a in shape]],
+                           check=True, capture_output=True, timeout=30)
 
     def heal(self, node_id: int) -> None:
-        subprocess.run(["tc", "-n", self._ns[node_id], "qdisc", "del", "dev", "eth0", "root"],
-                       capture_output=True, timeout=30, check=False)
+        for prefix, dev in ((["-n", self._ns[node_id]], "eth0"), ([], self._port[node_id])):
+            subprocess.run(["tc", *prefix, "qdisc", "del", "dev", dev, "root"],
+                           capture_output=True, timeout=30, check=False)
         _ip("link", "set", self._port[node_id], "master", self.bridge, "up")
 
     # -- cleanup ---------------------------------------------------------------------------
