@@ -28,6 +28,8 @@ from cluster_harness import LogdCluster, wait_for
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from test_cluster import live_brokers
+from tidelog.errors import TidelogError
+from tidelog.records.batch_header import iter_batches
 
 PARTITIONS = 3
 #: Records per second the producer offers: enough to have records in flight at every fault,
@@ -133,6 +135,7 @@ class Writer:
         self.acked: dict[int, list[tuple[int, int]]] = {p: [] for p in range(PARTITIONS)}
         self.failed: list[tuple[int, str]] = []
         self.fatal: list[str] = []
+        self.errors: list[str] = []  # every error the producer reported (for a failure's note)
         self.sent = 0
         self.unflushed = -1  # records flush() left undelivered, once the thread ended
         self._stop = threading.Event()
@@ -148,6 +151,7 @@ class Writer:
         return sum(len(a) for a in self.acked.values())
 
     def _error(self, err: KafkaError) -> None:
+        self.errors.append(f"{time.monotonic():.3f} {err}")
         if err.fatal():
             self.fatal.append(str(err))
 
@@ -210,6 +214,10 @@ def read_back(cluster: LogdCluster, writer: Writer) -> None:
                 if msg is not None and not msg.error():
                     got.append((int(msg.value()), msg.offset()))
             values = [v for v, _ in got]
+            if values != sorted(set(values)):
+                print(f"producer errors: {writer.errors}")
+                print(f"read (value, offset), around repeats: {around_repeats(got)}")
+                print(batches_on_disk(cluster, writer.topic, p))
             assert values == sorted(set(values)), f"partition {p}: once each, in order"
             # an acknowledgement without an offset (librdkafka gives none for records whose
             # answer was lost with a cut link and that it counts as written because the
@@ -223,6 +231,36 @@ def read_back(cluster: LogdCluster, writer: Writer) -> None:
             assert all(v % PARTITIONS == p for v in values), f"partition {p}: only its records"
     finally:
         consumer.close()
+
+
+def around_repeats(got: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The records read around each value read twice (what a failure report needs)."""
+    seen: set[int] = set()
+    marks = []
+    for i, (v, _) in enumerate(got):
+        if v in seen:
+            marks.append(i)
+        seen.add(v)
+    keep = sorted({j for i in marks for j in range(max(0, i - 12), min(len(got), i + 3))})
+    return [got[j] for j in keep]
+
+
+def batches_on_disk(cluster: LogdCluster, topic: str, p: int) -> str:
+    """Every node's batches of ``topic``-``p`` (offsets, leader epoch, producer id, epoch and
+    sequences), read from its segment files, to tell a repeated write from a repeated read."""
+    lines = []
+    for i, node in cluster.nodes.items():
+        for seg in sorted((node.data_dir / f"{topic}-{p}").glob("*.log")):
+            data = seg.read_bytes()
+            lines.append(f"node {i} {seg.name}:")
+            try:
+                for _, h in iter_batches(data):
+                    lines.append(f"  {h.base_offset}-{h.last_offset} epoch "
+                                 f"{h.partition_leader_epoch} pid {h.producer_id}/"
+                                 f"{h.producer_epoch} seq {h.base_sequence}+{h.records_count}")
+            except TidelogError as exc:
+                lines.append(f"  {exc}")
+    return "\n".join(lines)
 
 
 def through(cluster: LogdCluster, topic: str, fault: Callable[[int], None],

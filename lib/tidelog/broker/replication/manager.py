@@ -369,9 +369,16 @@ class ReplicaManager:
             table = self.producer_state(part.tp)
             verdict = table.check(headers)
             if verdict.error != ErrorCode.NONE:
+                # rare and telling (a producer and this log disagree): worth a line
+                log.info("%s: refused a batch of producer %d epoch %d sequence %d: %s (%s)",
+                         part.tp, headers[0].producer_id, headers[0].producer_epoch,
+                         headers[0].base_sequence, verdict.error.name, verdict.message)
                 result.error, result.message = verdict.error, verdict.message
                 return result, None, -1
             if verdict.duplicate is not None:
+                log.info("%s: a retry of producer %d epoch %d sequence %d, written at %d",
+                         part.tp, headers[0].producer_id, headers[0].producer_epoch,
+                         headers[0].base_sequence, verdict.duplicate.first_offset)
                 # a retry of what was written: acknowledged once those records are
                 result.base_offset = verdict.duplicate.first_offset
                 result.log_append_time_ms = verdict.duplicate.log_append_time
