@@ -121,12 +121,19 @@ class LogdCluster:
         return wait_for("a quorum leader", probe, timeout)
 
     def close(self) -> None:
+        """Stop every node (the others too when one does not stop), then raise the first
+        failure."""
+        failures: list[BaseException] = []
         for node in self.nodes.values():
             try:
                 if node.running:
                     node.stop()
+            except Exception as exc:
+                failures.append(exc)
             finally:
                 node.kill()
+        if failures:
+            raise failures[0]
 
     def logs(self) -> str:
         return "\n".join(f"--- node {i}\n{n.log()}" for i, n in self.nodes.items())

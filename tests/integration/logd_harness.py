@@ -11,6 +11,7 @@ process signalled is logd itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -34,6 +35,7 @@ class Logd:
     ) -> None:
         #: ``bare``: no --data-dir/--listen flags (the environment or defaults decide).
         self.bare = bare
+        self.name = name
         self.extra_env = env or {}
         self.data_dir = tmp / f"{name}-data"
         self.log_path = tmp / f"{name}.stderr"
@@ -105,9 +107,16 @@ class Logd:
             try:
                 self.proc.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
+                # its threads' stacks into its log (logd's SIGUSR1 is faulthandler's), so the
+                # failure shows where the shutdown hung
+                self.proc.send_signal(signal.SIGUSR1)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(1)
                 self.proc.kill()
                 self.proc.wait(5)
-                raise RuntimeError(f"logd did not stop in {STOP_TIMEOUT_S}s") from None
+                tail = "\n".join(self.log().splitlines()[-60:])
+                raise RuntimeError(f"{self.name}: logd did not stop in {STOP_TIMEOUT_S}s; "
+                                   f"the end of its log:\n{tail}") from None
         return self.proc.returncode
 
     def kill(self) -> None:
