@@ -107,9 +107,10 @@ class Logd:
             try:
                 self.proc.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                # its threads' stacks into its log (logd's SIGUSR1 is faulthandler's), so the
+                # its threads' and tasks' stacks into its log (logd's SIGUSR1 and SIGUSR2), so the
                 # failure shows where the shutdown hung
                 self.proc.send_signal(signal.SIGUSR1)
+                self.proc.send_signal(signal.SIGUSR2)  # and every asyncio task's
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.proc.wait(1)
                 self.proc.kill()

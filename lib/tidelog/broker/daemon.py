@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import faulthandler
+import io
 import logging
 import resource
 import signal
@@ -81,6 +82,16 @@ def run(config: BrokerConfig) -> int:
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     _raise_open_files_limit()
     return asyncio.run(_main(config))
+
+
+def _log_tasks() -> None:
+    tasks = asyncio.all_tasks()
+    lines = [f"{len(tasks)} tasks (SIGUSR2):"]
+    for task in tasks:
+        out = io.StringIO()
+        task.print_stack(limit=8, file=out)
+        lines.append(out.getvalue().rstrip())
+    log.warning("\n".join(lines))
 
 
 def _raise_open_files_limit() -> None:
@@ -191,6 +202,9 @@ async def _main(config: BrokerConfig) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # SIGUSR2 logs every task's stack: where a stuck shutdown or request is waiting (the
+    # threads' stacks of SIGUSR1 show only the loop's select).
+    loop.add_signal_handler(signal.SIGUSR2, _log_tasks)
     for spec in core.listeners:
         log.info("listener %s (%s) on %s:%d, advertised as %s:%d", spec.name, spec.protocol,
                  spec.host, spec.port, spec.advertised_host, spec.advertised_port)

@@ -591,13 +591,17 @@ class ReplicaManager:
                                     args: dict[str, Any]) -> None:
         assert self.alter_partition is not None
         proposal = tuple(args["isr"])
+        said = None
         while True:
             try:
                 await self.alter_partition(args)
                 break
             except Exception as exc:
                 name = getattr(exc, "error_name", None)
-                log.info("%s: ISR change %s not made: %s", part.tp, args["isr"], exc)
+                # retried every ISR_CHECK_S while no controller answers: one line per reason
+                level = logging.DEBUG if str(exc) == said else logging.INFO
+                said = str(exc)
+                log.log(level, "%s: ISR change %s not made: %s", part.tp, args["isr"], exc)
                 if part.leader_state is not state or state.pending_isr != proposal:
                     return  # settled meanwhile (the metadata, or a newer proposal)
                 if name in NOT_APPLIED:
