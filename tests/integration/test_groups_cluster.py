@@ -5,6 +5,7 @@ kafka-python consumers bootstrapped from different brokers share a topic and com
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 
@@ -79,15 +80,24 @@ def test_one_coordinator_per_group_and_a_group_across_brokers(cluster: LogdClust
                                session_timeout_ms=6000, heartbeat_interval_ms=500)
                  for b in (b2, b3)]
     got: set[int] = set()
-    try:
-        deadline = time.monotonic() + 40
+    deadline = time.monotonic() + 60
+
+    def consume(c: KafkaConsumer) -> None:
+        # One thread per member: a member blocked in a rebalance's JoinGroup (held until
+        # every member rejoins) must not keep the other from polling and rejoining.
         while len(got) < 60 and time.monotonic() < deadline:
-            for c in consumers:
-                batches = c.poll(timeout_ms=100)
-                for records in batches.values():
-                    got.update(int(m.value) for m in records)
-                if batches:
-                    c.commit()
+            batches = c.poll(timeout_ms=100)
+            for records in batches.values():
+                got.update(int(m.value) for m in records)
+            if batches:
+                c.commit()
+
+    threads = [threading.Thread(target=consume, args=(c,)) for c in consumers]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
     finally:
         for c in consumers:
             c.close()
