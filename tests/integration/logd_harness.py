@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 20.0
+#: Bounds on a loaded two-core machine (a start imports typer, rich and the protocol tables)
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 60.0
 _LISTENING = re.compile(r"listening on [0-9.]+:(\d+)")
 
 
