@@ -42,9 +42,10 @@ from tidelog.broker.quorum import MetadataQuorum
 from tidelog.broker.quorum.cluster import ClusterNode
 from tidelog.broker.replication.manager import ReplicaManager
 from tidelog.broker.txn.coordinator import TransactionCoordinator
+from tidelog.broker.services import ProducerIdPool
 from tidelog.errors import TidelogError
 from tidelog.metadata import controller_ops
-from tidelog.metadata.controller_ops import ConfigChange, ProducerIdBlock
+from tidelog.metadata.controller_ops import ConfigChange
 from tidelog.metadata.image import MetadataImage, TopicImage
 from tidelog.metadata.records import (
     ClusterIdRecord,
@@ -78,8 +79,8 @@ class BrokerCore:
         self.replicas = ReplicaManager(
             config, self.logs, lambda: self.image, self.topic_log_config
         )
-        self._pid_block: ProducerIdBlock | None = None
-        self._next_pid = 0
+        #: Producer ids this broker hands out, a block at a time (InitProducerId).
+        self.producer_ids = ProducerIdPool()
         self.cluster_id = ""
         self._fresh_dir = False
         #: Quorum traffic, registration and forwarding of a multi-node cluster (``--quorum``;
@@ -393,14 +394,13 @@ class BrokerCore:
         log.info("altered configs of %s", resource_name or "the broker")
 
     def allocate_producer_id(self) -> int:
-        block = self._pid_block
-        if block is None or self._next_pid >= block.next_block_start:
+        pid = self.producer_ids.take()
+        if pid is None:
             records, block = controller_ops.allocate_producer_ids(self.image, self.node_id)
             self._commit(records)
-            self._pid_block = block
-            self._next_pid = block.first
-        pid = self._next_pid
-        self._next_pid += 1
+            self.producer_ids.refill(block)
+            pid = self.producer_ids.take()
+            assert pid is not None, "a new block has ids"
         return pid
 
     # -- partitions --------------------------------------------------------------------------

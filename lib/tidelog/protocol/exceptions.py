@@ -11,12 +11,8 @@ still answer (ApiVersions) or log who sent it before closing the connection.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tidelog.errors import TidelogError
-
-if TYPE_CHECKING:
-    from tidelog.protocol.header import RequestHeader
+from tidelog.protocol.header_fields import RequestHeader
 
 
 class ProtocolError(TidelogError):

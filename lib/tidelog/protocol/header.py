@@ -18,28 +18,15 @@ Unknown tagged fields in headers are skipped. Malformed input raises ProtocolErr
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 from tidelog.protocol import primitives as p
 from tidelog.protocol.exceptions import TruncatedMessageError
+from tidelog.protocol.header_fields import RequestHeader, ResponseHeader
 
 API_VERSIONS_KEY = 18
 
 _PREFIX = struct.Struct(">hhi")  # api_key, api_version, correlation_id
 _FIXED = _PREFIX.size
-
-
-@dataclass(frozen=True, slots=True)
-class RequestHeader:
-    api_key: int
-    api_version: int
-    correlation_id: int
-    client_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseHeader:
-    correlation_id: int
 
 
 def read_request_prefix(buf: memoryview) -> tuple[RequestHeader, int]:

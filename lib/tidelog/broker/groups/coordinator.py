@@ -40,7 +40,6 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from tidelog.broker.groups.group import (
     Group,
@@ -63,12 +62,10 @@ from tidelog.broker.groups.schema import (
     encode_offset_value,
 )
 from tidelog.broker.groups.store import OFFSETS_TOPIC, OffsetsStore
+from tidelog.broker.services import Broker
 from tidelog.errors import TidelogError
 from tidelog.protocol.errors import ErrorCode
 from tidelog.storage.topic_partition import TopicPartition
-
-if TYPE_CHECKING:
-    from tidelog.broker.core import BrokerCore
 
 log = logging.getLogger("tidelog.broker.groups")
 
@@ -97,7 +94,7 @@ def client_host() -> str:
 
 
 class GroupCoordinator:
-    def __init__(self, core: BrokerCore) -> None:
+    def __init__(self, core: Broker) -> None:
         self.core = core
         self.store = OffsetsStore(core)
         self.groups: dict[str, Group] = {}

@@ -23,17 +23,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from tidelog.broker.groups.schema import partition_for
+from tidelog.broker.services import Broker
 from tidelog.errors import TidelogError
 from tidelog.protocol.errors import ErrorCode
 from tidelog.records import NewRecord, build_batch, iter_decoded_batches
 from tidelog.records.control import COMMIT, decode_marker
 from tidelog.storage.topic_partition import TopicPartition
-
-if TYPE_CHECKING:
-    from tidelog.broker.core import BrokerCore
 
 log = logging.getLogger("tidelog.broker.groups")
 
@@ -50,7 +47,7 @@ class OffsetsStore:
 
     topic = OFFSETS_TOPIC
 
-    def __init__(self, core: BrokerCore) -> None:
+    def __init__(self, core: Broker) -> None:
         self.core = core
 
     def configured_partitions(self) -> int:

@@ -44,20 +44,18 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tidelog.broker.listeners import endpoint_args, endpoints_from
 from tidelog.broker.quorum.metadata_quorum import TICK_S, MetadataQuorum, NotCommittedError
 from tidelog.broker.quorum.transport import QuorumTransport, RpcError
+from tidelog.broker.services import Broker
 from tidelog.metadata import elections
 from tidelog.metadata.errors import ControllerError, KafkaErrors
 from tidelog.metadata.image import MetadataImage
 from tidelog.metadata.records import ClusterIdRecord, Endpoint, MetadataRecord, RegisterBrokerRecord
 from tidelog.raft.messages import Message
 from tidelog.raft.progress import ReplicaStatus
-
-if TYPE_CHECKING:
-    from tidelog.broker.core import BrokerCore
 
 log = logging.getLogger("tidelog.quorum")
 
@@ -92,14 +90,14 @@ def _error_from(exc: RpcError) -> ControllerError:
     return NotControllerError(str(exc))
 
 
-OpFn = Callable[["BrokerCore", MetadataImage, dict[str, Any]], tuple[list[MetadataRecord], Any]]
+OpFn = Callable[[Broker, MetadataImage, dict[str, Any]], tuple[list[MetadataRecord], Any]]
 Ops = Mapping[str, OpFn]
 
 
 class ClusterNode:
     """Quorum traffic, registration and fencing of one node; see the module docstring."""
 
-    def __init__(self, core: BrokerCore, ops: Ops) -> None:
+    def __init__(self, core: Broker, ops: Ops) -> None:
         self.core = core
         self.config = core.config
         assert core.metadata is not None

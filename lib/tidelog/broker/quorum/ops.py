@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tidelog.broker.acl import changes as acl_changes
 from tidelog.broker.sasl import credentials
+from tidelog.broker.services import Broker
 from tidelog.metadata import controller_ops, elections, reassignment
 from tidelog.metadata.controller_ops import AlterConfigOp, ConfigChange, ProducerIdBlock
 from tidelog.metadata.errors import ControllerError
@@ -33,9 +34,6 @@ from tidelog.metadata.records import (
 from tidelog.replication.throttle import BROKER_CONFIGS, parse_rate
 from tidelog.storage.config import LogConfig
 
-if TYPE_CHECKING:
-    from tidelog.broker.core import BrokerCore
-
 Built = tuple[list[MetadataRecord], Any]
 
 
@@ -44,7 +42,7 @@ def live_brokers(image: MetadataImage) -> list[int]:
     return sorted(b for b, img in image.brokers.items() if not img.fenced)
 
 
-def _create_topic(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+def _create_topic(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
     configs: dict[str, str | None] = dict(a["configs"])
     records = controller_ops.create_topic(
         image, a["name"], int(a["partitions"]), int(a["replication_factor"]), configs,
@@ -58,7 +56,7 @@ def _create_topic(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> 
     return records, None
 
 
-def _delete_topic(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+def _delete_topic(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
     tid = uuid.UUID(a["topic_id"]) if a.get("topic_id") else None
     name = a.get("name")
     records = controller_ops.delete_topic(image, name, topic_id=tid)
@@ -66,14 +64,14 @@ def _delete_topic(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> 
     return records, topic.name if topic is not None else name
 
 
-def _create_partitions(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+def _create_partitions(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
     records = controller_ops.create_partitions(
         image, a["name"], int(a["count"]), live_brokers(image)
     )
     return records, None
 
 
-def _alter_configs(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+def _alter_configs(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
     resource_type, resource_name = int(a["resource_type"]), str(a["resource_name"])
     changes = [ConfigChange(n, AlterConfigOp(op), v) for n, op, v in a["changes"]]
     records = controller_ops.alter_configs(
@@ -103,12 +101,12 @@ def check_broker_values(records: Sequence[MetadataRecord]) -> None:
                                       "is not a rate in bytes per second") from None
 
 
-def _producer_ids(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+def _producer_ids(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
     records, block = controller_ops.allocate_producer_ids(image, int(a["broker"]))
     return records, {"first": block.first, "size": block.size}
 
 
-def _alter_partition(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+def _alter_partition(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
     records = elections.alter_partition(
         image, uuid.UUID(str(a["topic_id"])), int(a["partition"]), int(a["leader"]),
         int(a["leader_epoch"]), int(a["partition_epoch"]), tuple(int(b) for b in a["isr"]),
@@ -118,7 +116,7 @@ def _alter_partition(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) 
     return list(reassignment.complete_after(image, records)), None
 
 
-def _alter_reassignments(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+def _alter_reassignments(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
     moves = [(str(t), int(p), None if r is None else tuple(int(b) for b in r))
              for t, p, r in a["moves"]]
     records, results = reassignment.alter_reassignments(
@@ -126,14 +124,14 @@ def _alter_reassignments(core: BrokerCore, image: MetadataImage, a: dict[str, An
     return list(records), [r.to_json() for r in results]
 
 
-def _elect_leaders(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+def _elect_leaders(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
     wanted = None if a.get("partitions") is None else \
         [(str(t), int(p)) for t, p in a["partitions"]]
     records, results = reassignment.elect_leaders(image, int(a["type"]), wanted)
     return list(records), [r.to_json() for r in results]
 
 
-def _controlled_shutdown(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+def _controlled_shutdown(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
     """A broker stops (SIGTERM): fence it so nothing elects it, and move its leaderships
     and ISR memberships to the other replicas first (Kafka's controlled shutdown)."""
     bid = int(a["broker"])
@@ -147,17 +145,17 @@ def _controlled_shutdown(core: BrokerCore, image: MetadataImage, a: dict[str, An
     return records, None
 
 
-def _alter_scram(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+def _alter_scram(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
     records, refused = credentials.build(image, a)
     return records, {user: list(why) for user, why in refused.items()}
 
 
-def _create_acls(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+def _create_acls(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
     records, errors = acl_changes.create(image, list(a["creations"]))
     return records, errors
 
 
-def _delete_acls(core: BrokerCore, image: MetadataImage, a: dict[str, Any]) -> Built:
+def _delete_acls(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
     records, found = acl_changes.delete(image, list(a["filters"]))
     return records, found
 
@@ -178,7 +176,7 @@ BUILDERS = {
 }
 
 
-async def _run(core: BrokerCore, op: str, args: dict[str, Any]) -> Any:
+async def _run(core: Broker, op: str, args: dict[str, Any]) -> Any:
     """Run builder ``op`` on the active controller, or on this node's own image when it is
     a single node (which commits the records itself)."""
     if core.cluster is not None:
@@ -194,7 +192,7 @@ def _results(raw: Any) -> list[reassignment.Result]:
 
 
 async def alter_reassignments(
-    core: BrokerCore, moves: Sequence[tuple[str, int, Sequence[int] | None]], *,
+    core: Broker, moves: Sequence[tuple[str, int, Sequence[int] | None]], *,
     allow_replication_factor_change: bool = True,
 ) -> list[reassignment.Result]:
     """Start, replace or (replicas None) cancel replica moves; one result per entry."""
@@ -205,7 +203,7 @@ async def alter_reassignments(
     return _results(raw)
 
 
-async def elect_leaders(core: BrokerCore, election_type: int,
+async def elect_leaders(core: Broker, election_type: int,
                         partitions: Sequence[tuple[str, int]] | None
                         ) -> list[reassignment.Result]:
     """Preferred (0) or unclean (1) leader elections; one result per partition asked for
@@ -218,7 +216,7 @@ async def elect_leaders(core: BrokerCore, election_type: int,
 
 
 async def create_topic(
-    core: BrokerCore,
+    core: Broker,
     name: str,
     partitions: int,
     replication_factor: int,
@@ -240,7 +238,7 @@ async def create_topic(
     return topic
 
 
-async def delete_topic(core: BrokerCore, name: str | None, topic_id: uuid.UUID | None = None
+async def delete_topic(core: Broker, name: str | None, topic_id: uuid.UUID | None = None
                        ) -> str:
     if core.cluster is None:
         return core.delete_topic(name, topic_id)
@@ -250,7 +248,7 @@ async def delete_topic(core: BrokerCore, name: str | None, topic_id: uuid.UUID |
 
 
 async def create_partitions(
-    core: BrokerCore, name: str, count: int, *, validate_only: bool = False
+    core: Broker, name: str, count: int, *, validate_only: bool = False
 ) -> None:
     if core.cluster is None or validate_only:
         core.create_partitions(name, count, validate_only=validate_only)
@@ -259,7 +257,7 @@ async def create_partitions(
 
 
 async def alter_configs(
-    core: BrokerCore,
+    core: Broker,
     resource_type: int,
     resource_name: str,
     changes: Sequence[ConfigChange],
@@ -275,21 +273,19 @@ async def alter_configs(
     })
 
 
-async def allocate_producer_id(core: BrokerCore) -> int:
+async def allocate_producer_id(core: Broker) -> int:
     if core.cluster is None:
         return core.allocate_producer_id()
-    block = core._pid_block
-    if block is None or core._next_pid >= block.next_block_start:
+    pid = core.producer_ids.take()
+    while pid is None:
         result = await core.cluster.submit("producer_ids", {"broker": core.node_id})
-        block = ProducerIdBlock(core.node_id, int(result["first"]), int(result["size"]))
-        core._pid_block = block
-        core._next_pid = block.first
-    pid = core._next_pid
-    core._next_pid += 1
+        core.producer_ids.refill(
+            ProducerIdBlock(core.node_id, int(result["first"]), int(result["size"])))
+        pid = core.producer_ids.take()
     return pid
 
 
-async def alter_scram(core: BrokerCore, args: dict[str, Any]) -> dict[str, tuple[str, str]]:
+async def alter_scram(core: Broker, args: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """AlterUserScramCredentials (see :mod:`tidelog.broker.sasl.credentials`): the users
     refused, with Kafka's error name and a message; the others' changes are committed."""
     if core.cluster is None:
@@ -301,7 +297,7 @@ async def alter_scram(core: BrokerCore, args: dict[str, Any]) -> dict[str, tuple
     return {str(u): (str(why[0]), str(why[1])) for u, why in dict(result or {}).items()}
 
 
-async def change_acls(core: BrokerCore, op: str, args: dict[str, Any]) -> Any:
+async def change_acls(core: Broker, op: str, args: dict[str, Any]) -> Any:
     """CreateAcls (``create_acls``: per creation, why it was refused or None) or DeleteAcls
     (``delete_acls``: per filter, the ACLs removed), committed on the active controller."""
     if core.cluster is None:
