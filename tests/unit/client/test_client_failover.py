@@ -31,12 +31,13 @@ def test_budget_bounds_retries_in_time() -> None:
 
     started = time.monotonic()
     with pytest.raises(BrokerError, match="NOT_LEADER_OR_FOLLOWER"):
+        # a budget that a starved process on a loaded machine still gets several tries in
         run(retrying(always, RetryPolicy(attempts=None, backoff=0.01, max_backoff=0.05,
-                                         budget=0.5)))
+                                         budget=3.0)))
     elapsed = time.monotonic() - started
     assert len(calls) > 3, "retried while the budget lasted"
-    assert elapsed < 5, "and stopped when it ran out"
-    assert calls[-1] - started < 0.5, "no try starts after the deadline"
+    assert elapsed < 30, "and stopped when it ran out"
+    assert calls[-1] - started < 3.0, "no try starts after the deadline"
 
 
 def test_nested_loops_share_the_outer_deadline() -> None:
