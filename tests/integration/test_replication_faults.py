@@ -204,7 +204,7 @@ def read_back(cluster: LogdCluster, writer: Writer) -> None:
     try:
         for p in range(PARTITIONS):
             tp = TopicPartition(writer.topic, p, 0)
-            _, high = consumer.get_watermark_offsets(tp, timeout=10)
+            high = watermark(consumer, tp)
             # A leader that just took over (the preferred replica moving back) may answer a
             # high watermark below what its predecessor acknowledged until its followers fetch
             # again: read up to the last acknowledged offset too.
@@ -238,6 +238,13 @@ def read_back(cluster: LogdCluster, writer: Writer) -> None:
             assert all(v % PARTITIONS == p for v in values), f"partition {p}: only its records"
     finally:
         consumer.close()
+
+
+def watermark(consumer: Consumer, tp: TopicPartition) -> int:
+    """The partition's high watermark, asked again while its leader moves (a preferred
+    replica taking leadership back answers NOT_LEADER_OR_FOLLOWER for a moment)."""
+    return wait_for(f"the high watermark of {tp.topic}-{tp.partition}",
+                    lambda: int(consumer.get_watermark_offsets(tp, timeout=10)[1]), WAIT_S)
 
 
 def around_repeats(got: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -54,6 +54,8 @@ EPOCH_VERSION = 4
 MAX_BACKOFF_S = 1.0
 #: How long a partition waits after its leader refused it (until the metadata moves it).
 PAUSE_S = 0.1
+#: How long stop() waits for the loop to end.
+STOP_S = 5.0
 
 
 def _name(code: int) -> str:
@@ -99,6 +101,7 @@ class ReplicaFetcher:
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._link: BrokerLink | None = None
+        self._stopping = False
 
     def add(self, part: Partition) -> None:
         self.parts[part.tp] = _Fetching(part)
@@ -112,10 +115,23 @@ class ReplicaFetcher:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        """End the loop, at most :data:`STOP_S` later. The flag, not only the cancellation,
+        ends it: Python 3.11's wait_for drops a cancellation that arrives as its inner
+        request completes, and the loop then went on fetching (a SIGTERM'd broker hung)."""
+        self._stopping = True
+        self._changed.set()
+        if self._link is not None:
+            self._link.close()  # a request waiting for an answer fails at once
+        task = self._task
+        if task is not None:
+            task.cancel()
+            _, pending = await asyncio.wait({task}, timeout=STOP_S)
+            if pending:
+                log.warning("fetcher for broker %d did not stop within %.0f s", self.leader,
+                            STOP_S)
+            elif not task.cancelled():
+                with contextlib.suppress(Exception):
+                    task.result()
         if self._link is not None:
             self._link.close()
 
@@ -124,7 +140,7 @@ class ReplicaFetcher:
     async def _run(self) -> None:
         backoff = 0.05
         config = self.config
-        while True:
+        while not self._stopping:
             now = time.monotonic()
             ready = [f for f in self.parts.values() if f.paused_until <= now]
             if not ready:
