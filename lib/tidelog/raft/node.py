@@ -103,6 +103,10 @@ class RaftNode:
         self.high_watermark = max(min(hard.high_watermark, self._log.end), self._log.start)
         self.role = Role.FOLLOWER
         self.leader_id: int | None = None
+        #: Offset of the control entry this node appended on becoming leader of ``epoch``
+        #: (-1 when not leading). Entries before it may be a previous leader's, still
+        #: uncommitted: they commit with it, so what the log means is known only once it is.
+        self.epoch_start_offset = -1
         self._now = 0
         # election timer: fires when _now - _timer_start >= _timeout
         self._timer_start = 0
@@ -493,6 +497,7 @@ class RaftNode:
         self.leader_id = self.id
         self._votes = set()
         self._lead = LeaderState.start(self._voters, self.id, self._now)
+        self.epoch_start_offset = self._log.end
         marker = b'{"leader":%d,"voters":[%s]}' % (
             self.id,
             ",".join(str(v) for v in self._voters).encode(),

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from tidelog.broker.quorum import DiskRaftStorage, MetadataQuorum
-from tidelog.broker.quorum.metadata_quorum import NotCommittedError
+from tidelog.broker.quorum.metadata_quorum import LeaderNotReadyError, NotCommittedError
+from tidelog.metadata.errors import MetadataError
 from tidelog.metadata.records import ClusterIdRecord, TopicRecord
 from tidelog.raft.config import RaftConfig
 from tidelog.raft.messages import Message
@@ -110,3 +111,49 @@ def test_restart_keeps_the_committed_image(tmp_path: Path) -> None:
     again = Net(tmp_path)
     assert all(q.image.topic("t") is not None for q in again.nodes.values())
     assert again.leader().node.epoch > lead.node.epoch
+
+
+def test_a_new_leader_builds_on_the_previous_leaders_entries(tmp_path: Path) -> None:
+    """A new leader's log may end in its predecessor's proposal, not committed yet: it is in
+    neither its image nor its own pending changes until the new epoch's first entry commits.
+    Until then the new leader refuses changes (retriable) instead of checking them against an
+    image without that entry; a second CreateTopic of one name was committed so, and every
+    node then failed to replay it."""
+    net = Net(tmp_path)
+    old = net.leader()
+    f, g = (q for q in net.nodes.values() if q is not old)
+    net.cut.add(g.node.id)
+    last = old.propose([TopicRecord("once", uuid.uuid4())])
+    # step message by message until the follower holds the entry, then isolate the old leader
+    # before the follower's next fetch tells it so (the entry stays uncommitted)
+    for _ in range(200):
+        if f.node.log_end_offset > last:
+            break
+        for q in (old, f):
+            q.tick()
+        while net.queue and f.node.log_end_offset <= last:
+            msg = net.queue.pop(0)
+            if msg.dst in net.nodes and msg.src not in net.cut and msg.dst not in net.cut:
+                net.nodes[msg.dst].step(msg)
+    assert f.node.log_end_offset > last and old.node.high_watermark <= last
+    net.queue.clear()
+    net.cut = {old.node.id}
+    new = None
+    for _ in range(400):
+        for q in (f, g):
+            q.tick()
+        while net.queue and new is None:
+            msg = net.queue.pop(0)
+            if msg.dst in net.nodes and msg.src not in net.cut and msg.dst not in net.cut:
+                net.nodes[msg.dst].step(msg)
+            new = next((q for q in (f, g) if q.node.is_leader), None)
+        if new is not None:
+            break
+    assert new is f, "the follower with the longer log was elected"
+    assert not new.leader_ready and new.working_image.topic("once") is None
+    with pytest.raises(LeaderNotReadyError):
+        new.propose([TopicRecord("once", uuid.uuid4())])
+    net.run(20)  # the new epoch's first entry commits, and the predecessor's with it
+    assert new.leader_ready and new.image.topic("once") is not None
+    with pytest.raises(MetadataError):  # now checked against an image that has it
+        new.propose([TopicRecord("once", uuid.uuid4())])

@@ -47,13 +47,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tidelog.broker.listeners import endpoint_args, endpoints_from
-from tidelog.broker.quorum.metadata_quorum import TICK_S, MetadataQuorum, NotCommittedError
+from tidelog.broker.quorum.metadata_quorum import (
+    TICK_S,
+    LeaderNotReadyError,
+    MetadataQuorum,
+    NotCommittedError,
+)
 from tidelog.broker.quorum.transport import QuorumTransport, RpcError
 from tidelog.broker.services import Broker
 from tidelog.metadata import elections
 from tidelog.metadata.errors import ControllerError, KafkaErrors
 from tidelog.metadata.image import MetadataImage
 from tidelog.metadata.records import ClusterIdRecord, Endpoint, MetadataRecord, RegisterBrokerRecord
+from tidelog.raft.errors import NotLeaderError
 from tidelog.raft.messages import Message
 from tidelog.raft.progress import ReplicaStatus
 
@@ -214,6 +220,8 @@ class ClusterNode:
             if not node.is_leader:
                 self._led_epoch = None
                 continue
+            if not self.quorum.leader_ready:
+                continue  # its image may still lack the previous leader's last entries
             if self.quorum.image.cluster_id is None and self.quorum.applied >= node.high_watermark:
                 # the first leader of a new cluster names it (its own data dir's cluster id)
                 with contextlib.suppress(Exception):
@@ -300,7 +308,10 @@ class ClusterNode:
         Checking and proposing is one synchronous step against the working image (which
         includes every proposal in flight), so concurrent changes pipeline without
         conflicting; only the wait for the commit is shared."""
-        last = self.quorum.propose(records)
+        try:
+            last = self.quorum.propose(records)
+        except (NotLeaderError, LeaderNotReadyError) as exc:  # stepped down / not ready yet
+            raise RpcError(str(exc)) from None
         epoch = self.quorum.node.epoch
         try:
             await self.quorum.wait_applied(last + 1, OP_TIMEOUT_S, epoch)
@@ -315,6 +326,13 @@ class ClusterNode:
             return self.describe()
         if not self.quorum.node.is_leader:
             raise RpcError(f"node {self.core.node_id} is not the active controller")
+        try:
+            # changes are checked against the working image: only once it holds every entry
+            # a previous leader left in the log (see MetadataQuorum.leader_ready)
+            await self.quorum.wait_leader_ready(OP_TIMEOUT_S)
+        except (NotLeaderError, TimeoutError):
+            raise RpcError(f"node {self.core.node_id} is not ready to act as the active "
+                           "controller yet") from None
         if op == "heartbeat":
             return await self._heartbeat(args)
         if op == "register":

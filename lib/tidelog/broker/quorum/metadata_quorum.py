@@ -42,6 +42,7 @@ from tidelog.metadata.errors import MetadataError
 from tidelog.metadata.image import EMPTY_IMAGE, MetadataDelta, MetadataImage
 from tidelog.metadata.records import MetadataRecord, decode_record, encode_record
 from tidelog.raft.config import RaftConfig
+from tidelog.raft.errors import NotLeaderError
 from tidelog.raft.messages import Message
 from tidelog.raft.node import RaftNode
 from tidelog.raft.progress import QuorumStatus
@@ -55,6 +56,11 @@ log = logging.getLogger("tidelog.quorum")
 
 class NotCommittedError(MetadataError):
     """A proposal was replaced by another leader's entries: it will never commit."""
+
+
+class LeaderNotReadyError(MetadataError):
+    """A new leader was asked for a change before its image holds the previous leader's
+    entries (see :attr:`MetadataQuorum.leader_ready`); retriable."""
 
 
 class MetadataWriteError(StorageError, MetadataError):
@@ -149,6 +155,26 @@ class MetadataQuorum:
     def set_send(self, send: Callable[[Message], None] | None) -> None:
         """Where messages to other nodes go (the quorum transport, once it runs)."""
         self._send = send
+
+    @property
+    def leader_ready(self) -> bool:
+        """This node leads and has applied the entry that began its epoch, and so everything
+        before it. A new leader's log may end in a previous leader's proposals, not
+        committed yet: until they commit (with the new epoch's first entry) they are in
+        neither the image nor this leader's pending changes, and a change checked against
+        the working image could repeat one of them (a second CreateTopic of
+        __consumer_offsets was committed so, and every node failed to replay it)."""
+        node = self.node
+        return node.is_leader and self.applied > node.epoch_start_offset >= 0
+
+    async def wait_leader_ready(self, timeout: float) -> None:
+        """Return once :attr:`leader_ready` (TimeoutError after ``timeout``); NotLeaderError
+        if this node does not lead."""
+        node = self.node
+        if not node.is_leader:
+            raise NotLeaderError(self.config.node_id, node.leader_id, node.epoch)
+        if not self.leader_ready:
+            await self.wait_applied(node.epoch_start_offset + 1, timeout)
 
     @property
     def working_image(self) -> MetadataImage:
@@ -297,6 +323,10 @@ class MetadataQuorum:
         if self._alone and not self.node.is_leader and self.node.epoch > 0:
             # a re-election after a failed write did not get through: try again now
             self._elect_alone()
+        if self.node.is_leader and not self.leader_ready:
+            raise LeaderNotReadyError(
+                f"node {self.config.node_id} leads epoch {self.node.epoch} but has not yet "
+                "applied the previous leader's entries (retry)")
         after = self.working_image.apply_all(records)  # raises before anything is proposed
         last = self.node.propose([encode_record(r) for r in records])
         self._pending, self._pending_end = after, last + 1
