@@ -41,8 +41,8 @@ from tidelog.broker.metrics.counters import BrokerMetrics
 from tidelog.broker.quorum import MetadataQuorum
 from tidelog.broker.quorum.cluster import ClusterNode
 from tidelog.broker.replication.manager import ReplicaManager
-from tidelog.broker.txn.coordinator import TransactionCoordinator
 from tidelog.broker.services import ProducerIdPool
+from tidelog.broker.txn.coordinator import TransactionCoordinator
 from tidelog.errors import TidelogError
 from tidelog.metadata import controller_ops
 from tidelog.metadata.controller_ops import ConfigChange

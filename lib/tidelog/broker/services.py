@@ -99,3 +99,32 @@ class Broker(Protocol):
                       ) -> None: ...
 
     def allocate_producer_id(self) -> int: ...
+
+
+class OffsetsTopic(Protocol):
+    """What the transaction coordinator needs of ``__consumer_offsets``."""
+
+    async def ensure_topic(self) -> None: ...
+
+    def partition_of(self, group: str) -> int: ...
+
+
+class Groups(Protocol):
+    """What the transaction coordinator needs of the group coordinator."""
+
+    @property
+    def store(self) -> OffsetsTopic: ...
+
+    def complete_txn(self, partition: int, producer_id: int, producer_epoch: int,
+                     commit: bool) -> None: ...
+
+
+class TxnBroker(Broker, Protocol):
+    """The broker as the transaction coordinator and its marker writer see it."""
+
+    @property
+    def groups(self) -> Groups: ...
+
+    @property
+    def stopping(self) -> bool:
+        """Shutdown has begun."""

@@ -36,10 +36,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from tidelog.broker.groups.schema import partition_for
 from tidelog.broker.groups.store import OFFSETS_TOPIC
+from tidelog.broker.services import TxnBroker
 from tidelog.broker.txn.markers import MarkerWriter
 from tidelog.broker.txn.store import TXN_TOPIC, TxnStateStore
 from tidelog.errors import TidelogError
@@ -53,9 +53,6 @@ from tidelog.transactions.log_format import (
     encode_value,
 )
 from tidelog.transactions.state import IDLE, MAX_EPOCH, PREPARED, TxnMetadata, TxnStatus
-
-if TYPE_CHECKING:
-    from tidelog.broker.core import BrokerCore
 
 log = logging.getLogger("tidelog.broker.txn")
 E = ErrorCode
@@ -72,7 +69,7 @@ def _now_ms() -> int:
 
 
 class TransactionCoordinator:
-    def __init__(self, core: BrokerCore) -> None:
+    def __init__(self, core: TxnBroker) -> None:
         self.core = core
         self.store = TxnStateStore(core)
         self.markers = MarkerWriter(core)

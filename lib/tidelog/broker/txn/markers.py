@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from tidelog.broker.groups.store import OFFSETS_TOPIC
 from tidelog.broker.replication.link import BrokerLink, LinkError
+from tidelog.broker.services import TxnBroker
 from tidelog.errors import TidelogError
 from tidelog.protocol.apis import ApiKey
 from tidelog.protocol.data import Struct
@@ -30,9 +30,6 @@ from tidelog.records.batch_header import parse_header
 from tidelog.records.control import ABORT, COMMIT, Marker, build_marker_batch
 from tidelog.storage.topic_partition import TopicPartition
 
-if TYPE_CHECKING:
-    from tidelog.broker.core import BrokerCore
-
 log = logging.getLogger("tidelog.broker.txn")
 
 #: How long one marker waits for the in-sync replicas.
@@ -40,7 +37,7 @@ MARKER_TIMEOUT_S = 10.0
 RETRY_S = 0.2
 
 
-async def append_marker(core: BrokerCore, topic: str, partition: int, producer_id: int,
+async def append_marker(core: TxnBroker, topic: str, partition: int, producer_id: int,
                         producer_epoch: int, commit: bool, coordinator_epoch: int
                         ) -> ErrorCode:
     replicas = core.replicas
@@ -70,7 +67,7 @@ async def append_marker(core: BrokerCore, topic: str, partition: int, producer_i
 
 
 class MarkerWriter:
-    def __init__(self, core: BrokerCore) -> None:
+    def __init__(self, core: TxnBroker) -> None:
         self.core = core
         self._links: dict[int, BrokerLink] = {}
         #: A link carries one request at a time.
