@@ -294,6 +294,11 @@ class BrokerCore:
             props[name] = broker[name]
         return props
 
+    def commit(self, records: Sequence[MetadataRecord]) -> None:
+        """Commit ``records`` on a single node (in a cluster changes go through the active
+        controller: tidelog.broker.quorum.ops)."""
+        self._commit(records)
+
     def _commit(self, records: Sequence[MetadataRecord]) -> None:
         assert self.metadata is not None
         if self.config.is_cluster:

@@ -22,6 +22,7 @@ from tidelog.broker.quorum.metadata_quorum import MetadataQuorum
 from tidelog.broker.replication.manager import ReplicaManager
 from tidelog.metadata.controller_ops import ConfigChange, ProducerIdBlock
 from tidelog.metadata.image import MetadataImage, TopicImage
+from tidelog.metadata.records import MetadataRecord
 from tidelog.storage.config import LogConfig
 from tidelog.storage.manager import LogManager
 
@@ -99,6 +100,9 @@ class Broker(Protocol):
                       ) -> None: ...
 
     def allocate_producer_id(self) -> int: ...
+
+    def commit(self, records: Sequence[MetadataRecord]) -> None:
+        """Commit on a single node (a cluster's changes go through its controller)."""
 
 
 class OffsetsTopic(Protocol):

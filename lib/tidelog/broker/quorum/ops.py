@@ -183,7 +183,7 @@ async def _run(core: Broker, op: str, args: dict[str, Any]) -> Any:
         return await core.cluster.submit(op, args)
     records, result = BUILDERS[op](core, core.image, args)
     if records:
-        core._commit(records)
+        core.commit(records)
     return result
 
 
