@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tidelog.broker.addresses import HostPort as HostPort
+from tidelog.broker.addresses import parse_host_port as parse_host_port
 from tidelog.errors import TidelogError
 from tidelog.storage.config import LogConfig
 
@@ -47,34 +49,6 @@ class ConfigError(TidelogError):
 # ---------------------------------------------------------------------------------------------
 # Value types. A parser takes the raw value (a TOML value, or a string from the environment or
 # a flag) and returns the typed value or raises ValueError with the reason.
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class HostPort:
-    """A ``HOST:PORT`` address; IPv6 hosts are written in brackets: ``[::1]:9092``."""
-
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    @property
-    def is_wildcard(self) -> bool:
-        return self.host in ("0.0.0.0", "::")
-
-
-_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^\s:\[\]]+)):(?P<port>\d{1,5})$")
-
-
-def parse_host_port(text: str) -> HostPort:
-    match = _HOST_PORT.match(text)
-    if match is None:
-        raise ValueError(f"{text!r} is not HOST:PORT")
-    port = int(match["port"])
-    if port > 65535:
-        raise ValueError(f"port {port} is above 65535")
-    return HostPort(match["v6"] or match["host"], port)
 
 
 def _int(low: int, high: int = (1 << 63) - 1) -> Callable[[object], int]:
@@ -535,7 +509,7 @@ class BrokerConfig:
     quorum: str = ""
     broker_heartbeat_interval_ms: int = 250
     broker_session_timeout_ms: int = 3000
-    listen: HostPort = HostPort("127.0.0.1", 9092)
+    listen: HostPort = HostPort("127.0.0.1", 9092)  # noqa: RUF009 (a frozen dataclass)
     controller_listen: HostPort | None = None
     advertised_listen: HostPort | None = None
     metrics_listen: HostPort | None = None

@@ -23,6 +23,7 @@ import ssl
 from collections.abc import Mapping
 from pathlib import Path
 
+from tidelog.broker.addresses import parse_host_port
 from tidelog.errors import TidelogError
 from tidelog.metadata.records import Endpoint
 
@@ -81,8 +82,6 @@ def parse_listeners(text: str) -> dict[str, tuple[str, int]]:
     """``NAME://HOST:PORT,...`` -> {NAME: (host, port)} in order (raises ValueError).
 
     IPv6 hosts are written in brackets, ``SSL://[::1]:9093``."""
-    from tidelog.broker.config import parse_host_port
-
     out: dict[str, tuple[str, int]] = {}
     for part in (p.strip() for p in text.split(",")):
         if not part:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from tidelog.broker.config import BrokerConfig
+from tidelog.broker.listeners import ListenerSpec
 from tidelog.broker.quorum.metadata_quorum import MetadataQuorum
 from tidelog.broker.replication.manager import ReplicaManager
 from tidelog.metadata.controller_ops import ConfigChange, ProducerIdBlock
@@ -79,6 +80,10 @@ class Broker(Protocol):
 
     @property
     def producer_ids(self) -> ProducerIdPool: ...
+
+    @property
+    def listeners(self) -> tuple[ListenerSpec, ...]:
+        """The named listeners besides the plain ``listen`` address (registered with it)."""
 
     @property
     def image(self) -> MetadataImage: ...

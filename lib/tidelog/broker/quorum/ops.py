@@ -291,7 +291,7 @@ async def alter_scram(core: Broker, args: dict[str, Any]) -> dict[str, tuple[str
     if core.cluster is None:
         records, refused = credentials.build(core.image, args)
         if records:
-            core._commit(records)
+            core.commit(records)
         return refused
     result = await core.cluster.submit("alter_scram", args)
     return {str(u): (str(why[0]), str(why[1])) for u, why in dict(result or {}).items()}
@@ -303,6 +303,6 @@ async def change_acls(core: Broker, op: str, args: dict[str, Any]) -> Any:
     if core.cluster is None:
         records, result = BUILDERS[op](core, core.image, args)
         if records:
-            core._commit(records)
+            core.commit(records)
         return result
     return await core.cluster.submit(op, args)
