@@ -30,7 +30,7 @@ import struct
 from collections.abc import Callable, Mapping, Sized
 from typing import Any
 
-from tidelog.protocol import primitives as p
+import tidelog.protocol.primitives as p
 from tidelog.protocol.data import Struct
 from tidelog.protocol.exceptions import (
     EncodeError,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import struct
 
-from tidelog.protocol import primitives as p
+import tidelog.protocol.primitives as p
 from tidelog.protocol.exceptions import TruncatedMessageError
 from tidelog.protocol.header_fields import RequestHeader, ResponseHeader
 
