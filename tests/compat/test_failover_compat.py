@@ -28,10 +28,10 @@ import confluent_kafka as ck
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import TopicPartition as AioTopicPartition
-from cluster_harness import LogdCluster, wait_for
+from cluster_harness import LogdCluster, create_topic, wait_for
 from compat_common import TIMEOUT
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import ConsumerGroupTopicPartitions
+from confluent_kafka.admin import AdminClient
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KpTopicPartition
 from test_cluster import live_brokers
@@ -69,24 +69,6 @@ def partition0(cluster: LogdCluster, topic: str, via: int) -> tuple[int, list[in
 
 def values(n: range) -> list[bytes]:
     return [b"r-%06d" % i for i in n]
-
-
-def create_topic(servers: str, topic: str, partitions: int) -> None:
-    """Create ``topic`` (replication factor 3), retrying what a cluster whose membership just
-    moved may answer (a dropped broker handle, a retriable error), as an admin tool would."""
-    def attempt() -> bool | None:
-        admin = AdminClient({"bootstrap.servers": servers})
-        try:
-            admin.create_topics([NewTopic(topic, partitions, 3)])[topic].result(30)
-        except KafkaException as exc:
-            err = exc.args[0]
-            if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:  # an earlier attempt made it
-                return True
-            if err.retriable() or err.code() < 0:
-                return None
-            raise
-        return True
-    wait_for(f"topic {topic} created", attempt, 60)
 
 
 class Scenario:

@@ -137,3 +137,27 @@ class LogdCluster:
 
     def logs(self) -> str:
         return "\n".join(f"--- node {i}\n{n.log()}" for i, n in self.nodes.items())
+
+
+def create_topic(servers: str, topic: str, partitions: int, replication: int = 3,
+                 config: dict[str, str] | None = None) -> None:
+    """Create ``topic`` with confluent-kafka's admin client, retrying what a cluster whose
+    membership just moved may answer (a dropped broker handle, a retriable error), as an
+    admin tool would; an earlier attempt that made it counts."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    def attempt() -> bool | None:
+        admin = AdminClient({"bootstrap.servers": servers})
+        try:
+            admin.create_topics([NewTopic(topic, partitions, replication, config=config or {})]
+                                )[topic].result(30)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                return True
+            if err.retriable() or err.code() < 0:
+                return None
+            raise
+        return True
+    wait_for(f"topic {topic} created", attempt, 60)

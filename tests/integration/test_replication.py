@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from cluster_harness import LogdCluster, wait_for
+from cluster_harness import LogdCluster, create_topic, wait_for
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from test_cluster import live_brokers
@@ -45,21 +45,7 @@ def create(cluster: LogdCluster, topic: str, **config: str) -> None:
     wait_for("three live brokers",
              lambda: live_brokers(cluster.running()[0].bootstrap) == {1, 2, 3}, timeout=60)
 
-    def attempt() -> bool | None:
-        admin = AdminClient({"bootstrap.servers": bootstrap(cluster)})
-        try:
-            admin.create_topics([NewTopic(topic, 1, 3, config=config)])[topic].result(30)
-        except KafkaException as exc:
-            if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                return True
-            # a broker handle librdkafka dropped while the cluster's membership moved: retry,
-            # as an admin tool would
-            if exc.args[0].retriable() or exc.args[0].code() < 0:
-                return None
-            raise
-        return True
-
-    wait_for(f"topic {topic} created", attempt, timeout=60)
+    create_topic(bootstrap(cluster), topic, 1, config=config)
 
 
 def partition(cluster: LogdCluster, topic: str) -> tuple[int, list[int], list[int]]:

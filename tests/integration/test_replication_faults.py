@@ -24,9 +24,9 @@ from typing import Any
 
 import netns_harness
 import pytest
-from cluster_harness import LogdCluster, wait_for
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from cluster_harness import LogdCluster, create_topic, wait_for
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 from test_cluster import live_brokers
 from tidelog.errors import TidelogError
 from tidelog.records.batch_header import iter_batches
@@ -93,24 +93,6 @@ def state(cluster: LogdCluster, topic: str, via: int | None = None
     admin = AdminClient({"bootstrap.servers": servers})
     parts = admin.list_topics(topic, timeout=5).topics[topic].partitions
     return {p: (m.leader, sorted(m.isrs)) for p, m in parts.items()}
-
-
-def create_topic(servers: str, topic: str, partitions: int) -> None:
-    """Create ``topic`` (replication factor 3), retrying what a cluster whose membership just
-    moved may answer (a dropped broker handle, a retriable error), as an admin tool would."""
-    def attempt() -> bool | None:
-        admin = AdminClient({"bootstrap.servers": servers})
-        try:
-            admin.create_topics([NewTopic(topic, partitions, 3)])[topic].result(30)
-        except KafkaException as exc:
-            err = exc.args[0]
-            if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:  # an earlier attempt made it
-                return True
-            if err.retriable() or err.code() < 0:
-                return None
-            raise
-        return True
-    wait_for(f"topic {topic} created", attempt, 60)
 
 
 def create(cluster: LogdCluster, topic: str) -> int:
