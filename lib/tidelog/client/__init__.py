@@ -8,6 +8,8 @@ Layers (each module's docstring has the details):
   leader routing; :mod:`~tidelog.client.retry` -- bounded retries with backoff;
 * :mod:`~tidelog.client.producer` -- batching, linger, compression, acks, idempotence,
   back-pressure, murmur2 and sticky partitioning (:mod:`~tidelog.client.murmur2`);
+* :mod:`~tidelog.client.transactions` -- the transactional producer (exactly-once: outputs
+  and consumed offsets committed together);
 * :mod:`~tidelog.client.consumer` -- assigned partitions, start positions
   (:mod:`~tidelog.client.offsets`), long-polling fetches, decoding of every codec;
 * :mod:`~tidelog.client.admin` -- topics, partitions, configs, offsets.
@@ -31,6 +33,12 @@ if TYPE_CHECKING:
     from tidelog.client.offsets import BEGINNING, END, OffsetSpec, list_offsets, parse_offset
     from tidelog.client.producer import Producer, ProducerConfig, ProducerStats, parse_acks
     from tidelog.client.retry import RetryPolicy
+    from tidelog.client.transactions import (
+        AbortableTransactionError,
+        FatalTransactionError,
+        ProducerFenced,
+        TransactionalProducer,
+    )
 
 # Exports load on first use (PEP 562): a program that only produces does not pay for the
 # admin, consumer and group modules at start-up (design.md: programs start fast).
@@ -62,6 +70,10 @@ _EXPORTS = {
     "ProducerStats": "tidelog.client.producer",
     "parse_acks": "tidelog.client.producer",
     "RetryPolicy": "tidelog.client.retry",
+    "AbortableTransactionError": "tidelog.client.transactions",
+    "FatalTransactionError": "tidelog.client.transactions",
+    "ProducerFenced": "tidelog.client.transactions",
+    "TransactionalProducer": "tidelog.client.transactions",
 }
 
 
@@ -75,6 +87,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BEGINNING",
     "END",
+    "AbortableTransactionError",
     "Admin",
     "BrokerError",
     "ClientError",
@@ -83,17 +96,20 @@ __all__ = [
     "ConnectionLost",
     "Consumer",
     "ConsumerConfig",
+    "FatalTransactionError",
     "Fetched",
     "OffsetSpec",
     "PartitionDescription",
     "PartitionInfo",
     "Producer",
     "ProducerConfig",
+    "ProducerFenced",
     "ProducerStats",
     "RequestTimedOut",
     "RetryPolicy",
     "TopicDescription",
     "TopicInfo",
+    "TransactionalProducer",
     "connect",
     "list_offsets",
     "murmur2",

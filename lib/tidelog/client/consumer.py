@@ -205,7 +205,9 @@ class Consumer:
         """Resolve the start positions of ``items`` (partition, spec) of ``topic``."""
         parts = [p for p, _ in items]
         earliest = await list_offsets(self.cluster, topic, parts, EARLIEST, retry=retry)
-        latest = await list_offsets(self.cluster, topic, parts, LATEST, retry=retry)
+        # read_committed ends at the last stable offset: "end" and -N count from there
+        latest = await list_offsets(self.cluster, topic, parts, LATEST, retry=retry,
+                                    isolation_level=self.config.isolation_level)
         stamps: dict[int, dict[int, tuple[int, int]]] = {}
         for partition, spec in items:
             low = earliest[partition][0]
@@ -448,7 +450,8 @@ class Consumer:
         if state.position < low:
             state.position = low
             return
-        offsets = await list_offsets(self.cluster, state.topic, [state.partition], LATEST)
+        offsets = await list_offsets(self.cluster, state.topic, [state.partition], LATEST,
+                                     isolation_level=self.config.isolation_level)
         state.position = offsets[state.partition][0]
 
 

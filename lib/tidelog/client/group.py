@@ -43,7 +43,7 @@ from tidelog.client.consumer_protocol import (
     encode_assignment,
     encode_subscription,
 )
-from tidelog.client.errors import BrokerError, ClientError, ConnectionLost
+from tidelog.client.errors import BrokerError, ClientError, ConnectionLost, RequestTimedOut
 from tidelog.protocol import ApiKey, Struct
 from tidelog.protocol.errors import ErrorCode
 
@@ -71,35 +71,41 @@ class GroupConfig:
     join_timeout_s: float = 60.0
 
 
-async def find_coordinator(cluster: Cluster, group_id: str, timeout_s: float = 30.0
-                           ) -> tuple[str, int]:
-    """(host, port) of the group's coordinator, retried while it is not available."""
+#: FindCoordinator key types: a consumer group, a transactional id.
+GROUP_KEY, TRANSACTION_KEY = 0, 1
+
+
+async def find_coordinator(cluster: Cluster, group_id: str, timeout_s: float = 30.0, *,
+                           key_type: int = GROUP_KEY) -> tuple[str, int]:
+    """(host, port) of the coordinator of a group (or, with ``key_type``
+    :data:`TRANSACTION_KEY`, of a transactional id), retried while it is not available."""
     deadline = time.monotonic() + timeout_s
+    what = "group" if key_type == GROUP_KEY else "transactional id"
     while True:
         err: ClientError
         try:
             conn = await cluster.any_node()
             ans = await conn.request(ApiKey.FIND_COORDINATOR, {
-                "key": group_id, "key_type": 0, "coordinator_keys": [group_id]})
+                "key": group_id, "key_type": key_type, "coordinator_keys": [group_id]})
             if conn.version(ApiKey.FIND_COORDINATOR) >= 4:
                 ans = ans.coordinators[0]
             if ans.error_code == 0:
                 return ans.host, ans.port
-            err = BrokerError(ans.error_code, f"find coordinator of group {group_id}")
+            err = BrokerError(ans.error_code, f"find coordinator of {what} {group_id}")
             if not err.retriable:
                 raise err
-        except ConnectionLost as exc:
+        except (ConnectionLost, RequestTimedOut) as exc:
             err = exc
         if time.monotonic() >= deadline:
             raise err
         await asyncio.sleep(_BACKOFF_S)
 
 
-def offset_fetch_body(group_id: str, wanted: Sequence[tuple[str, Sequence[int]]] | None
-                      ) -> dict[str, object]:
+def offset_fetch_body(group_id: str, wanted: Sequence[tuple[str, Sequence[int]]] | None,
+                      require_stable: bool = False) -> dict[str, object]:
     topics = None if wanted is None else [
         {"name": t, "partition_indexes": list(ps)} for t, ps in wanted]
-    return {"group_id": group_id, "topics": topics, "require_stable": False,
+    return {"group_id": group_id, "topics": topics, "require_stable": require_stable,
             "groups": [{"group_id": group_id, "topics": topics}]}
 
 
@@ -124,6 +130,18 @@ def offset_fetch_answer(ans: Struct, version: int, group_id: str
     return result
 
 
+@dataclass(frozen=True)
+class GroupMetadata:
+    """What a transactional producer's offset commit names of the consumer (Kafka's
+    ConsumerGroupMetadata): the coordinator refuses a commit of a member that is no longer in
+    the group's current generation, so a zombie cannot move the group's offsets."""
+
+    group_id: str
+    generation_id: int = -1
+    member_id: str = ""
+    group_instance_id: str | None = None
+
+
 class GroupMember:
     """One member of a consumer group (see the module docstring for the protocol)."""
 
@@ -142,6 +160,12 @@ class GroupMember:
         self.rebalance_needed = asyncio.Event()
         self._conn: Connection | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+
+    def metadata(self) -> GroupMetadata:
+        """This member's current generation, for
+        :meth:`~tidelog.client.transactions.TransactionalProducer.send_offsets_to_transaction`."""
+        return GroupMetadata(self.group_id, self.generation, self.member_id,
+                             self.config.instance_id)
 
     # -- the coordinator ---------------------------------------------------------------------
 
@@ -328,17 +352,30 @@ class GroupMember:
                 raise BrokerError(code, f"commit {t.name}/{p.partition_index}")
         return True
 
-    async def committed(self, partitions: Sequence[tuple[str, int]]
-                        ) -> dict[tuple[str, int], int]:
-        """The committed offsets of ``partitions`` (-1 where none is)."""
+    async def committed(self, partitions: Sequence[tuple[str, int]], *,
+                        require_stable: bool = False) -> dict[tuple[str, int], int]:
+        """The committed offsets of ``partitions`` (-1 where none is). With
+        ``require_stable`` (KIP-447, what a read_committed consumer asks) offsets that an
+        unfinished transaction is committing are waited for (UNSTABLE_OFFSET_COMMIT is
+        retried until the transaction ends, within ``join_timeout_s``), so an exactly-once
+        consumer never starts from offsets an abort is about to take back."""
         by_topic: dict[str, list[int]] = {}
         for topic, p in partitions:
             by_topic.setdefault(topic, []).append(p)
-        conn = await self._coordinator()
-        ans = await conn.request(ApiKey.OFFSET_FETCH,
-                                 offset_fetch_body(self.group_id, list(by_topic.items())))
-        found = offset_fetch_answer(ans, conn.version(ApiKey.OFFSET_FETCH), self.group_id)
-        return {tp: found.get(tp, (-1, ""))[0] for tp in partitions}
+        deadline = time.monotonic() + self.config.join_timeout_s
+        while True:
+            conn = await self._coordinator()
+            ans = await conn.request(ApiKey.OFFSET_FETCH, offset_fetch_body(
+                self.group_id, list(by_topic.items()), require_stable))
+            try:
+                found = offset_fetch_answer(ans, conn.version(ApiKey.OFFSET_FETCH),
+                                            self.group_id)
+            except BrokerError as exc:
+                if exc.code != E.UNSTABLE_OFFSET_COMMIT or time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(_BACKOFF_S)
+                continue
+            return {tp: found.get(tp, (-1, ""))[0] for tp in partitions}
 
     # -- leaving -----------------------------------------------------------------------------
 

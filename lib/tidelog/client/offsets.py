@@ -74,9 +74,10 @@ def parse_offset(text: str) -> OffsetSpec:
 
 async def list_offsets(
     cluster: Cluster, topic: str, partitions: Sequence[int], timestamp: int, *,
-    retry: bool = True,
+    retry: bool = True, isolation_level: int = 0,
 ) -> dict[int, tuple[int, int]]:
-    """ListOffsets for ``partitions`` of ``topic`` at ``timestamp`` (-2 earliest, -1 latest):
+    """ListOffsets for ``partitions`` of ``topic`` at ``timestamp`` (-2 earliest, -1 latest:
+    the last stable offset with ``isolation_level`` 1, read_committed):
     partition -> (offset, timestamp). Requests go to each partition's leader; retried
     within the cluster's budget unless ``retry`` is false (one try)."""
     result: dict[int, tuple[int, int]] = {}
@@ -91,7 +92,7 @@ async def list_offsets(
         for leader, parts in by_leader.items():
             conn = await cluster.node(leader)
             answer = await conn.request(ApiKey.LIST_OFFSETS, {
-                "replica_id": -1, "isolation_level": 0,
+                "replica_id": -1, "isolation_level": isolation_level,
                 "topics": [{"name": topic, "partitions": [
                     {"partition_index": p, "timestamp": timestamp} for p in parts]}],
                 "timeout_ms": 30_000,

@@ -27,6 +27,11 @@ partition's next sequence number, kept across retries so the broker drops duplic
 limit: the epoch is never bumped, so after a batch of a partition fails for good, later
 batches of that partition fail too (OUT_OF_ORDER_SEQUENCE_NUMBER) and are counted as failed.
 
+Transactions: :class:`~tidelog.client.transactions.TransactionalProducer` is this producer
+with a transactional id; it uses the hooks :meth:`Producer._before_send` (the partition joins
+the transaction before its first batch goes out), :meth:`Producer._batch_failed` and
+:meth:`Producer._discard_unsent` (an abort drops what was not sent yet).
+
 Crash behaviour: a batch that fails for good (a non-retriable error, or retries exhausted)
 counts its records in :attr:`ProducerStats.failed` and its message in
 :attr:`ProducerStats.errors`; sending goes on. :meth:`Producer.flush` waits for every batch
@@ -156,6 +161,8 @@ class Producer:
         self._space = asyncio.Condition()
         self._producer_id = -1
         self._producer_epoch = -1
+        #: Set by TransactionalProducer: batches are transactional, requests name it.
+        self._transactional_id: str | None = None
         self._started = False
         self._rng = random.Random()
 
@@ -373,13 +380,14 @@ class Producer:
                 state.values, timestamp=time.time_ns() // 1_000_000,
                 compression=cfg.compression, compression_level=cfg.compression_level,
                 producer_id=self._producer_id, producer_epoch=self._producer_epoch,
-                base_sequence=seq,
+                base_sequence=seq, is_transactional=self._transactional_id is not None,
             )
         else:
             data = build_batch(
                 state.records, compression=cfg.compression,
                 compression_level=cfg.compression_level, producer_id=self._producer_id,
                 producer_epoch=self._producer_epoch, base_sequence=seq,
+                is_transactional=self._transactional_id is not None,
             )
         batch = _Batch(data, count, state.payload, state.size - BATCH_OVERHEAD)
         state.values = []
@@ -415,11 +423,13 @@ class Producer:
 
     async def _deliver(self, state: _Partition, batch: _Batch, slots: asyncio.Semaphore) -> None:
         try:
+            await self._before_send(state)
             await self.cluster.with_retry(lambda: self._produce(state, batch), state.topic)
         except ClientError as exc:
             self.stats.failed += batch.count
             self.stats.errors.append(f"{state.topic}/{state.partition}: {exc}")
             self.cluster.forget(state.topic)
+            self._batch_failed(exc)
         else:
             self.stats.records += batch.count
             self.stats.bytes += batch.payload_bytes
@@ -433,7 +443,7 @@ class Producer:
     async def _produce(self, state: _Partition, batch: _Batch) -> None:
         conn = await self.cluster.leader(state.topic, state.partition, auto_create=True)
         body = {
-            "transactional_id": None,
+            "transactional_id": self._transactional_id,
             "acks": self.config.acks,
             "timeout_ms": self.config.request_timeout_ms,
             "topic_data": [{"name": state.topic, "partition_data": [
@@ -451,6 +461,40 @@ class Producer:
                 if code != ErrorCode.NONE:
                     raise BrokerError(code, f"produce to {state.topic}/{state.partition}",
                                       part.error_message)
+
+    # -- hooks of the transactional producer ---------------------------------------------
+
+    async def _before_send(self, state: _Partition) -> None:
+        """Runs before a batch of ``state`` is sent; raising fails the batch."""
+
+    def _batch_failed(self, error: ClientError) -> None:
+        """A batch failed for good with ``error`` (already counted in the stats)."""
+
+    async def _discard_unsent(self) -> int:
+        """Drop the records of open and queued batches (in-flight ones go on); the sequence
+        numbers of dropped batches are given back, so the next batch of each partition
+        follows the last one sent. Returns how many records were dropped."""
+        dropped = held = 0
+        for state in self._parts.values():
+            state.generation += 1  # a pending linger timer now finds nothing to close
+            held += state.size - BATCH_OVERHEAD if state.open_count else 0
+            dropped += state.open_count
+            state.values, state.records = [], []
+            state.size, state.payload = BATCH_OVERHEAD, 0
+            while state.queue:
+                batch = state.queue.pop()  # newest first: sequences are given back in order
+                dropped += batch.count
+                held += batch.held
+                if self.config.idempotent:
+                    state.sequence = (state.sequence - batch.count) & 0x7FFFFFFF
+        if held:
+            await self._release(held)
+        return dropped
+
+    def _reset_sequences(self) -> None:
+        """A new producer epoch starts every partition at sequence 0."""
+        for state in self._parts.values():
+            state.sequence = 0
 
     async def flush(self) -> None:
         """Close every open batch and wait until all batches are acknowledged or failed."""

@@ -107,6 +107,7 @@ def build_value_batch(
     producer_id: int = -1,
     producer_epoch: int = -1,
     base_sequence: int = -1,
+    is_transactional: bool = False,
 ) -> bytes:
     """One batch of value-only records sharing ``timestamp`` (ms)."""
     section = encode_value_records(values)  # type: ignore[arg-type]
@@ -115,12 +116,13 @@ def build_value_batch(
             [NewRecord(v, None, (), timestamp) for v in values],
             compression=compression, compression_level=compression_level,
             producer_id=producer_id, producer_epoch=producer_epoch, base_sequence=base_sequence,
+            is_transactional=is_transactional,
         )
     return finish_batch(
         section, len(values), timestamp, timestamp,
         compression=compression, compression_level=compression_level,
         producer_id=producer_id, producer_epoch=producer_epoch, base_sequence=base_sequence,
-        timestamp_type=TimestampType.CREATE_TIME,
+        is_transactional=is_transactional, timestamp_type=TimestampType.CREATE_TIME,
     )
 
 
