@@ -11,12 +11,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 
-from logd_harness import Logd
+from logd_harness import TEST_BROKER_ENV, Logd
 
 
 @pytest.fixture
 def logd(tmp_path: Path) -> Iterator[Logd]:
-    broker = Logd(tmp_path).start()
+    broker = Logd(tmp_path, env=TEST_BROKER_ENV).start()
     yield broker
     try:
         if broker.running:
@@ -29,7 +29,7 @@ def logd(tmp_path: Path) -> Iterator[Logd]:
 @pytest.fixture(scope="module")
 def shared_logd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logd]:
     """One broker for the tests of a module that do not restart it."""
-    broker = Logd(tmp_path_factory.mktemp("compat")).start()
+    broker = Logd(tmp_path_factory.mktemp("compat"), env=TEST_BROKER_ENV).start()
     yield broker
     try:
         if broker.running:

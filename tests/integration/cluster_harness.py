@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from logd_harness import ROOT, Logd
+from logd_harness import ROOT, TEST_BROKER_ENV, Logd
 
 T = TypeVar("T")
 HEARTBEAT_MS = 200
@@ -87,12 +87,21 @@ class LogdCluster:
                 tmp, "--node-id", str(i), "--quorum", self.quorum, "--roles", roles,
                 "--broker-heartbeat-interval-ms", str(HEARTBEAT_MS),
                 "--broker-session-timeout-ms", str(SESSION_MS), *extra, name=f"node{i}",
-                env=env, host=host, port=port, prefix=prefix,
+                env={**TEST_BROKER_ENV, **(env or {})}, host=host, port=port, prefix=prefix,
             )
 
     def start(self) -> LogdCluster:
-        for node in self.nodes.values():
-            node.start()
+        # Every node launched before any is waited for: their start-ups (imports, opening the
+        # log dirs, the quorum's first election) overlap instead of adding up.
+        try:
+            for node in self.nodes.values():
+                node.launch()
+            for node in self.nodes.values():
+                node.wait_started()
+        except BaseException:
+            for node in self.nodes.values():
+                node.kill()
+            raise
         return self
 
     def running(self) -> list[Logd]:

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from logd_harness import Logd
+from logd_harness import TEST_BROKER_ENV, Logd
 
 
 @pytest.fixture
 def logd(tmp_path: Path) -> Iterator[Logd]:
-    broker = Logd(tmp_path).start()
+    broker = Logd(tmp_path, env=TEST_BROKER_ENV).start()
     yield broker
     try:
         if broker.running:
@@ -24,7 +24,8 @@ def logd(tmp_path: Path) -> Iterator[Logd]:
 @pytest.fixture(scope="module")
 def shared_logd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logd]:
     """One broker for a whole module of tests that do not restart it (faster)."""
-    broker = Logd(tmp_path_factory.mktemp("shared"), "--num-partitions", "1").start()
+    broker = Logd(tmp_path_factory.mktemp("shared"), "--num-partitions", "1",
+                  env=TEST_BROKER_ENV).start()
     yield broker
     try:
         if broker.running:

@@ -26,6 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 _LISTENING = re.compile(r"listening on [0-9.]+:(\d+)")
+#: What the shared test brokers run with (the tests' own settings win): no initial rebalance
+#: delay, as Kafka's test brokers (group.initial.rebalance.delay.ms=0), so a new group's first
+#: member is not kept waiting the default 3 s; the delay has its own tests.
+TEST_BROKER_ENV = {"TIDELOG_GROUP_INITIAL_REBALANCE_DELAY_MS": "0"}
 
 
 class Logd:
@@ -46,6 +50,7 @@ class Logd:
         self.prefix = list(prefix)
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
+        self._launched = 0.0
 
     @property
     def bootstrap(self) -> str:
@@ -62,6 +67,11 @@ class Logd:
         ]
 
     def start(self) -> Logd:
+        return self.launch().wait_started()
+
+    def launch(self) -> Logd:
+        """Start the process without waiting for it to listen (:meth:`wait_started` does):
+        a cluster launches all its nodes first, so their start-ups overlap."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         with self.log_path.open("ab") as f:
             self._log_offset = f.tell()
@@ -73,7 +83,13 @@ class Logd:
                 self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=err, cwd=ROOT, env=env,
             )
-        deadline = time.monotonic() + START_TIMEOUT_S
+        self._launched = time.monotonic()
+        return self
+
+    def wait_started(self) -> Logd:
+        """Wait (bounded, from the launch) for the ``listening on`` line; learn the port."""
+        assert self.proc is not None, "not launched"
+        deadline = self._launched + START_TIMEOUT_S
         while time.monotonic() < deadline:
             match = _LISTENING.search(self.new_log())
             if match:

@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from logd_harness import Logd
+from logd_harness import TEST_BROKER_ENV, Logd
 
 BIN = Path(sys.executable).parent
 TIMEOUT = 60
@@ -27,7 +27,8 @@ def tool(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logd]:
-    logd = Logd(tmp_path_factory.mktemp("logd"), "--num-partitions", "1").start()
+    logd = Logd(tmp_path_factory.mktemp("logd"), "--num-partitions", "1",
+                env=TEST_BROKER_ENV).start()  # every log-consume -g: no 3 s wait
     yield logd
     try:
         if logd.running:

@@ -83,7 +83,11 @@ def test_one_code_per_condition(broker: Logd, topic: str, argv: list[str],
 def test_a_topic_the_broker_will_not_create_is_not_found(tmp_path: Path) -> None:
     strict = Logd(tmp_path, "--auto-create-topics", "false").start()
     try:
-        result = run(strict, "log-produce", "-t", "nope", stdin=b"x\n", check=None)
+        # --timeout: the producer waits that long for the topic to appear (as Kafka's
+        # producer waits max.block.ms) before saying it does not exist; the default 30 s
+        # was this test's whole time.
+        result = run(strict, "log-produce", "-t", "nope", "--timeout", "5", stdin=b"x\n",
+                     check=None)
         assert result.returncode == ExitCode.NOT_FOUND, result.stderr.decode()
         assert b"does not exist" in result.stderr
     finally:

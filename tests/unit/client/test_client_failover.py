@@ -37,7 +37,9 @@ def test_budget_bounds_retries_in_time() -> None:
     elapsed = time.monotonic() - started
     assert len(calls) > 3, "retried while the budget lasted"
     assert elapsed < 30, "and stopped when it ran out"
-    assert calls[-1] - started < 3.0, "no try starts after the deadline"
+    # The budget runs from the first try (calls[0]), a little after ``started`` when the
+    # process is starved: measured from ``started`` a try that kept to the budget overran it.
+    assert calls[-1] - calls[0] < 3.0, "no try starts after the deadline"
 
 
 def test_nested_loops_share_the_outer_deadline() -> None:
