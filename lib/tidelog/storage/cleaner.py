@@ -16,7 +16,7 @@ What one pass does to a log with ``cleanup.policy`` compact (:func:`clean_pass`)
 3. Every inactive segment from the log start up to the map's end is rewritten, in groups whose
    old sizes fit ``segment.bytes`` (so compaction does not leave thousands of tiny files).
    A record stays unless a later record of its key is in the map. In the mapped section that
-   is: its offset is one of the map's (the sorted offsets answer a batch by bisection, and a
+   is: its offset is one of the map's (the sorted offsets answer a batch by binary search, and a
    batch holding none of them is dropped without being scanned again); below it the record's
    key is looked up. A record without a key goes
    (Kafka's cleaner drops it); a tombstone (null value) stays until its batch's delete horizon
@@ -58,12 +58,11 @@ import operator
 import os
 import threading
 import time
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from tidelog.errors import TidelogError
 from tidelog.records.batch_header import (
@@ -78,13 +77,20 @@ from tidelog.records.errors import CorruptRecordError
 from tidelog.records.keys import scan_keys
 from tidelog.records.reader import decode_batch
 from tidelog.storage.checkpoint import read_offset_checkpoint, write_offset_checkpoint
-from tidelog.storage.cleaner_map import OffsetMap
 from tidelog.storage.errors import CheckpointError, StorageError
 from tidelog.storage.log import CleanerView, PartitionLog
 from tidelog.storage.segment import INT32_MAX, LogSegment
 from tidelog.storage.swap import CLEANED_SUFFIX, StepHook
 from tidelog.storage.topic_partition import TopicPartition
 from tidelog.storage.txn_state import AbortedRanges
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    # Imported when the first map is made: numpy is slow to import and only the cleaner
+    # thread needs it.
+    from tidelog.storage.cleaner_map import OffsetMap
 
 log = logging.getLogger("tidelog.storage.cleaner")
 
@@ -484,7 +490,7 @@ class _Keep:
 
     offset_map: OffsetMap
     #: The map's offsets, ascending: in [first_dirty, map_end) exactly the records that stay.
-    survivors: list[int]
+    survivors: npt.NDArray[np.int64]
     first_dirty: int
     map_end: int
     now_ms: int
@@ -522,8 +528,8 @@ def _clean_batch(
     base, last = header.base_offset, header.last_offset
     mapped = ctx.first_dirty <= base and last < ctx.map_end
     if mapped:
-        lo = bisect_left(ctx.survivors, base)
-        hi = bisect_right(ctx.survivors, last)
+        lo = int(ctx.survivors.searchsorted(base))
+        hi = int(ctx.survivors.searchsorted(last, side="right"))
         if lo == hi:
             stats.records_read += header.records_count
             return _nothing_kept(header, ctx), _NO_HORIZON
@@ -531,7 +537,7 @@ def _clean_batch(
     offsets, keys, nulls = scan.offsets, scan.keys, scan.nulls
     stats.records_read += len(offsets)
     if mapped:
-        keep = list(map(set(ctx.survivors[lo:hi]).__contains__, offsets))
+        keep = list(map(set(ctx.survivors[lo:hi].tolist()).__contains__, offsets))
     elif scan.key_size < 0 and None in keys:
         # A record without a key goes: a compacted log has no place for it (nor in Kafka).
         get = ctx.offset_map.get
@@ -753,6 +759,8 @@ class LogCleaner:
             return False
         tp, plog, force = picked
         if self._map is None:
+            from tidelog.storage.cleaner_map import OffsetMap
+
             self._map = OffsetMap(self.config.dedupe_buffer_size)
         throttler = Throttler(self.config.io_max_bytes_per_second, self._stop)
         state = self._state.setdefault(tp, _LogState())
