@@ -33,7 +33,9 @@ from typing import Any, ClassVar
 
 import orjson
 
+from tidelog.protocol.messages.kraft import BY_NAME
 from tidelog.metadata.errors import MetadataError
+from tidelog.metadata.frames import decode_metadata, encode_metadata
 from tidelog.metadata.uuids import uuid_from_str, uuid_to_str
 
 # ---------------------------------------------------------------------------------------------
@@ -51,6 +53,14 @@ class _Kind:
         return self._load(value, where)
 
     def dump(self, value: Any) -> object:
+        return value
+
+    def to_kafka(self, value: Any) -> Any:
+        """The value as the codec of Kafka's schema takes it (lists, Structs)."""
+        return value
+
+    def from_kafka(self, value: Any) -> Any:
+        """The Python value of a field the codec decoded."""
         return value
 
     def check(self, value: object, where: str) -> None:
@@ -151,6 +161,11 @@ class _IntList(_Kind):
     def dump(self, value: Any) -> object:
         return None if value is None else list(value)
 
+    to_kafka = dump
+
+    def from_kafka(self, value: Any) -> Any:
+        return None if value is None else tuple(value)
+
     def _check(self, value: object, where: str) -> None:
         if not isinstance(value, tuple):
             raise MetadataError(f"{where} must be a tuple, not {type(value).__name__}")
@@ -204,6 +219,11 @@ class _Endpoints(_Kind):
     def dump(self, value: Any) -> object:
         return [{k: getattr(e, k) for k in self._FIELDS} for e in value]
 
+    to_kafka = dump
+
+    def from_kafka(self, value: Any) -> Any:
+        return tuple(Endpoint(e.name, e.host, e.port, e.security_protocol) for e in value)
+
     def _check(self, value: object, where: str) -> None:
         if not isinstance(value, tuple):
             raise MetadataError(f"{where} must be a tuple, not {type(value).__name__}")
@@ -245,14 +265,20 @@ NO_LEADER_CHANGE = -2
 class MetadataRecord:
     """Base of every record type. Subclasses are frozen dataclasses that declare:
 
-    ``TYPE`` (the JSON tag), ``VERSION`` (the newest version this code writes and reads) and
-    ``SCHEMA`` (field name -> kind, in declaration order).
+    ``TYPE`` (the JSON tag), ``VERSION`` (the newest JSON version this code writes and reads),
+    ``SCHEMA`` (field name -> kind, in declaration order) and ``KAFKA_RECORD`` (the Kafka
+    record it is stored as).
     """
 
     __slots__ = ()
     TYPE: ClassVar[str]
     VERSION: ClassVar[int] = 0
     SCHEMA: ClassVar[Mapping[str, _Kind]]
+    #: the Kafka record type (a schema of tidelog.protocol.messages.kraft) and its version
+    #: this record is written as; fields keep their names there unless KAFKA_NAMES renames
+    KAFKA_RECORD: ClassVar[str]
+    KAFKA_VERSION: ClassVar[int] = 0
+    KAFKA_NAMES: ClassVar[Mapping[str, str]] = {}
 
     def __post_init__(self) -> None:
         for name, kind in self.SCHEMA.items():
@@ -278,6 +304,8 @@ class ClusterIdRecord(MetadataRecord):
     """Names the cluster; written once, first, when the metadata log is formatted."""
 
     TYPE = "cluster_id"
+    KAFKA_RECORD = "NoOpRecord"
+    KAFKA_NAMES = {"cluster_id": "tidelog_cluster_id"}
     SCHEMA = {"cluster_id": NAME}
     cluster_id: str
 
@@ -287,6 +315,7 @@ class TopicRecord(MetadataRecord):
     """A topic exists with this name and id (its partitions follow in the same batch)."""
 
     TYPE = "topic"
+    KAFKA_RECORD = "TopicRecord"
     SCHEMA = {"name": NAME, "topic_id": UUID}
     name: str
     topic_id: uuid.UUID
@@ -310,6 +339,8 @@ class PartitionRecord(MetadataRecord):
     """A partition's full state: replicas (preferred order), ISR, leader and epochs."""
 
     TYPE = "partition"
+    KAFKA_RECORD = "PartitionRecord"
+    KAFKA_NAMES = {"partition": "partition_id"}
     SCHEMA = {
         "topic_id": UUID,
         "partition": PARTITION_ID,
@@ -343,6 +374,8 @@ class PartitionChangeRecord(MetadataRecord):
     """
 
     TYPE = "partition_change"
+    KAFKA_RECORD = "PartitionChangeRecord"
+    KAFKA_NAMES = {"partition": "partition_id"}
     SCHEMA = {
         "topic_id": UUID,
         "partition": PARTITION_ID,
@@ -366,6 +399,7 @@ class RemoveTopicRecord(MetadataRecord):
     """The topic, its partitions and its config overrides are gone."""
 
     TYPE = "remove_topic"
+    KAFKA_RECORD = "RemoveTopicRecord"
     SCHEMA = {"topic_id": UUID}
     topic_id: uuid.UUID
 
@@ -379,6 +413,7 @@ class ConfigRecord(MetadataRecord):
     """
 
     TYPE = "config"
+    KAFKA_RECORD = "ConfigRecord"
     SCHEMA = {
         "resource_type": INT8,
         "resource_name": STRING,
@@ -412,6 +447,8 @@ class RegisterBrokerRecord(MetadataRecord):
     """A broker (re)registers: its listeners, rack and incarnation (one per process start)."""
 
     TYPE = "register_broker"
+    KAFKA_RECORD = "RegisterBrokerRecord"
+    KAFKA_NAMES = {"endpoints": "end_points"}
     SCHEMA = {
         "broker_id": BROKER_ID,
         "incarnation_id": UUID,
@@ -433,6 +470,7 @@ class UnregisterBrokerRecord(MetadataRecord):
     """The broker is removed from the cluster."""
 
     TYPE = "unregister_broker"
+    KAFKA_RECORD = "UnregisterBrokerRecord"
     SCHEMA = {"broker_id": BROKER_ID, "broker_epoch": INT64}
     broker_id: int
     broker_epoch: int = -1
@@ -444,6 +482,7 @@ class ProducerIdsRecord(MetadataRecord):
     taken for good (the next block starts there)."""
 
     TYPE = "producer_ids"
+    KAFKA_RECORD = "ProducerIdsRecord"
     SCHEMA = {
         "broker_id": BROKER_ID,
         "next_producer_id": _Int(64, minimum=0),
@@ -459,6 +498,7 @@ class FeatureLevelRecord(MetadataRecord):
     """The finalized level of a feature (``metadata.version``, ...); level 0 removes it."""
 
     TYPE = "feature_level"
+    KAFKA_RECORD = "FeatureLevelRecord"
     SCHEMA = {"name": NAME, "feature_level": _Int(16, minimum=0)}
     name: str
     feature_level: int
@@ -469,6 +509,7 @@ class NoOpRecord(MetadataRecord):
     """Carries nothing; a leader writes one to commit an empty batch (Raft's no-op entry)."""
 
     TYPE = "no_op"
+    KAFKA_RECORD = "NoOpRecord"
     SCHEMA: ClassVar[Mapping[str, _Kind]] = {}
 
 
@@ -482,6 +523,7 @@ class UserScramCredentialRecord(MetadataRecord):
     never stored, only ``salt``, ``iterations``, StoredKey and ServerKey)."""
 
     TYPE = "user_scram_credential"
+    KAFKA_RECORD = "UserScramCredentialRecord"
     SCHEMA = {
         "name": NAME,
         "mechanism": _Int(8, minimum=1),
@@ -507,6 +549,7 @@ class RemoveUserScramCredentialRecord(MetadataRecord):
     """A user's SCRAM credential for one mechanism is removed."""
 
     TYPE = "remove_user_scram_credential"
+    KAFKA_RECORD = "RemoveUserScramCredentialRecord"
     SCHEMA = {"name": NAME, "mechanism": _Int(8, minimum=1)}
     name: str
     mechanism: int
@@ -519,6 +562,8 @@ class AccessControlEntryRecord(MetadataRecord):
     and permission (2 deny, 3 allow). ``acl_id`` names it for removal."""
 
     TYPE = "access_control_entry"
+    KAFKA_RECORD = "AccessControlEntryRecord"
+    KAFKA_NAMES = {"acl_id": "id"}
     SCHEMA = {
         "acl_id": UUID,
         "resource_type": INT8,
@@ -550,6 +595,8 @@ class RemoveAccessControlEntryRecord(MetadataRecord):
     """The ACL ``acl_id`` is removed."""
 
     TYPE = "remove_access_control_entry"
+    KAFKA_RECORD = "RemoveAccessControlEntryRecord"
+    KAFKA_NAMES = {"acl_id": "id"}
     SCHEMA = {"acl_id": UUID}
     acl_id: uuid.UUID
 
@@ -591,7 +638,37 @@ _REQUIRED: dict[str, frozenset[str]] = {
 
 
 def encode_record(record: MetadataRecord) -> bytes:
-    """The JSON bytes of ``record`` (the value stored in the metadata log)."""
+    """Kafka's bytes of ``record``: the value stored in the metadata log and in snapshots."""
+    cls = type(record)
+    names = cls.KAFKA_NAMES
+    body = {names.get(name, name): kind.to_kafka(getattr(record, name))
+            for name, kind in cls.SCHEMA.items()}
+    return encode_metadata(BY_NAME[cls.KAFKA_RECORD].api_key, cls.KAFKA_VERSION, body)
+
+
+def decode_record(data: bytes | bytearray | memoryview) -> MetadataRecord:
+    """Parse Kafka's bytes of a metadata record; raise MetadataError on anything malformed
+    or on a Kafka record type tidelog does not keep (naming it)."""
+    rs, _version, body = decode_metadata(data)
+    cls = _BY_KAFKA.get(rs.name)
+    if cls is None:
+        raise MetadataError(f"Kafka's {rs.name} is not supported by tidelog")
+    if cls is NoOpRecord and body.tidelog_cluster_id is not None:
+        cls = ClusterIdRecord
+    names = cls.KAFKA_NAMES
+    where = f"{rs.name} ({cls.TYPE})"
+    kwargs: dict[str, Any] = {}
+    for name, kind in cls.SCHEMA.items():
+        value = kind.from_kafka(getattr(body, names.get(name, name)))
+        kind.check(value, f"{where}.{name}")
+        kwargs[name] = value
+    record: MetadataRecord = cls(**kwargs)
+    return record
+
+
+def encode_json_record(record: MetadataRecord) -> bytes:
+    """The JSON bytes of ``record``: how tidelog stored records before it used Kafka's format
+    (read by the conversion of an old data dir; tests and tools may still print it)."""
     return orjson.dumps(record.to_json())
 
 
@@ -624,13 +701,19 @@ def record_from_json(obj: object) -> MetadataRecord:
     return record
 
 
-def decode_record(data: bytes | bytearray | memoryview | str) -> MetadataRecord:
-    """Parse JSON bytes into a record; raise MetadataError on anything malformed."""
+def decode_json_record(data: bytes | bytearray | memoryview | str) -> MetadataRecord:
+    """Parse the JSON form (:func:`encode_json_record`); raise MetadataError if malformed."""
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise MetadataError(f"metadata record is not valid JSON: {exc}") from None
     return record_from_json(obj)
+
+
+#: tidelog's record class for each Kafka record type it keeps (NoOpRecord: see decode_record).
+_BY_KAFKA: dict[str, type[MetadataRecord]] = {
+    cls.KAFKA_RECORD: cls for cls in RECORD_TYPES.values() if cls is not ClusterIdRecord
+}
 
 
 def _self_check() -> None:
@@ -639,6 +722,14 @@ def _self_check() -> None:
     for cls in RECORD_TYPES.values():
         if set(cls.SCHEMA) != _fields_of(cls):
             raise AssertionError(f"{cls.__name__}: SCHEMA does not match its fields")
+        kafka = BY_NAME[cls.KAFKA_RECORD]
+        lo, hi = kafka.versions
+        present = {fl.name for fl in kafka.body.fields
+                   if fl.versions[0] <= cls.KAFKA_VERSION <= fl.versions[1]}
+        lacking = {cls.KAFKA_NAMES.get(n, n) for n in cls.SCHEMA} - present
+        if not lo <= cls.KAFKA_VERSION <= hi or lacking:
+            raise AssertionError(f"{cls.__name__}: {kafka.name} v{cls.KAFKA_VERSION} lacks "
+                                 f"{sorted(lacking)}")
 
 
 _self_check()

@@ -49,6 +49,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from tidelog.metadata.frames import leader_change_value
 from tidelog.raft.config import RaftConfig
 from tidelog.raft.errors import NotLeaderError, RaftInvariantError
 from tidelog.raft.log import RaftLog
@@ -495,13 +496,12 @@ class RaftNode:
     def _become_leader(self) -> None:
         self.role = Role.LEADER
         self.leader_id = self.id
+        granting = sorted(self._votes)
         self._votes = set()
         self._lead = LeaderState.start(self._voters, self.id, self._now)
         self.epoch_start_offset = self._log.end
-        marker = b'{"leader":%d,"voters":[%s]}' % (
-            self.id,
-            ",".join(str(v) for v in self._voters).encode(),
-        )
+        # Kafka's LeaderChange control record (Raft itself never reads it back)
+        marker = leader_change_value(self.id, sorted(self._voters), granting)
         self._append([Entry(self._log.end, self.epoch, marker, control=True)])
         for v in self._others:
             self._outbox.append(BeginQuorumEpoch(self.id, v, self.epoch))

@@ -16,7 +16,9 @@ from tidelog.metadata.records import (
     ConfigRecord,
     PartitionRecord,
     ProducerIdsRecord,
+    RemoveTopicRecord,
     TopicRecord,
+    encode_record,
 )
 from tidelog.records.builder import build_batch
 from tidelog.records.record import NewRecord
@@ -125,11 +127,11 @@ def _append_raw(data_dir: Path, values: list[bytes | None]) -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ([b"{not json"], "offset 0: metadata record is not valid JSON"),
-        ([b'{"type": "nope", "version": 0}'], "unknown metadata record type"),
+        ([b"\x01\x02"], "offset 0: metadata record frame is cut off"),
+        ([b"\x01\x7f\x00\x00"], "unknown metadata record type 127"),
+        ([b'{"type":"no_op","version":0}'], "the data dir needs converting"),
         ([None], "offset 0 is null"),
-        ([b'{"type":"remove_topic","version":0,"topic_id":"AAAAAAAAAAAAAAAAAAAAAQ"}'],
-         "unknown topic id"),
+        ([encode_record(RemoveTopicRecord(uuid.UUID(int=1)))], "unknown topic id"),
     ],
 )  # fmt: skip
 def test_unreadable_records_stop_replay(

@@ -19,8 +19,8 @@ from tidelog.metadata.records import (
     PartitionRecord,
     RegisterBrokerRecord,
     TopicRecord,
-    decode_record,
-    encode_record,
+    decode_json_record,
+    encode_json_record,
 )
 from tidelog.metadata.uuids import random_uuid, uuid_from_str, uuid_to_str
 
@@ -31,14 +31,14 @@ TIDS = uuid_to_str(TID)
 @settings(max_examples=120, deadline=None)
 @given(records)
 def test_round_trip(record: MetadataRecord) -> None:
-    data = encode_record(record)
-    assert decode_record(data) == record
+    data = encode_json_record(record)
+    assert decode_json_record(data) == record
     assert orjson.loads(data)["type"] == record.TYPE
 
 
 def test_golden_encoding() -> None:
     record = TopicRecord("events", TID)
-    assert orjson.loads(encode_record(record)) == {
+    assert orjson.loads(encode_json_record(record)) == {
         "type": "topic",
         "version": 0,
         "name": "events",
@@ -56,9 +56,9 @@ def test_every_type_is_registered() -> None:
 
 
 def test_unknown_optional_fields_are_ignored() -> None:
-    obj = orjson.loads(encode_record(TopicRecord("t", TID)))
+    obj = orjson.loads(encode_json_record(TopicRecord("t", TID)))
     obj["future_field"] = {"anything": [1, 2]}
-    assert decode_record(orjson.dumps(obj)) == TopicRecord("t", TID)
+    assert decode_json_record(orjson.dumps(obj)) == TopicRecord("t", TID)
 
 
 def test_optional_fields_take_defaults() -> None:
@@ -66,7 +66,7 @@ def test_optional_fields_take_defaults() -> None:
         {"type": "partition", "version": 0, "topic_id": uuid_to_str(TID), "partition": 0,
          "replicas": [1], "isr": [1]}
     )  # fmt: skip
-    record = decode_record(data)
+    record = decode_json_record(data)
     assert record == PartitionRecord(TID, 0, (1,), (1,))
     assert isinstance(record, PartitionRecord) and record.leader == -1
 
@@ -99,7 +99,7 @@ def _topic(**changes: object) -> bytes:
 )
 def test_malformed_topic_records(data: bytes, message: str) -> None:
     with pytest.raises(MetadataError) as info:
-        decode_record(data)
+        decode_json_record(data)
     assert message in str(info.value)
 
 
@@ -131,7 +131,7 @@ def _partition(**changes: object) -> bytes:
 )
 def test_malformed_partition_records(data: bytes, message: str) -> None:
     with pytest.raises(MetadataError) as info:
-        decode_record(data)
+        decode_json_record(data)
     assert message in str(info.value)
 
 
@@ -169,12 +169,12 @@ def _broker(**extra: object) -> dict[str, object]:
 )  # fmt: skip
 def test_malformed_other_records(obj: dict[str, object]) -> None:
     with pytest.raises(MetadataError):
-        decode_record(orjson.dumps(obj))
+        decode_json_record(orjson.dumps(obj))
 
 
 def test_huge_integers_are_rejected_cleanly() -> None:
     with pytest.raises(MetadataError):
-        decode_record(b'{"type":"producer_ids","version":0,"broker_id":1,'
+        decode_json_record(b'{"type":"producer_ids","version":0,"broker_id":1,'
                       b'"next_producer_id":123456789012345678901234567890}')  # fmt: skip
 
 
