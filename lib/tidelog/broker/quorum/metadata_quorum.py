@@ -112,7 +112,7 @@ class MetadataQuorum:
     ) -> MetadataQuorum:
         """Open the quorum log of ``data_dir``; a lone voter is elected before this returns."""
         config = RaftConfig(node_id, tuple(voters) if voters is not None else (node_id,))
-        quorum = cls(DiskRaftStorage(data_dir), config, send=send)
+        quorum = cls(DiskRaftStorage(data_dir, config.voters), config, send=send)
         quorum.drain()
         if config.voters == (node_id,):
             quorum._elect_alone()

@@ -7,9 +7,9 @@ Format:
   :func:`tidelog.raft.batches.encode_entries` builds it (base offset = the entry's offset,
   partitionLeaderEpoch = its epoch; control entries as control batches), appended with the
   offsets it already has. :class:`~tidelog.metadata.log.MetadataLog` reads the same batches.
-* ``quorum-state`` in that directory holds the hard state as one JSON object
-  ``{"epoch": E, "voted_for": N|null, "high_watermark": H}`` (Kafka keeps its quorum state in
-  a file of that name too; the contents are ours). A missing file is the initial hard state
+* ``quorum-state`` in that directory holds the hard state in Kafka's JSON format (see
+  :mod:`tidelog.broker.quorum.quorum_state`; one written by an earlier tidelog is read and
+  rewritten in Kafka's format by the first sync). A missing file is the initial hard state
   (epoch 0, no vote, high watermark 0), which is how a data dir written by the one-voter
   stand-in of earlier versions is taken over.
 * Snapshots (KIP-630 naming): ``<end offset:020>-<last epoch:010>.checkpoint`` with the
@@ -38,19 +38,23 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import orjson
-
+from tidelog.broker.quorum.quorum_state import (
+    QUORUM_STATE_FILE,
+    encode_hard_state,
+    read_hard_state,
+)
 from tidelog.metadata.errors import MetadataError
 from tidelog.metadata.log import METADATA_LOG_CONFIG, METADATA_LOG_DIR
 from tidelog.raft.batches import decode_entries, encode_entries
 from tidelog.raft.errors import RaftError
 from tidelog.raft.types import EMPTY_SNAPSHOT, Entry, HardState, PersistentState, Snapshot
+
+__all__ = ["QUORUM_STATE_FILE", "DiskRaftStorage", "read_hard_state"]
 from tidelog.records.errors import CorruptRecordError
 from tidelog.storage.log import PartitionLog
 
 log = logging.getLogger("tidelog.quorum")
 
-QUORUM_STATE_FILE = "quorum-state"
 SNAPSHOT_SUFFIX = ".checkpoint"
 #: How much of the log one read takes when the log is loaded (whole batches, at least one).
 READ_CHUNK_BYTES = 1 << 20
@@ -78,28 +82,12 @@ def _write_atomically(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def read_hard_state(path: Path) -> HardState:
-    """The hard state in ``path`` (the initial one when the file does not exist)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return HardState()
-    try:
-        obj = orjson.loads(raw)
-        voted = obj["voted_for"]
-        state = HardState(int(obj["epoch"]), None if voted is None else int(voted),
-                          int(obj["high_watermark"]))
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise MetadataError(f"{path}: unreadable quorum state: {exc}") from None
-    if state.epoch < 0 or state.high_watermark < 0:
-        raise MetadataError(f"{path}: negative epoch or high watermark")
-    return state
-
-
 class DiskRaftStorage:
     """:class:`tidelog.raft.RaftStorage` over ``<data-dir>/__cluster_metadata-0``."""
 
-    def __init__(self, data_dir: str | Path) -> None:
+    def __init__(self, data_dir: str | Path, voters: Sequence[int] = ()) -> None:
+        #: written into ``quorum-state`` (Kafka's currentVoters)
+        self.voters = tuple(voters)
         self.dir = Path(data_dir) / METADATA_LOG_DIR
         self._plog = PartitionLog.open(
             self.dir, METADATA_LOG_CONFIG, recovery_point=0, clean_shutdown=False
@@ -138,7 +126,9 @@ class DiskRaftStorage:
             self._plog.truncate_fully_and_start_at(snapshot.end_offset)
             start = snapshot.end_offset
         entries = self.read(start, self._plog.log_end_offset)
-        self._durable_hard = read_hard_state(self._state_path)
+        self._durable_hard, old_format = read_hard_state(self._state_path)
+        if old_format:  # an earlier tidelog's JSON: the next sync writes Kafka's format
+            self._pending_hard = self._durable_hard
         return PersistentState(self._durable_hard, snapshot, tuple(entries))
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
@@ -192,10 +182,8 @@ class DiskRaftStorage:
         state = self._pending_hard
         if state is None:
             return
-        body = {"epoch": state.epoch, "voted_for": state.voted_for,
-                "high_watermark": state.high_watermark}
         try:
-            _write_atomically(self._state_path, orjson.dumps(body))
+            _write_atomically(self._state_path, encode_hard_state(state, self.voters))
         except OSError as exc:
             durable = self._durable_hard
             if (state.epoch, state.voted_for) != (durable.epoch, durable.voted_for):
