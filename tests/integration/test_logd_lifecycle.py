@@ -470,3 +470,55 @@ def test_connections_per_ip_leave_room_for_other_hosts(tmp_path: Path) -> None:
         for s in idle:
             s.close()
         broker.kill()
+
+
+def test_data_dir_of_an_earlier_tidelog_is_converted_to_kafkas_metadata_format(
+    tmp_path: Path,
+) -> None:
+    """A data dir an earlier tidelog wrote (JSON metadata records, tests/fixtures): the first
+    start converts its metadata log and quorum-state to Kafka's format, keeps the old log
+    aside, and serves the same topics, records and group offsets; the next start converts
+    nothing."""
+    import shutil
+
+    import orjson
+    from tidelog.metadata.records import decode_record
+    from tidelog.records.reader import iter_decoded_batches
+
+    fixture = ROOT / "tests" / "fixtures" / "tidelog-json-logdir"
+    broker = Logd(tmp_path)
+    shutil.copytree(fixture, broker.data_dir)
+    broker.start()
+    try:
+        first = broker.log()
+        assert "converted" in first and "Kafka's format" in first, first
+        meta = broker.data_dir / "__cluster_metadata-0"
+        (backup,) = broker.data_dir.glob("__cluster_metadata-0.json-*-stray")
+        assert (backup / "00000000000000000000.log").read_bytes() == (
+            fixture / "__cluster_metadata-0" / "00000000000000000000.log").read_bytes()
+        out = subprocess.run(
+            ["kcat", "-b", broker.bootstrap, "-C", "-t", "orders", "-e", "-q", "-f", "%s\n"],
+            capture_output=True, text=True, timeout=60, check=True).stdout
+        assert sorted(out.split()) == sorted(f"order-{i}" for i in range(1, 21))
+        groups = subprocess.run(
+            [sys.executable, "-m", "tidelog.tools.log_groups", "-b", broker.bootstrap,
+             "describe", "fixture-group", "--json"],
+            capture_output=True, text=True, timeout=60, check=True).stdout
+        rows = [orjson.loads(line) for line in groups.splitlines()]
+        offsets = {(r["partition"], r["current_offset"]) for r in rows}
+        assert offsets == {(0, 10), (1, 10)}, groups
+        broker.restart()
+        assert "convert" not in broker.new_log()
+        assert broker.stop() == 0
+        state = orjson.loads((meta / "quorum-state").read_bytes())
+        assert state["data_version"] == 0 and state["leaderEpoch"] >= 1
+        data = b"".join(p.read_bytes() for p in sorted(meta.glob("*.log")))
+        kinds = set()
+        for batch in iter_decoded_batches(data):
+            for r in batch.records():
+                if not batch.header.is_control:
+                    kinds.add(type(decode_record(r.value)).__name__)
+        assert {"ClusterIdRecord", "TopicRecord", "PartitionRecord",
+                "RegisterBrokerRecord"} <= kinds
+    finally:
+        broker.kill()

@@ -68,7 +68,7 @@ def decode_metadata(value: BytesLike) -> tuple[RecordSchema, int, Struct]:
     try:
         frame, pos = p.read_uvarint(buf, 0)
         if frame != FRAME_VERSION:
-            if buf[:1] == b"{":
+            if bytes(buf[:1]) == b"{":
                 raise MetadataError(
                     "metadata record is in the JSON format of earlier tidelog versions, not "
                     "Kafka's: the data dir needs converting")

@@ -2,8 +2,8 @@
 
 Format: an ordinary partition log (Kafka's segment layout, via
 :class:`~tidelog.storage.log.PartitionLog`). Each :meth:`MetadataLog.append` writes exactly one
-uncompressed record batch; each record's value is one metadata record as JSON
-(:func:`~tidelog.metadata.records.encode_record`), its key is null. Control batches (which a
+uncompressed record batch; each record's value is one metadata record in Kafka's binary
+format (:func:`~tidelog.metadata.records.encode_record`), its key is null. Control batches (which a
 Raft leader writes) are skipped on replay.
 
 This is the one-voter stand-in for the Raft quorum of a later issue: the same records, the

@@ -33,10 +33,10 @@ from typing import Any, ClassVar
 
 import orjson
 
-from tidelog.protocol.messages.kraft import BY_NAME
 from tidelog.metadata.errors import MetadataError
 from tidelog.metadata.frames import decode_metadata, encode_metadata
 from tidelog.metadata.uuids import uuid_from_str, uuid_to_str
+from tidelog.protocol.messages.kraft import BY_NAME
 
 # ---------------------------------------------------------------------------------------------
 # Field kinds: how one field is checked, and converted between JSON and Python values.

@@ -5,10 +5,11 @@ Format (what the I/O layer writes and reads back; pure functions, no I/O):
 * One proposal (a run of entries ending with ``batch_end``) is one uncompressed v2 record
   batch: ``baseOffset`` is the first entry's offset, ``partitionLeaderEpoch`` the entries'
   epoch, one record per entry with a null key and the entry's data as value (a metadata
-  record's JSON, as :mod:`tidelog.metadata.log` writes them).
+  record in Kafka's format, as :mod:`tidelog.metadata.log` writes them).
 * A control entry (the marker a new leader appends) is a one-record *control* batch whose key
   is Kafka's control record key for LEADER_CHANGE (version 0, type 2) and whose value is the
-  marker. :class:`~tidelog.metadata.log.MetadataLog` already skips control batches on replay.
+  marker (Kafka's LeaderChangeMessage, :func:`tidelog.metadata.frames.leader_change_value`).
+  :class:`~tidelog.metadata.log.MetadataLog` already skips control batches on replay.
 * Timestamps are CreateTime, given by the caller (Raft has no clock).
 
 Decoding checks every batch (size, magic, CRC; the records layer raises CorruptRecordError on a

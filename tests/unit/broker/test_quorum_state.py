@@ -23,8 +23,8 @@ KAFKA_STATE = (Path(__file__).resolve().parents[2] / "fixtures" / "kafka-logdir"
 def test_kafka_written_state_is_read() -> None:
     # Kafka's leader of epoch 1, with no vote recorded: read as a vote for the leader
     assert decode_hard_state(KAFKA_STATE.read_bytes()) == HardState(1, 1, 0)
-    v1 = b'{"leaderId":-1,"leaderEpoch":7,"votedId":3,"votedDirectoryId":"AAAAAAAAAAAAAAAAAAAAAA",' \
-         b'"data_version":1}'
+    v1 = (b'{"leaderId":-1,"leaderEpoch":7,"votedId":3,'
+          b'"votedDirectoryId":"AAAAAAAAAAAAAAAAAAAAAA","data_version":1}')
     assert decode_hard_state(v1) == HardState(7, 3, 0)
 
 

@@ -38,6 +38,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from tidelog.broker.quorum.convert import convert_if_needed
 from tidelog.broker.quorum.quorum_state import (
     QUORUM_STATE_FILE,
     encode_hard_state,
@@ -89,6 +90,7 @@ class DiskRaftStorage:
         #: written into ``quorum-state`` (Kafka's currentVoters)
         self.voters = tuple(voters)
         self.dir = Path(data_dir) / METADATA_LOG_DIR
+        convert_if_needed(data_dir)  # an earlier tidelog's JSON log becomes Kafka's
         self._plog = PartitionLog.open(
             self.dir, METADATA_LOG_CONFIG, recovery_point=0, clean_shutdown=False
         )

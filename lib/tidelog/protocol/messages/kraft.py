@@ -56,7 +56,6 @@ _FEATURE = [
     f("min_supported_version", "int16"),
     f("max_supported_version", "int16"),
 ]
-_NULL_IDS = {"nullable": "0+", "default": None}
 
 _ALL = (
     _record(0, "RegisterBrokerRecord", "0-3", [
@@ -103,11 +102,11 @@ _ALL = (
     _record(5, "PartitionChangeRecord", "0-2", [
         f("partition_id", "int32", default=-1),
         f("topic_id", "uuid"),
-        f("isr", "[]int32", tag=0, **_NULL_IDS),
+        f("isr", "[]int32", tag=0, nullable="0+", default=None),
         f("leader", "int32", tag=1, default=-2),
-        f("replicas", "[]int32", tag=2, **_NULL_IDS),
-        f("removing_replicas", "[]int32", tag=3, **_NULL_IDS),
-        f("adding_replicas", "[]int32", tag=4, **_NULL_IDS),
+        f("replicas", "[]int32", tag=2, nullable="0+", default=None),
+        f("removing_replicas", "[]int32", tag=3, nullable="0+", default=None),
+        f("adding_replicas", "[]int32", tag=4, nullable="0+", default=None),
         f("leader_recovery_state", "int8", tag=5, default=-1),
         f("directories", "[]uuid", "1+", tag=8, nullable="1+", default=None),
         f("eligible_leader_replicas", "[]int32", "2+", tag=6, nullable="2+", default=None),
