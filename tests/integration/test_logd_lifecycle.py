@@ -522,3 +522,33 @@ def test_data_dir_of_an_earlier_tidelog_is_converted_to_kafkas_metadata_format(
                 "RegisterBrokerRecord"} <= kinds
     finally:
         broker.kill()
+
+
+def test_kafka_kraft_data_dir_starts_and_serves_its_topics(tmp_path: Path) -> None:
+    """logd on a copy of a data dir Apache Kafka wrote (KRaft combined mode, tests/fixtures):
+    it replays Kafka's metadata log, keeps the cluster id of meta.properties, leads the
+    partitions Kafka's controlled shutdown left leaderless and serves their records to kcat;
+    it restarts on what it wrote itself."""
+    import shutil
+
+    fixture = ROOT / "tests" / "fixtures" / "kafka-logdir"
+    broker = Logd(tmp_path)
+    shutil.copytree(fixture, broker.data_dir)
+    for path in [broker.data_dir, *broker.data_dir.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    broker.start()
+    try:
+        assert "of cluster q1w2e3r4t5y6u7i8o9p0" in broker.log(), broker.log()
+        listing = subprocess.run(["kcat", "-b", broker.bootstrap, "-L"], capture_output=True,
+                                 text=True, timeout=60, check=True).stdout
+        assert 'topic "TestTopicPatient" with 1 partitions' in listing, listing
+        assert "leader -1" not in listing, listing
+        out = subprocess.run(
+            ["kcat", "-b", broker.bootstrap, "-C", "-t", "TestTopicPatient", "-e", "-q",
+             "-f", "%o %S\n"], capture_output=True, text=True, timeout=60, check=True).stdout
+        assert [line.split()[0] for line in out.splitlines()] == ["0", "1", "2"], out
+        broker.restart()
+        assert "of cluster q1w2e3r4t5y6u7i8o9p0" in broker.new_log()
+        assert broker.stop() == 0
+    finally:
+        broker.kill()

@@ -44,7 +44,7 @@ from tidelog.broker.replication.manager import ReplicaManager
 from tidelog.broker.services import ProducerIdPool
 from tidelog.broker.txn.coordinator import TransactionCoordinator
 from tidelog.errors import TidelogError
-from tidelog.metadata import controller_ops
+from tidelog.metadata import controller_ops, elections
 from tidelog.metadata.controller_ops import ConfigChange
 from tidelog.metadata.image import MetadataImage, TopicImage
 from tidelog.metadata.records import (
@@ -143,6 +143,13 @@ class BrokerCore:
             )
         )
         self.metadata.append(records)
+        # Partitions left without a leader (a Kafka data dir after a controlled shutdown, or
+        # an earlier start that lost its broker) are led by this, the only broker, again.
+        leaderless = elections.with_broker(
+            self.metadata.image, self.node_id,
+            unclean_default=self.config.unclean_leader_election_enable)
+        if leaderless:
+            self.metadata.append(leaderless)
         self.cluster_id = self.metadata.image.cluster_id or ""
         self._reconcile_logs()
         self.groups.load()

@@ -34,23 +34,31 @@ from tidelog.metadata.records import (
     NO_LEADER,
     NO_LEADER_CHANGE,
     RESOURCE_TOPIC,
+    AbortTransactionRecord,
     AccessControlEntryRecord,
+    BeginTransactionRecord,
+    BrokerRegistrationChangeRecord,
     ClusterIdRecord,
     ConfigRecord,
     Endpoint,
+    EndTransactionRecord,
     FeatureLevelRecord,
+    FenceBrokerRecord,
     MetadataRecord,
     NoOpRecord,
     PartitionChangeRecord,
     PartitionRecord,
     ProducerIdsRecord,
     RegisterBrokerRecord,
+    RegisterControllerRecord,
     RemoveAccessControlEntryRecord,
     RemoveTopicRecord,
     RemoveUserScramCredentialRecord,
     TopicRecord,
+    UnfenceBrokerRecord,
     UnregisterBrokerRecord,
     UserScramCredentialRecord,
+    ZkMigrationStateRecord,
     check_assignment,
 )
 from tidelog.metadata.uuids import uuid_to_str
@@ -369,8 +377,36 @@ class MetadataDelta:
         else:
             features[record.name] = record.feature_level
 
-    def _no_op_record(self, record: NoOpRecord) -> None:
+    def _no_op_record(self, record: MetadataRecord) -> None:
+        # also Kafka's records that do not change what tidelog keeps (controller
+        # registrations, ZooKeeper migration state, the bounds of a metadata transaction,
+        # whose records apply as they come: the log holds only committed ones)
         pass
+
+    def _set_fenced(self, broker_id: int, epoch: int, fenced: bool) -> None:
+        brokers = self._base.brokers if self._brokers is None else self._brokers
+        b = brokers.get(broker_id)
+        if b is None:
+            raise MetadataError(f"fencing change of unknown broker {broker_id}")
+        if b.broker_epoch != epoch:
+            raise MetadataError(f"fencing change of broker {broker_id} for epoch {epoch}, "
+                                f"registered with epoch {b.broker_epoch}")
+        self._w_brokers()[broker_id] = dataclasses.replace(b, fenced=fenced)
+
+    def _fence_broker_record(self, record: FenceBrokerRecord) -> None:
+        self._set_fenced(record.broker_id, record.broker_epoch, True)
+
+    def _unfence_broker_record(self, record: UnfenceBrokerRecord) -> None:
+        self._set_fenced(record.broker_id, record.broker_epoch, False)
+
+    def _broker_registration_change_record(self, record: BrokerRegistrationChangeRecord
+                                           ) -> None:
+        if record.fenced:
+            self._set_fenced(record.broker_id, record.broker_epoch, record.fenced == 1)
+
+    def _abort_transaction_record(self, record: AbortTransactionRecord) -> None:
+        raise MetadataError("an aborted metadata transaction (Kafka's AbortTransactionRecord) "
+                            "cannot be replayed by tidelog yet")
 
     def _w_scram(self) -> dict[tuple[str, int], UserScramCredentialRecord]:
         if self._scram is None:
@@ -452,6 +488,14 @@ _HANDLERS: dict[type[MetadataRecord], Any] = {
     AccessControlEntryRecord: MetadataDelta._access_control_entry_record,
     RemoveAccessControlEntryRecord: MetadataDelta._remove_access_control_entry_record,
     RemoveUserScramCredentialRecord: MetadataDelta._remove_user_scram_credential_record,
+    FenceBrokerRecord: MetadataDelta._fence_broker_record,
+    UnfenceBrokerRecord: MetadataDelta._unfence_broker_record,
+    BrokerRegistrationChangeRecord: MetadataDelta._broker_registration_change_record,
+    RegisterControllerRecord: MetadataDelta._no_op_record,
+    ZkMigrationStateRecord: MetadataDelta._no_op_record,
+    BeginTransactionRecord: MetadataDelta._no_op_record,
+    EndTransactionRecord: MetadataDelta._no_op_record,
+    AbortTransactionRecord: MetadataDelta._abort_transaction_record,
 }
 
 __all__ = [

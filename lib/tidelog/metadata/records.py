@@ -601,6 +601,110 @@ class RemoveAccessControlEntryRecord(MetadataRecord):
     acl_id: uuid.UUID
 
 
+# -- records Kafka's controllers write and tidelog reads (found in a Kafka data dir) ------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FenceBrokerRecord(MetadataRecord):
+    """Kafka's: the broker (of that epoch) is fenced."""
+
+    TYPE = "fence_broker"
+    KAFKA_RECORD = "FenceBrokerRecord"
+    KAFKA_NAMES = {"broker_id": "id", "broker_epoch": "epoch"}
+    SCHEMA = {"broker_id": BROKER_ID, "broker_epoch": INT64}
+    broker_id: int
+    broker_epoch: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UnfenceBrokerRecord(MetadataRecord):
+    """Kafka's: the broker (of that epoch) is unfenced."""
+
+    TYPE = "unfence_broker"
+    KAFKA_RECORD = "UnfenceBrokerRecord"
+    KAFKA_NAMES = {"broker_id": "id", "broker_epoch": "epoch"}
+    SCHEMA = {"broker_id": BROKER_ID, "broker_epoch": INT64}
+    broker_id: int
+    broker_epoch: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BrokerRegistrationChangeRecord(MetadataRecord):
+    """Kafka's change of a registration: ``fenced`` 1 fences, -1 unfences, 0 leaves it;
+    ``in_controlled_shutdown`` 1 marks a broker shutting down (tidelog keeps no such flag)."""
+
+    TYPE = "broker_registration_change"
+    KAFKA_RECORD = "BrokerRegistrationChangeRecord"
+    KAFKA_VERSION = 1
+    SCHEMA = {
+        "broker_id": BROKER_ID,
+        "broker_epoch": INT64,
+        "fenced": _Int(8, minimum=-1),
+        "in_controlled_shutdown": _Int(8, minimum=0),
+    }
+    broker_id: int
+    broker_epoch: int
+    fenced: int = 0
+    in_controlled_shutdown: int = 0
+
+    def validate(self) -> None:
+        if self.fenced > 1 or self.in_controlled_shutdown > 1:
+            raise MetadataError("broker_registration_change: fenced is -1, 0 or 1, "
+                                "in_controlled_shutdown 0 or 1")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RegisterControllerRecord(MetadataRecord):
+    """Kafka's registration of a controller (its listeners); no effect on tidelog's image."""
+
+    TYPE = "register_controller"
+    KAFKA_RECORD = "RegisterControllerRecord"
+    KAFKA_NAMES = {"endpoints": "end_points"}
+    SCHEMA = {"controller_id": BROKER_ID, "incarnation_id": UUID, "endpoints": ENDPOINTS}
+    controller_id: int
+    incarnation_id: uuid.UUID
+    endpoints: tuple[Endpoint, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ZkMigrationStateRecord(MetadataRecord):
+    """Kafka's ZooKeeper migration state (0: none); no effect on tidelog's image."""
+
+    TYPE = "zk_migration_state"
+    KAFKA_RECORD = "ZkMigrationStateRecord"
+    SCHEMA = {"zk_migration_state": INT8}
+    zk_migration_state: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BeginTransactionRecord(MetadataRecord):
+    """Kafka's start of records that span several batches but apply together (KIP-868)."""
+
+    TYPE = "begin_transaction"
+    KAFKA_RECORD = "BeginTransactionRecord"
+    SCHEMA = {"name": NULLABLE_STRING}
+    name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EndTransactionRecord(MetadataRecord):
+    """Kafka's end of a metadata transaction: the records since its begin stand."""
+
+    TYPE = "end_transaction"
+    KAFKA_RECORD = "EndTransactionRecord"
+    SCHEMA: ClassVar[Mapping[str, _Kind]] = {}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AbortTransactionRecord(MetadataRecord):
+    """Kafka's abort of a metadata transaction: the records since its begin are void."""
+
+    TYPE = "abort_transaction"
+    KAFKA_RECORD = "AbortTransactionRecord"
+    SCHEMA = {"reason": NULLABLE_STRING}
+    reason: str | None = None
+
+
 RECORD_TYPES: Mapping[str, type[MetadataRecord]] = {
     cls.TYPE: cls
     for cls in (
@@ -619,6 +723,14 @@ RECORD_TYPES: Mapping[str, type[MetadataRecord]] = {
         RemoveUserScramCredentialRecord,
         AccessControlEntryRecord,
         RemoveAccessControlEntryRecord,
+        FenceBrokerRecord,
+        UnfenceBrokerRecord,
+        BrokerRegistrationChangeRecord,
+        RegisterControllerRecord,
+        ZkMigrationStateRecord,
+        BeginTransactionRecord,
+        EndTransactionRecord,
+        AbortTransactionRecord,
     )
 }
 

@@ -6,19 +6,27 @@ import uuid
 
 from hypothesis import strategies as st
 from tidelog.metadata.records import (
+    AbortTransactionRecord,
+    BeginTransactionRecord,
+    BrokerRegistrationChangeRecord,
     ClusterIdRecord,
     ConfigRecord,
     Endpoint,
+    EndTransactionRecord,
     FeatureLevelRecord,
+    FenceBrokerRecord,
     MetadataRecord,
     NoOpRecord,
     PartitionChangeRecord,
     PartitionRecord,
     ProducerIdsRecord,
     RegisterBrokerRecord,
+    RegisterControllerRecord,
     RemoveTopicRecord,
     TopicRecord,
+    UnfenceBrokerRecord,
     UnregisterBrokerRecord,
+    ZkMigrationStateRecord,
 )
 
 INT32 = st.integers(0, (1 << 31) - 1)
@@ -82,4 +90,14 @@ records: st.SearchStrategy[MetadataRecord] = st.one_of(
     st.builds(ProducerIdsRecord, INT32, st.integers(0, (1 << 63) - 1), INT64),
     st.builds(FeatureLevelRecord, texts, st.integers(0, (1 << 15) - 1)),
     st.just(NoOpRecord()),
+    # Kafka's records that tidelog reads
+    st.builds(FenceBrokerRecord, INT32, INT64),
+    st.builds(UnfenceBrokerRecord, INT32, INT64),
+    st.builds(BrokerRegistrationChangeRecord, INT32, INT64, st.integers(-1, 1),
+              st.integers(0, 1)),
+    st.builds(RegisterControllerRecord, INT32, uuids, endpoints),
+    st.builds(ZkMigrationStateRecord, st.integers(0, 3)),
+    st.builds(BeginTransactionRecord, st.none() | texts),
+    st.just(EndTransactionRecord()),
+    st.builds(AbortTransactionRecord, st.none() | texts),
 )

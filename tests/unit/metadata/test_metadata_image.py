@@ -230,3 +230,27 @@ def test_replay_equals_one_by_one(plan: list[Step], data: st.DataObject) -> None
         image = delta.apply()
         start = max(start, cut)
     assert image == together
+
+
+def test_kafkas_fencing_records() -> None:
+    from tidelog.metadata.records import (
+        BeginTransactionRecord,
+        BrokerRegistrationChangeRecord,
+        EndTransactionRecord,
+        FenceBrokerRecord,
+        UnfenceBrokerRecord,
+    )
+
+    inc = uuid.uuid4()
+    image = EMPTY_IMAGE.apply_all([RegisterBrokerRecord(1, inc, 7, fenced=True)])
+    assert not image.apply_all([UnfenceBrokerRecord(1, 7)]).brokers[1].fenced
+    assert image.apply_all([UnfenceBrokerRecord(1, 7), FenceBrokerRecord(1, 7)]).brokers[1].fenced
+    unfenced = image.apply_all([BrokerRegistrationChangeRecord(1, 7, fenced=-1)])
+    assert not unfenced.brokers[1].fenced
+    assert unfenced.apply_all([BrokerRegistrationChangeRecord(1, 7, 0, 1)]) == unfenced
+    assert unfenced.apply_all([BrokerRegistrationChangeRecord(1, 7, fenced=1)]).brokers[1].fenced
+    assert image.apply_all([BeginTransactionRecord("x"), EndTransactionRecord()]) == image
+    with pytest.raises(MetadataError, match="registered with epoch 7"):
+        image.apply_all([UnfenceBrokerRecord(1, 6)])
+    with pytest.raises(MetadataError, match="unknown broker 2"):
+        image.apply_all([FenceBrokerRecord(2, 7)])

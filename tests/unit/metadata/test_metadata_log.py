@@ -144,11 +144,23 @@ def test_unreadable_records_stop_replay(
     assert METADATA_LOG_DIR in str(info.value)
 
 
-def test_kafka_metadata_log_is_refused_cleanly(tmp_path: Path) -> None:
-    # Apache Kafka's own __cluster_metadata holds binary records, not ours: a clear error.
+def test_kafka_metadata_log_replays(tmp_path: Path) -> None:
+    # Apache Kafka's own __cluster_metadata holds Kafka's binary records, as ours does now
     shutil.copytree(FIXTURES / METADATA_LOG_DIR, tmp_path / METADATA_LOG_DIR)
     for path in (tmp_path / METADATA_LOG_DIR).iterdir():
         path.chmod(0o644)
     (tmp_path / METADATA_LOG_DIR).chmod(0o755)
-    with MetadataLog.open(tmp_path) as log, pytest.raises(MetadataError):
-        log.replay()
+    with MetadataLog.open(tmp_path) as log:
+        image = log.replay()
+    assert image.topic_names() == [
+        "Retry.TestTopicPatient", "TestTopicPatient", "__consumer_offsets",
+        "batch2.work.notification.SHR_PROD.persistence",
+        "subscription.matching.SHR_PROD.persistence"]
+    topic = image.topic("__consumer_offsets")
+    assert topic is not None and len(topic.partitions) == 50
+    # Kafka's controlled shutdown at the end of the log: fenced, no partition led
+    assert image.brokers[1].fenced and image.brokers[1].broker_epoch == 8
+    assert all(p.leader == -1 and p.isr == (1,) for p in topic.partitions.values())
+    assert image.features == {"metadata.version": 19} and image.next_producer_id == 1000
+    assert image.configs[(2, "__consumer_offsets")]["cleanup.policy"] == "compact"
+    assert image.cluster_id is None  # Kafka keeps it in meta.properties only

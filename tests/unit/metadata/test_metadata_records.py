@@ -51,7 +51,9 @@ def test_every_type_is_registered() -> None:
         "cluster_id", "topic", "partition", "partition_change", "remove_topic", "config",
         "register_broker", "unregister_broker", "producer_ids", "feature_level", "no_op",
         "user_scram_credential", "remove_user_scram_credential", "access_control_entry",
-        "remove_access_control_entry",
+        "remove_access_control_entry", "fence_broker", "unfence_broker",
+        "broker_registration_change", "register_controller", "zk_migration_state",
+        "begin_transaction", "end_transaction", "abort_transaction",
     }  # fmt: skip
 
 
