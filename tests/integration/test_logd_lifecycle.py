@@ -552,3 +552,38 @@ def test_kafka_kraft_data_dir_starts_and_serves_its_topics(tmp_path: Path) -> No
         assert broker.stop() == 0
     finally:
         broker.kill()
+
+
+def test_metadata_snapshot_trims_the_log_and_is_loaded_on_restart(tmp_path: Path) -> None:
+    """With a small metadata.log.max.record.bytes.between.snapshots, creating topics makes
+    logd write Kafka's <offset>-<epoch>.checkpoint and start its metadata log after it; a
+    restart loads the snapshot and still serves every topic and its records."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from tidelog.metadata.snapshot import decode_checkpoint
+
+    broker = Logd(tmp_path, env={
+        "TIDELOG_METADATA_LOG_MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS": "2048"})
+    broker.start()
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        admin.create_topics([NewTopic(f"snap{i}", 2, 1) for i in range(30)])
+        admin.close()
+        subprocess.run(["kcat", "-P", "-b", broker.bootstrap, "-t", "snap7", "-p", "1"],
+                       input="kept\n", text=True, timeout=60, check=True)
+        meta = broker.data_dir / "__cluster_metadata-0"
+        assert "snapshot" in broker.log()
+        broker.restart()
+        (checkpoint,) = meta.glob("*.checkpoint")
+        offset, epoch = (int(x) for x in checkpoint.name.split(".")[0].split("-"))
+        assert offset > 0 and epoch >= 1
+        assert len(decode_checkpoint(checkpoint.read_bytes())) > 20
+        listing = subprocess.run(["kcat", "-b", broker.bootstrap, "-L"], capture_output=True,
+                                 text=True, timeout=60, check=True).stdout
+        assert all(f'topic "snap{i}" with 2 partitions' in listing for i in range(30))
+        out = subprocess.run(["kcat", "-C", "-b", broker.bootstrap, "-t", "snap7", "-p", "1",
+                              "-e", "-q"], capture_output=True, text=True, timeout=60,
+                             check=True).stdout
+        assert out == "kept\n"
+        assert broker.stop() == 0
+    finally:
+        broker.kill()

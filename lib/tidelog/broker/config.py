@@ -245,6 +245,11 @@ SETTINGS: tuple[Setting, ...] = (
         "broker_session_timeout_ms", "quorum", _int(100, _I32), 3000,
         "a broker without a heartbeat for this long is fenced",
     ),
+    Setting(
+        "metadata_log_max_record_bytes_between_snapshots", "quorum", _int(1024, _I64),
+        20971520,
+        "record bytes the metadata log takes before a snapshot is written and the log trimmed",
+    ),
     Setting("listen", "network", _address, HostPort("127.0.0.1", 9092), "address to listen on"),
     Setting(
         "controller_listen", "network", _optional_address, None,
@@ -509,6 +514,7 @@ class BrokerConfig:
     quorum: str = ""
     broker_heartbeat_interval_ms: int = 250
     broker_session_timeout_ms: int = 3000
+    metadata_log_max_record_bytes_between_snapshots: int = 20971520
     listen: HostPort = HostPort("127.0.0.1", 9092)  # noqa: RUF009 (a frozen dataclass)
     controller_listen: HostPort | None = None
     advertised_listen: HostPort | None = None

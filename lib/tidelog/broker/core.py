@@ -127,7 +127,9 @@ class BrokerCore:
         if self.config.is_cluster:
             self._start_clustered(report.created_meta_properties)
             return
-        self.metadata = MetadataQuorum.open(self.config.data_dir, node_id=self.node_id)
+        self.metadata = MetadataQuorum.open(
+            self.config.data_dir, node_id=self.node_id,
+            snapshot_bytes=self.config.metadata_log_max_record_bytes_between_snapshots)
         image = self.metadata.image
         records: list[MetadataRecord] = []
         if image.cluster_id is None:
@@ -160,7 +162,8 @@ class BrokerCore:
         registration here; :class:`~tidelog.broker.quorum.cluster.ClusterNode` does both once
         the quorum connections run. The image is the committed prefix this node has."""
         self.metadata = MetadataQuorum.open(
-            self.config.data_dir, node_id=self.node_id, voters=sorted(self.config.voters)
+            self.config.data_dir, node_id=self.node_id, voters=sorted(self.config.voters),
+            snapshot_bytes=self.config.metadata_log_max_record_bytes_between_snapshots,
         )
         self._fresh_dir = fresh_dir and self.metadata.next_offset == 0
         self.metadata.add_listener(self._image_changed)

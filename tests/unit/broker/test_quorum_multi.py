@@ -21,8 +21,9 @@ VOTERS = (1, 2, 3)
 
 
 class Net:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, snapshot_bytes: int = 20 << 20) -> None:
         self.tmp = tmp
+        self.snapshot_bytes = snapshot_bytes
         self.queue: list[Message] = []
         self.cut: set[int] = set()
         self.nodes: dict[int, MetadataQuorum] = {}
@@ -31,7 +32,8 @@ class Net:
 
     def open(self, i: int) -> MetadataQuorum:
         q = MetadataQuorum(DiskRaftStorage(self.tmp / f"n{i}"), RaftConfig(i, VOTERS),
-                           send=self.queue.append, rng=random.Random(i))
+                           send=self.queue.append, rng=random.Random(i),
+                           snapshot_bytes=self.snapshot_bytes)
         q.drain()  # the committed prefix it already has (what MetadataQuorum.open does)
         self.nodes[i] = q
         return q
@@ -157,3 +159,30 @@ def test_a_new_leader_builds_on_the_previous_leaders_entries(tmp_path: Path) -> 
     assert new.leader_ready and new.image.topic("once") is not None
     with pytest.raises(MetadataError):  # now checked against an image that has it
         new.propose([TopicRecord("once", uuid.uuid4())])
+
+
+def test_a_follower_far_behind_catches_up_from_the_leaders_snapshot(tmp_path: Path) -> None:
+    """The leader snapshots and trims its log while a follower is cut off; the follower is
+    sent the snapshot (a Kafka .checkpoint file), resets its image to it and then follows the
+    log again; a restart of it loads the snapshot and only the log after it."""
+    net = Net(tmp_path, snapshot_bytes=1024)
+    lead = net.leader()
+    lagging = next(q for q in net.nodes.values() if q is not lead)
+    net.cut.add(lagging.node.id)
+    for i in range(100):  # 24 bytes each: two snapshots
+        lead.propose([TopicRecord(f"t{i}", uuid.uuid4())])
+        net.run(2)
+    assert lead.node.snapshot.end_offset > lagging.node.log_end_offset  # trimmed past it
+    files = sorted((tmp_path / f"n{lead.node.id}" / "__cluster_metadata-0").glob("*.checkpoint"))
+    assert len(files) == 1
+    net.cut.clear()
+    net.run(40)
+    assert lagging.image == lead.image and lagging.image.topic("t99") is not None
+    assert lagging.node.snapshot.end_offset > 0
+    lead.propose([TopicRecord("after", uuid.uuid4())])
+    net.run(10)
+    assert lagging.image.topic("after") is not None
+    image = lagging.image
+    lagging.close()
+    again = net.open(lagging.node.id)
+    assert again.image == image and again.storage.log_end_offset > again.node.snapshot.end_offset

@@ -21,8 +21,16 @@ disk is still full), and the caller gets MetadataError, so the answer matches th
 (a failed ``quorum-state`` write of only the high watermark is retried instead, see
 :mod:`tidelog.broker.quorum.storage`). A committed entry
 that does not replay onto the image (which the leader's check before proposing prevents)
-raises MetadataError: a node must not serve metadata it cannot read. Snapshots with data are
-refused at open (tidelog does not compact the metadata log yet).
+raises MetadataError: a node must not serve metadata it cannot read.
+
+Snapshots: once the records applied since the last snapshot exceed ``snapshot_bytes``
+(``metadata.log.max.record.bytes.between.snapshots``, Kafka's 20 MiB by default), the image
+at the applied offset is written as Kafka's ``.checkpoint`` file
+(:mod:`tidelog.metadata.snapshot`) and the log below it is trimmed (the node's ``compact``;
+the file is saved by the next Ready, before the log start moves). On open the latest
+snapshot is loaded and only the log after it replayed; a follower too far behind gets the
+leader's snapshot (Raft's FetchSnapshot) and resets its image to it. An unreadable snapshot
+raises MetadataError naming the file.
 
 Messages to other nodes go to ``send`` (None for a single voter: a one-voter node sends none).
 Not thread safe: call everything from the event loop.
@@ -33,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -41,6 +50,12 @@ from tidelog.broker.quorum.storage import DiskRaftStorage
 from tidelog.metadata.errors import MetadataError
 from tidelog.metadata.image import EMPTY_IMAGE, MetadataDelta, MetadataImage
 from tidelog.metadata.records import MetadataRecord, decode_record, encode_record
+from tidelog.metadata.snapshot import (
+    checkpoint_name,
+    encode_checkpoint,
+    image_records,
+    load_image,
+)
 from tidelog.raft.config import RaftConfig
 from tidelog.raft.errors import NotLeaderError
 from tidelog.raft.messages import Message
@@ -48,7 +63,7 @@ from tidelog.raft.node import RaftNode
 from tidelog.raft.progress import QuorumStatus
 from tidelog.raft.ready import Ready
 from tidelog.raft.storage import persist
-from tidelog.raft.types import Entry
+from tidelog.raft.types import Entry, Snapshot
 from tidelog.storage.errors import StorageError
 
 log = logging.getLogger("tidelog.quorum")
@@ -68,6 +83,9 @@ class MetadataWriteError(StorageError, MetadataError):
     good and nothing of it is in the log. A StorageError, so request handlers answer it with
     their storage error (KAFKA_STORAGE_ERROR) and its message."""
 
+#: Kafka's metadata.log.max.record.bytes.between.snapshots default (20 MiB).
+DEFAULT_SNAPSHOT_BYTES = 20 << 20
+
 #: Seconds per Raft tick (RaftConfig counts time in ticks).
 TICK_S = 0.05
 
@@ -82,17 +100,20 @@ class MetadataQuorum:
         *,
         send: Callable[[Message], None] | None = None,
         rng: random.Random | None = None,
+        snapshot_bytes: int = DEFAULT_SNAPSHOT_BYTES,
     ) -> None:
         self.storage = storage
         self.config = config
         self._send = send
+        self.snapshot_bytes = snapshot_bytes
+        #: bytes of records applied since the last snapshot (or since open)
+        self._since_snapshot = 0
         state = storage.load()
-        if state.snapshot.data:
-            raise MetadataError(f"{storage.dir}: metadata snapshots are not supported yet")
         self._rng = rng or random.Random()
         self.node = RaftNode(config, state, self._rng)
-        self._image = EMPTY_IMAGE
+        self._image = self._snapshot_image(state.snapshot)
         self.applied = state.snapshot.end_offset
+        self._applied_epoch = state.snapshot.last_epoch
         self._listeners: list[Callable[[MetadataImage], None]] = []
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._known_leader: tuple[int, int | None] = (-1, None)
@@ -100,6 +121,16 @@ class MetadataQuorum:
         self._pending: MetadataImage | None = None
         self._pending_end = 0
         self._recovering = False
+
+    def _snapshot_image(self, snapshot: Snapshot) -> MetadataImage:
+        if not snapshot.data:
+            return EMPTY_IMAGE
+        try:
+            return load_image(snapshot.data)
+        except MetadataError as exc:
+            name = checkpoint_name(snapshot.end_offset, snapshot.last_epoch)
+            raise MetadataError(f"{self.storage.dir / name}: unreadable snapshot: {exc}"
+                                ) from None
 
     @classmethod
     def open(
@@ -109,10 +140,12 @@ class MetadataQuorum:
         node_id: int = 1,
         voters: Sequence[int] | None = None,
         send: Callable[[Message], None] | None = None,
+        snapshot_bytes: int = DEFAULT_SNAPSHOT_BYTES,
     ) -> MetadataQuorum:
         """Open the quorum log of ``data_dir``; a lone voter is elected before this returns."""
         config = RaftConfig(node_id, tuple(voters) if voters is not None else (node_id,))
-        quorum = cls(DiskRaftStorage(data_dir, config.voters), config, send=send)
+        quorum = cls(DiskRaftStorage(data_dir, config.voters), config, send=send,
+                     snapshot_bytes=snapshot_bytes)
         quorum.drain()
         if config.voters == (node_id,):
             quorum._elect_alone()
@@ -236,11 +269,15 @@ class MetadataQuorum:
             if self._send is not None:
                 for msg in ready.messages:
                     self._send(msg)
-            if ready.restore_snapshot:
-                raise MetadataError("metadata snapshots are not supported yet")
+            if ready.restore_snapshot and ready.snapshot is not None:
+                self._restore(ready.snapshot)
             if ready.committed:
                 self._apply(ready.committed)
             node.advance(ready)
+            if self._since_snapshot >= self.snapshot_bytes and self.applied > (
+                node.snapshot.end_offset
+            ):
+                self._take_snapshot()
         if self._pending is not None and (
             not node.is_leader or self.applied >= self._pending_end
         ):
@@ -249,6 +286,29 @@ class MetadataQuorum:
         if seen != self._known_leader and node.leader_id is not None:
             self._known_leader = seen
             log.info("metadata quorum: node %d leads epoch %d", node.leader_id, node.epoch)
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        """A follower too far behind got the leader's snapshot: the image becomes it."""
+        self._image = self._snapshot_image(snapshot)
+        self.applied = snapshot.end_offset
+        self._applied_epoch = snapshot.last_epoch
+        self._pending = None
+        self._since_snapshot = 0
+        log.info("metadata quorum: loaded the leader's snapshot up to offset %d",
+                 snapshot.end_offset)
+        for fn in self._listeners:
+            fn(self._image)
+
+    def _take_snapshot(self) -> None:
+        node = self.node
+        epoch = self._applied_epoch
+        now = int(time.time() * 1000)
+        data = encode_checkpoint(image_records(self._image), epoch=epoch, last_timestamp=now,
+                                 timestamp_ms=now)
+        snapshot = node.compact(self.applied, data)
+        self._since_snapshot = 0
+        log.info("metadata quorum: snapshot %s (%d bytes); the log before it is trimmed",
+                 checkpoint_name(snapshot.end_offset, snapshot.last_epoch), len(data))
 
     @property
     def _alone(self) -> bool:
@@ -307,6 +367,8 @@ class MetadataQuorum:
                 ) from None
         self._image = delta.apply()
         self.applied = entries[-1].offset + 1
+        self._applied_epoch = entries[-1].epoch
+        self._since_snapshot += sum(len(e.data) for e in entries)
         for fn in self._listeners:
             fn(self._image)
         for offset, fut in self._waiters:
