@@ -10,7 +10,7 @@ _log_dump_segment()
         --max-bytes) COMPREPLY=(); return 0 ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '-d --print-data --deep-iteration --verify-index --max-bytes --json -q --quiet -v --verbose -h --help' -- "$cur"))
+        COMPREPLY=($(compgen -W '-d --print-data --deep-iteration --verify-index --cluster-metadata-decoder --max-bytes --json -q --quiet -v --verbose -h --help' -- "$cur"))
         return 0
     fi
     compopt -o filenames 2>/dev/null

@@ -4,6 +4,7 @@
 complete -c log-dump-segment -s d -l print-data -d 'Print a line per record with its key and payload.'
 complete -c log-dump-segment -l deep-iteration -d 'Print a line per record of every batch, decompressing compressed ones.'
 complete -c log-dump-segment -l verify-index -d 'Check every entry of each .index and .timeindex against its .log segment.'
+complete -c log-dump-segment -l cluster-metadata-decoder -d 'Print payloads as KRaft metadata records (JSON, as kafka-dump-log --cluster-metadata-decoder); implies --print-data.'
 complete -c log-dump-segment -l max-bytes -r -f -d 'Stop before the first batch that ends after byte N of a log.'
 complete -c log-dump-segment -l json -d 'Machine-readable output: one JSON object per line (JSON lines).'
 complete -c log-dump-segment -s q -l quiet -d 'Print only errors on stderr.'

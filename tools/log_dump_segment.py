@@ -58,6 +58,14 @@ def dump(
             help="Check every entry of each .index and .timeindex against its .log segment.",
         ),
     ] = False,
+    cluster_metadata: Annotated[
+        bool,
+        typer.Option(
+            "--cluster-metadata-decoder",
+            help="Print payloads as KRaft metadata records (JSON, as kafka-dump-log "
+            "--cluster-metadata-decoder); implies --print-data.",
+        ),
+    ] = False,
     max_bytes: Annotated[
         int | None,
         typer.Option(
@@ -86,7 +94,8 @@ def dump(
         from tidelog.cli.dump.settings import DumpOptions
 
         opts = DumpOptions(
-            print_data=print_data,
+            print_data=print_data or cluster_metadata,
+            cluster_metadata=cluster_metadata,
             deep_iteration=deep_iteration,
             verify_index=verify_index,
             max_bytes=max_bytes,

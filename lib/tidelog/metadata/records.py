@@ -768,13 +768,11 @@ def decode_record(data: bytes | bytearray | memoryview) -> MetadataRecord:
     if cls is NoOpRecord and body.tidelog_cluster_id is not None:
         cls = ClusterIdRecord
     names = cls.KAFKA_NAMES
-    where = f"{rs.name} ({cls.TYPE})"
-    kwargs: dict[str, Any] = {}
-    for name, kind in cls.SCHEMA.items():
-        value = kind.from_kafka(getattr(body, names.get(name, name)))
-        kind.check(value, f"{where}.{name}")
-        kwargs[name] = value
-    record: MetadataRecord = cls(**kwargs)
+    values = body.__dict__
+    # every field is checked by the record's __post_init__ (a MetadataError naming it)
+    record: MetadataRecord = cls(**{
+        name: kind.from_kafka(values[names.get(name, name)])
+        for name, kind in cls.SCHEMA.items()})
     return record
 
 

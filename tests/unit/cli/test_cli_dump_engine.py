@@ -426,10 +426,11 @@ def test_kafka_metadata_log_and_bootstrap_snapshot(dump: Runner) -> None:
     assert all(line.endswith("isvalid: true") for line in batches)
     assert (
         "| offset: 0 CreateTime: 1769791434349 keySize: 4 valueSize: 19 sequence: -1 "
-        "headerKeys: [] controlType: LEADER_CHANGE(2)" in result.lines
+        'headerKeys: [] LeaderChange: {"version":0,"leaderId":1,"voters":[{"voterId":1}],'
+        '"grantingVoters":[{"voterId":1}]}' in result.lines
     )
     assert result.lines.count(f"Dumping {FIXTURES / 'bootstrap.checkpoint'}") == 1
-    assert any(line.endswith("controlType: SNAPSHOT_FOOTER(4)") for line in result.lines)
+    assert any(line.endswith('SnapshotFooter {"version":0}') for line in result.lines)
 
 
 def test_txnindex_snapshot_and_markers_as_kafka_dump_log_prints_them(
@@ -457,3 +458,43 @@ def test_txnindex_snapshot_and_markers_as_kafka_dump_log_prints_them(
     assert marker.endswith("endTxnMarker: ABORT coordinatorEpoch: 5")
     (d / "00000000000000000003.snapshot").write_bytes(b"\x00\x01broken")
     assert dump([d / "00000000000000000003.snapshot"]).status == 3
+
+
+def test_cluster_metadata_decoder_prints_what_kafka_dump_log_prints(dump: Runner) -> None:
+    result = dump([FIXTURES / "bootstrap.checkpoint"], print_data=True, cluster_metadata=True)
+    assert result.status == 0
+    assert result.lines[2].endswith(
+        ' SnapshotHeader {"version":0,"lastContainedLogTimestamp":0}')
+    assert result.lines[4].endswith(
+        ' payload: {"type":"FEATURE_LEVEL_RECORD","version":0,'
+        '"data":{"name":"metadata.version","featureLevel":19}}')
+    assert result.lines[6].endswith(' SnapshotFooter {"version":0}')
+    log = FIXTURES / "__cluster_metadata-0" / SEGMENT
+    lines = dump([f"{log}.log"], print_data=True, cluster_metadata=True).lines
+    assert lines[3].endswith(' LeaderChange: {"version":0,"leaderId":1,'
+                             '"voters":[{"voterId":1}],"grantingVoters":[{"voterId":1}]}')
+    topic = next(line for line in lines if '"TOPIC_RECORD"' in line)
+    assert topic.endswith('payload: {"type":"TOPIC_RECORD","version":0,"data":'
+                          '{"name":"__consumer_offsets","topicId":"gSnfpEbtQfSDpxM2lhEn9A"}}')
+    assert ' key: ' not in "".join(lines) and "Error at" not in "".join(lines)
+    change = next(line for line in lines if '"PARTITION_CHANGE_RECORD"' in line)
+    # tagged fields only when not at their default, as Kafka's JSON converters write them
+    assert change.endswith('"data":{"partitionId":0,"topicId":"_g4of-T3Rq-jr09kDxtjFA",'
+                           '"leader":-1}}')
+
+
+def test_cluster_metadata_decoder_reports_what_is_no_metadata_record(dump: Runner,
+                                                                     tmp_path: Path) -> None:
+    path = _segment(tmp_path, build_batch([NewRecord(b"plain text", timestamp=1)]))
+    result = dump([path], print_data=True, cluster_metadata=True)
+    assert result.status == 0
+    assert result.lines[3].endswith(
+        " payload: Error at 0, skipping. metadata record has frame version 112, not 1")
+    doc = orjson.loads(dump([path], print_data=True, cluster_metadata=True, json=True).lines[1])
+    assert doc["records"][0]["metadataError"].startswith("Error at 0, skipping.")
+    boot = dump([FIXTURES / "bootstrap.checkpoint"], print_data=True, cluster_metadata=True,
+                json=True).lines
+    docs = [orjson.loads(line) for line in boot]
+    assert docs[1]["records"][0]["control"] == {"version": 0, "lastContainedLogTimestamp": 0}
+    assert docs[2]["records"][0]["metadata"]["data"] == {"name": "metadata.version",
+                                                         "featureLevel": 19}

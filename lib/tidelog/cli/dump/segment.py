@@ -72,7 +72,8 @@ def _emit_batch(
             records: list[dict[str, Any]] = []
             try:
                 for record in decode_batch(buf, pos, verify_crc=False).records():
-                    records.append(record_json(header, record, opts.print_data))
+                    records.append(record_json(header, record, opts.print_data,
+                                               opts.cluster_metadata))
             except CorruptRecordError as exc:
                 failure = exc
             doc["records"] = records
@@ -82,7 +83,8 @@ def _emit_batch(
         if iterate:
             try:
                 for record in decode_batch(buf, pos, verify_crc=False).records():
-                    lines.append(record_line(header, record, opts.print_data))
+                    lines.append(record_line(header, record, opts.print_data,
+                                             opts.cluster_metadata))
             except CorruptRecordError as exc:
                 failure = exc
         prog.out.lines(lines)

@@ -40,6 +40,8 @@ class DumpOptions:
     json: bool = False
     #: ``-q``: with ``verify_index``, print only the problems, not every index entry.
     quiet: bool = False
+    #: Print payloads as KRaft metadata records (kafka-dump-log --cluster-metadata-decoder).
+    cluster_metadata: bool = False
 
     def wants_records(self, compressed: bool) -> bool:
         """Whether the records of a batch get their own lines."""

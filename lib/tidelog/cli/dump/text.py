@@ -22,15 +22,27 @@ JSON: the same fields under Kafka's names (see :func:`batch_json`, :func:`record
 become a UTF-8 string when they are valid UTF-8 without NUL, else base64, and a sibling field
 ``...Encoding`` says which ("utf-8" or "base64"; null for a null key or value).
 
+KRaft's control records print as Kafka prints them: ``LeaderChange: {...}``,
+``SnapshotHeader {...}``, ``SnapshotFooter {...}``, ``KRaftVersion {...}``, ``KRaftVoters
+{...}`` (JSON as :mod:`tidelog.metadata.kafka_json` renders it). With the cluster metadata
+decoder (``--cluster-metadata-decoder``) a record's payload is its metadata record as JSON
+(``{"type":"TOPIC_RECORD","version":0,"data":{...}}``) or Kafka's ``Error at <offset>,
+skipping. <why>``; in JSON output it is the ``metadata`` object (or ``metadataError``).
+
 Pure functions; malformed control records fall back to ``controlType: UNKNOWN(-1)``.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import struct
 from typing import Any
 
+import orjson
+
+from tidelog.metadata.errors import MetadataError
+from tidelog.metadata.kafka_json import CONTROL_LABELS, control_json, metadata_json
 from tidelog.records.batch_header import BatchHeader, TimestampType
 from tidelog.records.record import Record
 
@@ -133,13 +145,16 @@ def json_bytes(data: bytes | None) -> tuple[str | None, str | None]:
 
 
 class ControlInfo:
-    """What a control record says: its type and, for transaction markers, the epoch."""
+    """What a control record says: its type and, for transaction markers, the epoch; for
+    KRaft's control records (LeaderChange, SnapshotHeader, ...) their body as Kafka prints
+    it (``kraft``: label and JSON)."""
 
-    __slots__ = ("coordinator_epoch", "type_id", "type_name")
+    __slots__ = ("coordinator_epoch", "kraft", "type_id", "type_name")
 
     def __init__(self, record: Record) -> None:
         self.type_id = -1
         self.coordinator_epoch: int | None = None
+        self.kraft: tuple[str, dict[str, Any]] | None = None
         key = record.key
         if key is not None and len(key) >= _CONTROL_KEY.size:
             _, self.type_id = _CONTROL_KEY.unpack_from(key)
@@ -147,24 +162,48 @@ class ControlInfo:
         value = record.value
         if self.type_id in (0, 1) and value is not None and len(value) >= _END_TXN_VALUE.size:
             _, self.coordinator_epoch = _END_TXN_VALUE.unpack_from(value)
+        elif self.type_id in CONTROL_LABELS:
+            with contextlib.suppress(MetadataError):  # unreadable: shown by its type alone
+                self.kraft = control_json(key, value)
 
     def text(self) -> str:
         if self.coordinator_epoch is not None:
             return f" endTxnMarker: {self.type_name} coordinatorEpoch: {self.coordinator_epoch}"
+        if self.kraft is not None:
+            label, body = self.kraft
+            return f" {label} {_compact_json(body)}"
         return f" controlType: {self.type_name}({self.type_id})"
 
     def json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"controlType": self.type_name, "controlTypeId": self.type_id}
         if self.coordinator_epoch is not None:
             doc["coordinatorEpoch"] = self.coordinator_epoch
+        if self.kraft is not None:
+            doc["control"] = self.kraft[1]
         return doc
+
+
+def _compact_json(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+def metadata_payload(record: Record) -> str | dict[str, Any]:
+    """A metadata record's payload as kafka-dump-log's cluster metadata decoder shows it (its
+    JSON object), or Kafka's ``Error at <offset>, skipping. ...`` text."""
+    if record.value is None:
+        return f"Error at {record.offset}, skipping. null value"
+    try:
+        return metadata_json(record.value)
+    except MetadataError as exc:
+        return f"Error at {record.offset}, skipping. {exc}"
 
 
 def _size(data: bytes | None) -> int:
     return -1 if data is None else len(data)
 
 
-def record_line(header: BatchHeader, record: Record, print_data: bool) -> str:
+def record_line(header: BatchHeader, record: Record, print_data: bool,
+                cluster_metadata: bool = False) -> str:
     """Kafka's ``| offset: ...`` line for one record."""
     head = (
         f"| offset: {record.offset} {timestamp_label(header)}: {record.timestamp} "
@@ -176,6 +215,10 @@ def record_line(header: BatchHeader, record: Record, print_data: bool) -> str:
         return head + ControlInfo(record).text()
     if not print_data:
         return head
+    if cluster_metadata:  # no keys for metadata records, as in Kafka
+        payload = metadata_payload(record)
+        text = payload if isinstance(payload, str) else _compact_json(payload)
+        return f"{head} payload: {text}"
     parts = [head]
     if record.key is not None:
         parts.append(f" key: {printable(record.key)}")
@@ -184,7 +227,8 @@ def record_line(header: BatchHeader, record: Record, print_data: bool) -> str:
     return "".join(parts)
 
 
-def record_json(header: BatchHeader, record: Record, print_data: bool) -> dict[str, Any]:
+def record_json(header: BatchHeader, record: Record, print_data: bool,
+                cluster_metadata: bool = False) -> dict[str, Any]:
     """One record as a JSON object (data fields only with ``print_data``)."""
     doc: dict[str, Any] = {
         "offset": record.offset,
@@ -204,4 +248,7 @@ def record_json(header: BatchHeader, record: Record, print_data: bool) -> dict[s
             text, encoding = json_bytes(value)
             headers.append({"key": name, "value": text, "valueEncoding": encoding})
         doc["headers"] = headers
+        if cluster_metadata and not header.is_control:
+            payload = metadata_payload(record)
+            doc["metadata" if isinstance(payload, dict) else "metadataError"] = payload
     return doc
