@@ -450,6 +450,18 @@ SETTINGS: tuple[Setting, ...] = (
         "how long committed offsets of an empty group are kept",
     ),
     Setting(
+        "transaction_state_log_num_partitions", "transactions", _int(1, 100_000), 50,
+        "partitions of __transaction_state (fixed once it exists)",
+    ),
+    Setting(
+        "transaction_state_log_replication_factor", "transactions", _int(1, 32767), 3,
+        "replicas of __transaction_state (at most the brokers registered when it is created)",
+    ),
+    Setting(
+        "transaction_max_timeout_ms", "transactions", _int(1, _I32), 900000,
+        "the largest transaction.timeout.ms a transactional producer may ask for",
+    ),
+    Setting(
         "replica_lag_time_max_ms", "replication", _int(100, _I32), 10000,
         "an in-sync follower that has not caught up for this long leaves the ISR",
     ),
@@ -486,7 +498,7 @@ SETTINGS: tuple[Setting, ...] = (
 
 SETTINGS_BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
 SECTIONS: tuple[str, ...] = (
-    "network", "security", "topics", "log", "groups", "quorum", "replication")
+    "network", "security", "topics", "log", "groups", "transactions", "quorum", "replication")
 
 #: Kafka topic config name -> broker setting name, for the broker-level topic defaults.
 TOPIC_DEFAULTS: Mapping[str, str] = {
@@ -568,6 +580,9 @@ class BrokerConfig:
     offsets_topic_num_partitions: int = 50
     offsets_topic_replication_factor: int = 3
     offsets_retention_minutes: int = 10080
+    transaction_state_log_num_partitions: int = 50
+    transaction_state_log_replication_factor: int = 3
+    transaction_max_timeout_ms: int = 900000
     replica_lag_time_max_ms: int = 10000
     replica_fetch_wait_max_ms: int = 500
     replica_fetch_max_bytes: int = 1048576

@@ -134,3 +134,26 @@ def test_a_restart_finishes_a_prepared_commit(tmp_path: Path) -> None:
         assert second.image.topic(TXN_TOPIC) is not None and pid >= 0
     finally:
         second.shutdown()
+
+
+def test_the_state_topic_and_the_timeout_limit_follow_the_settings(tmp_path: Path) -> None:
+    from tidelog.broker.config import BrokerConfig
+
+    config = BrokerConfig.load(env={}, overrides={
+        "data_dir": str(tmp_path), "transaction_state_log_num_partitions": 3,
+        "transaction_max_timeout_ms": 5000})
+    core = BrokerCore(config)
+    core.start()
+    try:
+        async def body() -> None:
+            tc = core.txns
+            code, _, _ = await tc.init_producer_id("s", 5001, -1, -1)
+            assert code == E.INVALID_TRANSACTION_TIMEOUT
+            code, _, epoch = await tc.init_producer_id("s", 5000, -1, -1)
+            assert (code, epoch) == (0, 0)
+            topic = core.image.topic(TXN_TOPIC)
+            assert topic is not None and len(topic.partitions) == 3
+
+        run(body)
+    finally:
+        core.shutdown()

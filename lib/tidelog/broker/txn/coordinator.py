@@ -17,6 +17,8 @@ The states and transitions are :mod:`tidelog.transactions.state`'s:
   that, so the producer's next transaction does not meet CONCURRENT_TRANSACTIONS and back
   off (twice the transactions per second in scripts/bench/transactions.py). While a
   transaction is being completed, its id's requests get CONCURRENT_TRANSACTIONS (retriable).
+- InitProducerId with a timeout above ``transaction_max_timeout_ms`` (Kafka's
+  transaction.max.timeout.ms, 900000 by default) is INVALID_TRANSACTION_TIMEOUT.
 - An Ongoing transaction older than its timeout is aborted with a bumped epoch (the producer
   is fenced, as Kafka does since KIP-360), checked every :data:`TIMEOUT_CHECK_S`.
 
@@ -57,8 +59,6 @@ from tidelog.transactions.state import IDLE, MAX_EPOCH, PREPARED, TxnMetadata, T
 log = logging.getLogger("tidelog.broker.txn")
 E = ErrorCode
 
-#: Kafka's transaction.max.timeout.ms.
-MAX_TIMEOUT_MS = 900_000
 TIMEOUT_CHECK_S = 1.0
 #: How long EndTxn waits for its markers before it answers anyway.
 END_WAIT_S = 5.0
@@ -153,7 +153,7 @@ class TransactionCoordinator:
     async def init_producer_id(self, tid: str, timeout_ms: int, producer_id: int,
                                producer_epoch: int) -> tuple[int, int, int]:
         """(error, producer id, epoch) for a transactional producer starting up."""
-        if not 0 < timeout_ms <= MAX_TIMEOUT_MS:
+        if not 0 < timeout_ms <= self.core.config.transaction_max_timeout_ms:
             return E.INVALID_TRANSACTION_TIMEOUT, -1, -1
         try:
             await self.store.ensure_topic()

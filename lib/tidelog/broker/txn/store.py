@@ -2,8 +2,9 @@
 
 The same machinery as ``__consumer_offsets`` (:class:`~tidelog.broker.groups.store.
 OffsetsStore`): a compacted internal topic made on first use (the first FindCoordinator for a
-transactional id), :data:`PARTITIONS` partitions (Kafka's transaction.state.log.num.partitions
-default) and replication factor 3 capped at the registered brokers. A transactional id lives
+transactional id), ``transaction_state_log_num_partitions`` partitions (50 by default, as
+Kafka's transaction.state.log.num.partitions) and ``transaction_state_log_replication_factor``
+replicas (3) capped at the registered brokers, both fixed once it exists. A transactional id lives
 in partition ``abs(javaHash(id)) % partitions``; the leader of that partition is its
 coordinator. Records: :mod:`tidelog.transactions.log_format`; a write is acknowledged once
 every in-sync replica has it.
@@ -14,15 +15,13 @@ from __future__ import annotations
 from tidelog.broker.groups.store import OffsetsStore
 
 TXN_TOPIC = "__transaction_state"
-PARTITIONS = 50
-REPLICATION = 3
 
 
 class TxnStateStore(OffsetsStore):
     topic = TXN_TOPIC
 
     def configured_partitions(self) -> int:
-        return PARTITIONS
+        return self.core.config.transaction_state_log_num_partitions
 
     def configured_replication(self) -> int:
-        return REPLICATION
+        return self.core.config.transaction_state_log_replication_factor
