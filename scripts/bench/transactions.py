@@ -7,7 +7,10 @@ is not the bottleneck):
 * produces N records of 100 bytes with a plain producer (acks=all, idempotence off, the
   default) and with a transactional producer committing every 1,000 records; both to their
   own one-partition topic;
-* reads the transactional topic back with a read_uncommitted and a read_committed consumer.
+* reads the transactional topic back with a read_uncommitted and a read_committed consumer;
+* does the same two produces with tidelog's own client (``tidelog.client``: Producer, and
+  TransactionalProducer committing every 1,000 records), for the ratio of its transactional
+  producer to its plain one (the client is the bottleneck there, so only the ratio counts).
 
 Each step runs ``--repeat`` times (fresh topics) and the best time counts, as these machines
 are noisy. Prints records/s and the ratios transactional/plain (goal >= 0.8) and
@@ -56,6 +59,37 @@ def produce(bootstrap: str, topic: str, n: int, transactional: bool) -> float:
     return time.perf_counter() - start
 
 
+def produce_tidelog(bootstrap: str, topic: str, n: int, transactional: bool) -> float:
+    """The same records through tidelog.client (acks=all, as the transactional one needs)."""
+    import asyncio
+
+    from tidelog.client import Cluster, Producer, TransactionalProducer
+
+    host, port = bootstrap.rsplit(":", 1)
+
+    async def run() -> float:
+        async with Cluster([(host, int(port))]) as cluster:
+            producer = TransactionalProducer(cluster, f"bench-{topic}") if transactional \
+                else Producer(cluster)
+            await producer.start()
+            await producer.topic(topic)  # created before the clock starts, as above
+            start = time.perf_counter()
+            for base in range(0, n, PER_TXN):
+                values: list[bytes | None] = [VALUE] * min(PER_TXN, n - base)
+                if isinstance(producer, TransactionalProducer):
+                    producer.begin_transaction()
+                    await producer.send_values(topic, values, partition=0)
+                    await producer.commit_transaction()
+                else:
+                    await producer.send_values(topic, values, partition=0)
+            await producer.flush()
+            elapsed = time.perf_counter() - start
+            assert producer.stats.failed == 0, producer.stats.errors
+            return elapsed
+
+    return asyncio.run(run())
+
+
 def consume(bootstrap: str, topic: str, n: int, isolation: str) -> float:
     consumer = ck.Consumer({"bootstrap.servers": bootstrap, "group.id": f"b-{isolation}",
                             "isolation.level": isolation})
@@ -87,6 +121,9 @@ def main() -> int:
                     ("transactional", partial(produce, bootstrap, txn, n, True)),
                     ("read_uncommitted", partial(consume, bootstrap, txn, n, "read_uncommitted")),
                     ("read_committed", partial(consume, bootstrap, txn, n, "read_committed")),
+                    ("tidelog_plain", partial(produce_tidelog, bootstrap, f"t{plain}", n, False)),
+                    ("tidelog_transactional",
+                     partial(produce_tidelog, bootstrap, f"t{txn}", n, True)),
                 )
                 for name, step in steps:
                     elapsed = step()
@@ -97,12 +134,14 @@ def main() -> int:
     rates = {k: n / v for k, v in best.items()}
     ratios = {"transactional/plain": rates["transactional"] / rates["plain"],
               "read_committed/read_uncommitted":
-                  rates["read_committed"] / rates["read_uncommitted"]}
+                  rates["read_committed"] / rates["read_uncommitted"],
+              "tidelog transactional/plain":
+                  rates["tidelog_transactional"] / rates["tidelog_plain"]}
     if args.json:
         print(json.dumps({"records": n, "records_per_s": rates, "ratios": ratios}))
     else:
         for name, rate in rates.items():
-            print(f"{name:18} {rate:12,.0f} records/s")
+            print(f"{name:22} {rate:12,.0f} records/s")
         for name, ratio in ratios.items():
             print(f"{name:32} {ratio:.2f}")
     return 0
