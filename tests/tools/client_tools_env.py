@@ -25,16 +25,24 @@ def tool(name: str) -> str:
     return str(found) if found.exists() else name
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logd]:
-    logd = Logd(tmp_path_factory.mktemp("logd"), "--num-partitions", "1",
-                env=TEST_BROKER_ENV).start()  # every log-consume -g: no 3 s wait
+def module_broker(tmp_path_factory: pytest.TempPathFactory, *args: str,
+                  env: dict[str, str] | None = None) -> Iterator[Logd]:
+    """The body of a module's broker fixture: a logd with ``args`` and TEST_BROKER_ENV (no
+    initial rebalance delay: every log-consume -g would wait 3 s) under ``env``, stopped
+    cleanly."""
+    logd = Logd(tmp_path_factory.mktemp("logd"), *args,
+                env={**TEST_BROKER_ENV, **(env or {})}).start()
     yield logd
     try:
         if logd.running:
             assert logd.stop() == 0, logd.log()
     finally:
         logd.kill()
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logd]:
+    yield from module_broker(tmp_path_factory, "--num-partitions", "1")
 
 
 #: Bytecode of the programs, kept across the runs of a session: an installed program has its

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
-from client_tools_env import TIMEOUT, env_for, run, tool
+from client_tools_env import TIMEOUT, env_for, module_broker, run, tool
 from logd_harness import Logd
 from tidelog.client import BEGINNING, Admin, Cluster, Consumer, ConsumerConfig, Producer
 from tidelog.client.offsets import LATEST, list_offsets
@@ -28,14 +28,7 @@ INPUTS = 600
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logd]:
-    logd = Logd(tmp_path_factory.mktemp("logd"), "--num-partitions", "2",
-                env={"TIDELOG_GROUP_INITIAL_REBALANCE_DELAY_MS": "0"}).start()
-    yield logd
-    try:
-        if logd.running:
-            assert logd.stop() == 0, logd.log()
-    finally:
-        logd.kill()
+    yield from module_broker(tmp_path_factory, "--num-partitions", "2")
 
 
 def _cluster(broker: Logd) -> Cluster:

@@ -1,19 +1,21 @@
 """tidelog.client's transactional producer and read_committed consumer against a real logd
-(issue 14), cross-checked with confluent-kafka's: commits and aborts across partitions,
+(issue 14), cross-checked with confluent-kafka's (its consumer reads what ours wrote, ours
+reads what its producer wrote): commits and aborts across partitions,
 offsets committed inside a transaction, fencing of an older instance, an abortable failure
 followed by a clean transaction, and calls out of order."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable
 from typing import Any
 
 import confluent_kafka as ck
 import pytest
+from compat_common import TIMEOUT
 from confluent_kafka.admin import AdminClient, NewTopic
 from logd_harness import Logd
+from test_transactions_compat import read_values as ck_read
 from tidelog.client import BEGINNING, END, Admin, ClientError, Cluster, Consumer, ConsumerConfig
 from tidelog.client.group import GroupConfig, GroupMember
 from tidelog.client.retry import RetryPolicy
@@ -23,8 +25,6 @@ from tidelog.client.transactions import (
     TransactionalProducer,
     TxnState,
 )
-
-TIMEOUT = 30.0
 
 
 def cluster_for(broker: Logd) -> Cluster:
@@ -46,34 +46,6 @@ async def read_values(cluster: Cluster, topic: str, partitions: list[int],
         for fetched in await consumer.poll():
             out.extend(r.value for r in fetched.records)
     return out
-
-
-def ck_read(broker: Logd, topic: str, partitions: int, isolation: str) -> list[bytes]:
-    """confluent-kafka's consumer, from the start to the end of every partition."""
-    consumer = ck.Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "ck-check",
-                            "isolation.level": isolation, "enable.partition.eof": True,
-                            "enable.auto.commit": False})
-    consumer.assign([ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING)
-                     for p in range(partitions)])
-    values: list[bytes] = []
-    eof: set[int] = set()
-    deadline = time.monotonic() + TIMEOUT
-    try:
-        while len(eof) < partitions and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            if msg.error():
-                if msg.error().code() == ck.KafkaError._PARTITION_EOF:
-                    eof.add(msg.partition())
-                    continue
-                raise AssertionError(msg.error())
-            eof.discard(msg.partition())
-            values.append(msg.value())
-    finally:
-        consumer.close()
-    assert len(eof) == partitions, "confluent-kafka did not reach the end"
-    return values
 
 
 def test_commits_and_aborts_as_our_and_confluent_kafkas_consumers_see_them(
@@ -109,8 +81,10 @@ def test_commits_and_aborts_as_our_and_confluent_kafkas_consumers_see_them(
                 == everything  # type: ignore[type-var]
 
     run(main())
-    assert sorted(ck_read(shared_logd, "ctx-mixed", 3, "read_committed")) == sorted(
-        [b"c1-%d" % i for i in range(300)] + [b"k1-%d" % i for i in range(3)] + [b"c2"])
+    committed = sorted([b"c1-%d" % i for i in range(300)] + [b"k1-%d" % i for i in range(3)]
+                       + [b"c2"])
+    assert ck_read(shared_logd.bootstrap, "ctx-mixed", len(committed), "read_committed",
+                   "ck-check", 3) == committed
 
 
 def test_confluent_kafkas_transactions_read_by_our_read_committed_consumer(
