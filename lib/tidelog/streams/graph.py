@@ -1,0 +1,344 @@
+"""The processor graph: the operators a topology is made of, sans-I/O.
+
+Each :class:`Node` gets ``(key, value, timestamp)`` in :meth:`Node.process` and hands what it
+makes to its children (:meth:`Node.forward`), depth first, so one input record is processed to
+the end before the next (Kafka Streams' order). Keys and values are objects here; a source
+deserializes them, a sink serializes them. A node reaches the outside only through its
+:class:`Context` (the task running it): state stores by name (every write also goes to the
+store's changelog) and :meth:`Context.emit` for records to a topic. Nothing here touches a
+socket, a clock or a file, so the whole graph runs against a fake log in the unit tests.
+
+Tables flow as change streams: ``(key, new value)``, a None value meaning the row is gone.
+
+Null keys: aggregations and joins drop records without a key (as Kafka Streams does); the
+stateless operators pass them on.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from tidelog.streams.serde import Serde
+from tidelog.streams.stores import KeyValueStore
+from tidelog.streams.windows import (
+    STREAM_TIME_KEY,
+    WINDOW_PREFIX,
+    TimeWindows,
+    Windowed,
+    pack_time,
+    split_window_key,
+    unpack_time,
+    window_key,
+)
+
+
+class Context(Protocol):
+    """What a node may use of the task running it."""
+
+    partition: int
+    #: Late records dropped by windowed aggregates (a task-wide figure).
+    dropped: int
+
+    def store(self, name: str) -> KeyValueStore: ...
+
+    def emit(self, topic: str, key: bytes | None, value: bytes | None, timestamp: int,
+             partition: int | None = None) -> None: ...
+
+
+class Node:
+    """An operator; ``stores`` names the state stores it reads or writes."""
+
+    stores: tuple[str, ...] = ()
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.children: list[Node] = []
+
+    def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        self.forward(ctx, key, value, ts)
+
+    def forward(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        for child in self.children:
+            child.process(ctx, key, value, ts)
+
+    def init(self, ctx: Context) -> None:
+        """Called once the task's stores are restored (rebuild what lives in memory)."""
+
+    def edges(self) -> list[Node]:
+        """Every node this one hands records to (the graph's edges)."""
+        return self.children
+
+
+class Source(Node):
+    def __init__(self, name: str, topic: str, key: Serde[Any], value: Serde[Any],
+                 internal: bool = False) -> None:
+        super().__init__(name)
+        self.topic = topic
+        self.key_serde = key
+        self.value_serde = value
+        #: A repartition topic of this application: ``topic`` is a suffix until build.
+        self.internal = internal
+
+
+class Map(Node):
+    def __init__(self, name: str, fn: Callable[[Any, Any], tuple[Any, Any]]) -> None:
+        super().__init__(name)
+        self.fn = fn
+
+    def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        new_key, new_value = self.fn(key, value)
+        self.forward(ctx, new_key, new_value, ts)
+
+
+class MapValues(Node):
+    def __init__(self, name: str, fn: Callable[[Any], Any]) -> None:
+        super().__init__(name)
+        self.fn = fn
+
+    def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        self.forward(ctx, key, self.fn(value), ts)
+
+
+class Filter(Node):
+    def __init__(self, name: str, predicate: Callable[[Any, Any], bool]) -> None:
+        super().__init__(name)
+        self.predicate = predicate
+
+    def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        if self.predicate(key, value):
+            self.forward(ctx, key, value, ts)
+
+
+class FlatMap(Node):
+    def __init__(self, name: str, fn: Callable[[Any, Any], Iterable[tuple[Any, Any]]]) -> None:
+        super().__init__(name)
+        self.fn = fn
+
+    def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        for new_key, new_value in self.fn(key, value):
+            self.forward(ctx, new_key, new_value, ts)
+
+
+class Peek(Node):
+    def __init__(self, name: str, fn: Callable[[Any, Any], None]) -> None:
+        super().__init__(name)
+        self.fn = fn
+
+    def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        self.fn(key, value)
+        self.forward(ctx, key, value, ts)
+
+
+class Branch(Node):
+    """Each record goes to the first branch whose predicate holds (or to none)."""
+
+    def __init__(self, name: str, predicates: list[Callable[[Any, Any], bool]]) -> None:
+        super().__init__(name)
+        self.outputs = [(p, Node(f"{name}-{i}")) for i, p in enumerate(predicates)]
+
+    def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        for predicate, out in self.outputs:
+            if predicate(key, value):
+                out.process(ctx, key, value, ts)
+                return
+
+    def edges(self) -> list[Node]:
+        return [out for _, out in self.outputs]
+
+
+class Sink(Node):
+    """Writes to a topic; keyed records go to the partition the key's murmur2 hash picks."""
+
+    def __init__(self, name: str, topic: str, key: Serde[Any], value: Serde[Any],
+                 internal: bool = False) -> None:
+        super().__init__(name)
+        self.topic = topic
+        self.key_serde = key
+        self.value_serde = value
+        self.internal = internal
+
+    def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        ctx.emit(self.topic, self.key_serde.serialize(key), self.value_serde.serialize(value),
+                 ts)
+
+
+class Aggregate(Node):
+    """count, reduce and aggregate: the running value per key in a store, each new value
+    forwarded as the table's change. ``adder(key, value, current)`` gets None as ``current``
+    for a key's first record when there is no ``initial``."""
+
+    def __init__(self, name: str, store: str, key: Serde[Any], state: Serde[Any],
+                 initial: Callable[[], Any] | None,
+                 adder: Callable[[Any, Any, Any], Any]) -> None:
+        super().__init__(name)
+        self.store = store
+        self.stores = (store,)
+        self.key_serde = key
+        self.state_serde = state
+        self.initial = initial
+        self.adder = adder
+
+    def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        if key is None:
+            return
+        store = ctx.store(self.store)
+        kb = self.key_serde.serialize(key)
+        assert kb is not None
+        old = store.get(kb)
+        current = self.state_serde.deserialize(old) if old is not None else (
+            self.initial() if self.initial is not None else None)
+        new = self.adder(key, value, current)
+        store.put(kb, self.state_serde.serialize(new))
+        self.forward(ctx, key, new, ts)
+
+
+class TableSource(Node):
+    """Materialises a topic as a table: the latest value per key, a tombstone deletes."""
+
+    def __init__(self, name: str, store: str, key: Serde[Any], value: Serde[Any]) -> None:
+        super().__init__(name)
+        self.store = store
+        self.stores = (store,)
+        self.key_serde = key
+        self.value_serde = value
+
+    def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        if key is None:
+            return
+        kb = self.key_serde.serialize(key)
+        assert kb is not None
+        ctx.store(self.store).put(kb, self.value_serde.serialize(value))
+        self.forward(ctx, key, value, ts)
+
+
+def lookup(ctx: Context, store: str, key_serde: Serde[Any], value_serde: Serde[Any],
+           key: Any) -> Any:
+    kb = key_serde.serialize(key)
+    if kb is None:
+        return None
+    return value_serde.deserialize(ctx.store(store).get(kb))
+
+
+class StreamTableJoin(Node):
+    """Each stream record joined with the table's current row for its key: inner drops the
+    record when there is none, left passes None to the joiner."""
+
+    def __init__(self, name: str, store: str, key: Serde[Any], value: Serde[Any],
+                 joiner: Callable[[Any, Any], Any], left: bool) -> None:
+        super().__init__(name)
+        self.store = store
+        self.stores = (store,)
+        self.key_serde = key
+        self.value_serde = value
+        self.joiner = joiner
+        self.left = left
+
+    def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        if key is None:
+            return
+        row = lookup(ctx, self.store, self.key_serde, self.value_serde, key)
+        if row is None and not self.left:
+            return
+        self.forward(ctx, key, self.joiner(value, row), ts)
+
+
+class TableJoinSide(Node):
+    """One side of a table-table join: a change on this side looks up the other side's row.
+    The joined row disappears (a None change) when either side's row is gone (inner), or,
+    for a left join, when the left row is."""
+
+    def __init__(self, name: str, other_store: str, key: Serde[Any], other_value: Serde[Any],
+                 joiner: Callable[[Any, Any], Any], this_is_left: bool, left_join: bool,
+                 out: Node) -> None:
+        super().__init__(name)
+        self.store = other_store
+        self.stores = (other_store,)
+        self.key_serde = key
+        self.value_serde = other_value
+        self.joiner = joiner
+        self.this_is_left = this_is_left
+        self.left_join = left_join
+        self.children = [out]
+
+    def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        if key is None:
+            return
+        other = lookup(ctx, self.store, self.key_serde, self.value_serde, key)
+        left, right = (value, other) if self.this_is_left else (other, value)
+        if left is None or (right is None and not self.left_join):
+            self.forward(ctx, key, None, ts)
+        else:
+            self.forward(ctx, key, self.joiner(left, right), ts)
+
+
+class WindowAggregate(Node):
+    """A windowed count/reduce/aggregate (see :mod:`tidelog.streams.windows`). With
+    ``final`` (suppression until the window closes) a window's value is forwarded once, when
+    it closes; otherwise every update is. Closed windows leave the store."""
+
+    def __init__(self, name: str, store: str, key: Serde[Any], state: Serde[Any],
+                 initial: Callable[[], Any] | None, adder: Callable[[Any, Any, Any], Any],
+                 windows: TimeWindows) -> None:
+        super().__init__(name)
+        self.store = store
+        self.stores = (store,)
+        self.key_serde = key
+        self.state_serde = state
+        self.initial = initial
+        self.adder = adder
+        self.windows = windows
+        self.final = False
+        # Per task partition: open windows by end (a heap), and the stream time.
+        self._open: dict[int, list[tuple[int, bytes]]] = {}
+        self._time: dict[int, int] = {}
+
+    def init(self, ctx: Context) -> None:
+        store = ctx.store(self.store)
+        raw = store.get(STREAM_TIME_KEY)
+        self._time[ctx.partition] = unpack_time(raw) if raw is not None else -1
+        heap = []
+        for stored, _ in store.items(WINDOW_PREFIX):
+            start, _key = split_window_key(stored)
+            heap.append((start + self.windows.size, stored))
+        heapq.heapify(heap)
+        self._open[ctx.partition] = heap
+
+    def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        if key is None:
+            return
+        store = ctx.store(self.store)
+        heap = self._open.setdefault(ctx.partition, [])
+        now = self._time.get(ctx.partition, -1)
+        if ts > now:
+            now = ts
+            self._time[ctx.partition] = now
+            store.put(STREAM_TIME_KEY, pack_time(now))
+        kb = self.key_serde.serialize(key)
+        assert kb is not None
+        size, grace = self.windows.size, self.windows.grace
+        for start in self.windows.starts(ts):
+            end = start + size
+            if end + grace <= now:
+                ctx.dropped += 1  # late: its window has closed
+                continue
+            stored = window_key(start, kb)
+            old = store.get(stored)
+            if old is None:
+                heapq.heappush(heap, (end, stored))
+            current = self.state_serde.deserialize(old) if old is not None else (
+                self.initial() if self.initial is not None else None)
+            new = self.adder(key, value, current)
+            store.put(stored, self.state_serde.serialize(new))
+            if not self.final:
+                self.forward(ctx, Windowed(key, start, end), new, ts)
+        while heap and heap[0][0] + grace <= now:
+            end, stored = heapq.heappop(heap)
+            if self.final:
+                raw = store.get(stored)
+                if raw is not None:
+                    start, key_bytes = split_window_key(stored)
+                    self.forward(ctx, Windowed(self.key_serde.deserialize(key_bytes), start,
+                                               end), self.state_serde.deserialize(raw), end - 1)
+            store.put(stored, None)
