@@ -13,3 +13,8 @@ from tidelog.errors import TidelogError
 
 class StreamsError(TidelogError):
     """A stream-processing application cannot go on (the message says why)."""
+
+
+class MissingTopicError(StreamsError):
+    """A topic the application reads does not exist (Kafka Streams'
+    MissingSourceTopicException)."""

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tidelog.streams.errors import StreamsError
+from tidelog.streams.errors import MissingTopicError, StreamsError
 from tidelog.streams.guarantee import AT_LEAST_ONCE, Guarantee, make_guarantee
 from tidelog.streams.restore import Restored, restore
 from tidelog.streams.stores import KeyValueStore, MemoryStore, RocksStore, write_checkpoint
@@ -89,6 +89,8 @@ class StreamsApp:
         self.stats = StreamsStats()
         self.tasks: dict[tuple[int, int], Task] = {}
         self._counts: dict[int, int] = {}
+        #: what the last commit recorded (a commit with nothing new is skipped)
+        self._committed: dict[tuple[str, int], int] = {}
 
     @property
     def application_id(self) -> str:
@@ -109,8 +111,8 @@ class StreamsApp:
             if topic in existing:
                 known[topic] = existing[topic]
             elif topic not in self.topology.repartitions:
-                raise StreamsError(f"topic {topic!r} does not exist (the application reads "
-                                   "it)")
+                raise MissingTopicError(f"topic {topic!r} does not exist (the application "
+                                        "reads it)")
         counts = self.topology.partition_counts(known)
         wanted: dict[str, tuple[int, dict[str, str]]] = {}
         for topic in self.topology.repartitions:
@@ -234,6 +236,7 @@ class StreamsApp:
         wanted = sorted({(self.topology.sub_of(t).id, p) for t, p in parts})
         # Stores kept over a rebalance would have to be checkpointed and reopened anyway.
         self._close_tasks()
+        self._committed = {}
         for sub_id, p in wanted:
             self.tasks[(sub_id, p)] = await self._open_task(sub_id, p,
                                                             guarantee.read_committed)
@@ -284,6 +287,8 @@ class StreamsApp:
         for task in self.tasks.values():
             for topic, offset in task.offsets.items():
                 offsets[(topic, task.partition)] = offset
+        if offsets == self._committed:
+            return True  # nothing processed since the last commit
         dropped = sum(t.dropped for t in self.tasks.values())
         await guarantee.flush()
         if guarantee.checkpoint_while_running and self.tasks:
@@ -291,6 +296,7 @@ class StreamsApp:
         ok = await guarantee.commit(offsets)
         if ok:
             self.stats.commits += 1
+            self._committed = offsets
         self.stats.dropped_late = dropped
         return ok
 
