@@ -87,18 +87,16 @@ def _render(prog: Program, s: TableSettings, rows: list[tuple[int, Record]]) -> 
 
 async def _run(prog: Program, s: TableSettings, stop: Stop) -> int:
     from tidelog.client.consumer import Consumer, ConsumerConfig
-    from tidelog.client.errors import BrokerError
     from tidelog.client.offsets import BEGINNING
     from tidelog.protocol.errors import ErrorCode
 
     cluster = make_cluster(s.bootstrap, s.timeout, Waits(prog.diag))
     try:
-        try:
-            info = await cluster.topic(s.topic, auto_create=False)
-        except BrokerError as exc:
-            if exc.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-                raise CliError(f"topic {s.topic!r} does not exist", ExitCode.NOT_FOUND) from None
-            raise
+        # One metadata round: a missing topic is reported at once (as log-consume does).
+        answer = await cluster.refresh([s.topic], auto_create=False)
+        if any(t.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for t in answer.topics):
+            raise CliError(f"topic {s.topic!r} does not exist", ExitCode.NOT_FOUND)
+        info = await cluster.topic(s.topic, auto_create=False)
         consumer = Consumer(cluster, ConsumerConfig(max_wait_ms=int(min(500, s.timeout * 500))))
         await consumer.assign([(s.topic, p, BEGINNING) for p in sorted(info.partitions)])
         rows = Rows()
