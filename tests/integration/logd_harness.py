@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,3 +146,14 @@ class Logd:
     def restart(self) -> Logd:
         assert self.stop() == 0, self.new_log()
         return self.start()
+
+
+def serving(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Logd]:
+    """A module fixture's body: a started logd, stopped cleanly (checked) when done."""
+    logd = Logd(tmp, *args, env=env).start()
+    yield logd
+    try:
+        if logd.running:
+            assert logd.stop() == 0, logd.log()
+    finally:
+        logd.kill()

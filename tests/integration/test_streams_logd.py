@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from logd_harness import Logd
+from logd_harness import TEST_BROKER_ENV, Logd, serving
 from tidelog.client import BEGINNING, Admin, Cluster, Consumer, Producer
 from tidelog.streams import INT_TEXT, STR, StreamsApp, StreamsBuilder, StreamsConfig
 
@@ -28,16 +28,9 @@ WAIT_S = 60.0
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logd]:
-    logd = Logd(tmp_path_factory.mktemp("streams"), env={
-        "TIDELOG_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
-        "TIDELOG_GROUP_MIN_SESSION_TIMEOUT_MS": "1000"}).start()
-    yield logd
-    try:
-        if logd.running:
-            assert logd.stop() == 0, logd.log()
-    finally:
-        logd.kill()
-        print(logd.log())
+    """One broker; groups form at once, and a killed member leaves after 1.5 s."""
+    yield from serving(tmp_path_factory.mktemp("streams"), env={
+        **TEST_BROKER_ENV, "TIDELOG_GROUP_MIN_SESSION_TIMEOUT_MS": "1000"})
 
 
 def cluster(broker: Logd) -> Cluster:

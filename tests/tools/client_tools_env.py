@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from logd_harness import TEST_BROKER_ENV, Logd
+from logd_harness import TEST_BROKER_ENV, Logd, serving
 
 BIN = Path(sys.executable).parent
 TIMEOUT = 60
@@ -30,14 +30,8 @@ def module_broker(tmp_path_factory: pytest.TempPathFactory, *args: str,
     """The body of a module's broker fixture: a logd with ``args`` and TEST_BROKER_ENV (no
     initial rebalance delay: every log-consume -g would wait 3 s) under ``env``, stopped
     cleanly."""
-    logd = Logd(tmp_path_factory.mktemp("logd"), *args,
-                env={**TEST_BROKER_ENV, **(env or {})}).start()
-    yield logd
-    try:
-        if logd.running:
-            assert logd.stop() == 0, logd.log()
-    finally:
-        logd.kill()
+    yield from serving(tmp_path_factory.mktemp("logd"), *args,
+                       env={**TEST_BROKER_ENV, **(env or {})})
 
 
 @pytest.fixture(scope="module")

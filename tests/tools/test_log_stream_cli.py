@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from client_tools_env import TIMEOUT, env_for, run, tool
+from client_tools_env import TIMEOUT, env_for, module_broker, run, tool
 from logd_harness import Logd
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,14 +26,7 @@ MINUTE = 60_000
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logd]:
     """One broker; a job's group forms at once (no initial rebalance delay)."""
-    logd = Logd(tmp_path_factory.mktemp("logd"), "--num-partitions", "1",
-                env={"TIDELOG_GROUP_INITIAL_REBALANCE_DELAY_MS": "0"}).start()
-    yield logd
-    try:
-        if logd.running:
-            assert logd.stop() == 0, logd.log()
-    finally:
-        logd.kill()
+    yield from module_broker(tmp_path_factory, "--num-partitions", "1")
 
 
 def _walkthrough() -> list[str]:

@@ -71,7 +71,39 @@ class Node:
         return self.children
 
 
-class Source(Node):
+class Stateful(Node):
+    """A node reading or writing one store, with the serdes of its keys and values there."""
+
+    def __init__(self, name: str, store: str, key: Serde[Any], value: Serde[Any]) -> None:
+        super().__init__(name)
+        self.store = store
+        self.stores = (store,)
+        self.key_serde = key
+        self.value_serde = value
+
+
+class Folding(Stateful):
+    """An aggregation: ``adder(key, value, current)`` per record, ``current`` starting at
+    ``initial()`` (None without one: reduce starts from the first value)."""
+
+    def __init__(self, name: str, store: str, key: Serde[Any], state: Serde[Any],
+                 initial: Callable[[], Any] | None,
+                 adder: Callable[[Any, Any, Any], Any]) -> None:
+        super().__init__(name, store, key, state)
+        self.initial = initial
+        self.adder = adder
+
+    def fold(self, old: bytes | None, key: Any, value: Any) -> Any:
+        if old is not None:
+            current = self.value_serde.deserialize(old)
+        else:
+            current = self.initial() if self.initial is not None else None
+        return self.adder(key, value, current)
+
+
+class Endpoint(Node):
+    """A node at a topic, with the serdes of its records there."""
+
     def __init__(self, name: str, topic: str, key: Serde[Any], value: Serde[Any],
                  internal: bool = False) -> None:
         super().__init__(name)
@@ -80,6 +112,10 @@ class Source(Node):
         self.value_serde = value
         #: A repartition topic of this application: ``topic`` is a suffix until build.
         self.internal = internal
+
+
+class Source(Endpoint):
+    """Where a topic's records enter (the task deserializes them)."""
 
 
 class Map(Node):
@@ -148,37 +184,17 @@ class Branch(Node):
         return [out for _, out in self.outputs]
 
 
-class Sink(Node):
+class Sink(Endpoint):
     """Writes to a topic; keyed records go to the partition the key's murmur2 hash picks."""
-
-    def __init__(self, name: str, topic: str, key: Serde[Any], value: Serde[Any],
-                 internal: bool = False) -> None:
-        super().__init__(name)
-        self.topic = topic
-        self.key_serde = key
-        self.value_serde = value
-        self.internal = internal
 
     def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
         ctx.emit(self.topic, self.key_serde.serialize(key), self.value_serde.serialize(value),
                  ts)
 
 
-class Aggregate(Node):
+class Aggregate(Folding):
     """count, reduce and aggregate: the running value per key in a store, each new value
-    forwarded as the table's change. ``adder(key, value, current)`` gets None as ``current``
-    for a key's first record when there is no ``initial``."""
-
-    def __init__(self, name: str, store: str, key: Serde[Any], state: Serde[Any],
-                 initial: Callable[[], Any] | None,
-                 adder: Callable[[Any, Any, Any], Any]) -> None:
-        super().__init__(name)
-        self.store = store
-        self.stores = (store,)
-        self.key_serde = key
-        self.state_serde = state
-        self.initial = initial
-        self.adder = adder
+    forwarded as the table's change."""
 
     def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
         if key is None:
@@ -186,23 +202,13 @@ class Aggregate(Node):
         store = ctx.store(self.store)
         kb = self.key_serde.serialize(key)
         assert kb is not None
-        old = store.get(kb)
-        current = self.state_serde.deserialize(old) if old is not None else (
-            self.initial() if self.initial is not None else None)
-        new = self.adder(key, value, current)
-        store.put(kb, self.state_serde.serialize(new))
+        new = self.fold(store.get(kb), key, value)
+        store.put(kb, self.value_serde.serialize(new))
         self.forward(ctx, key, new, ts)
 
 
-class TableSource(Node):
+class TableSource(Stateful):
     """Materialises a topic as a table: the latest value per key, a tombstone deletes."""
-
-    def __init__(self, name: str, store: str, key: Serde[Any], value: Serde[Any]) -> None:
-        super().__init__(name)
-        self.store = store
-        self.stores = (store,)
-        self.key_serde = key
-        self.value_serde = value
 
     def process(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
         if key is None:
@@ -221,17 +227,13 @@ def lookup(ctx: Context, store: str, key_serde: Serde[Any], value_serde: Serde[A
     return value_serde.deserialize(ctx.store(store).get(kb))
 
 
-class StreamTableJoin(Node):
+class StreamTableJoin(Stateful):
     """Each stream record joined with the table's current row for its key: inner drops the
     record when there is none, left passes None to the joiner."""
 
     def __init__(self, name: str, store: str, key: Serde[Any], value: Serde[Any],
                  joiner: Callable[[Any, Any], Any], left: bool) -> None:
-        super().__init__(name)
-        self.store = store
-        self.stores = (store,)
-        self.key_serde = key
-        self.value_serde = value
+        super().__init__(name, store, key, value)
         self.joiner = joiner
         self.left = left
 
@@ -244,7 +246,7 @@ class StreamTableJoin(Node):
         self.forward(ctx, key, self.joiner(value, row), ts)
 
 
-class TableJoinSide(Node):
+class TableJoinSide(Stateful):
     """One side of a table-table join: a change on this side looks up the other side's row.
     The joined row disappears (a None change) when either side's row is gone (inner), or,
     for a left join, when the left row is."""
@@ -252,11 +254,7 @@ class TableJoinSide(Node):
     def __init__(self, name: str, other_store: str, key: Serde[Any], other_value: Serde[Any],
                  joiner: Callable[[Any, Any], Any], this_is_left: bool, left_join: bool,
                  out: Node) -> None:
-        super().__init__(name)
-        self.store = other_store
-        self.stores = (other_store,)
-        self.key_serde = key
-        self.value_serde = other_value
+        super().__init__(name, other_store, key, other_value)
         self.joiner = joiner
         self.this_is_left = this_is_left
         self.left_join = left_join
@@ -273,7 +271,7 @@ class TableJoinSide(Node):
             self.forward(ctx, key, self.joiner(left, right), ts)
 
 
-class WindowAggregate(Node):
+class WindowAggregate(Folding):
     """A windowed count/reduce/aggregate (see :mod:`tidelog.streams.windows`). With
     ``final`` (suppression until the window closes) a window's value is forwarded once, when
     it closes; otherwise every update is. Closed windows leave the store."""
@@ -281,13 +279,7 @@ class WindowAggregate(Node):
     def __init__(self, name: str, store: str, key: Serde[Any], state: Serde[Any],
                  initial: Callable[[], Any] | None, adder: Callable[[Any, Any, Any], Any],
                  windows: TimeWindows) -> None:
-        super().__init__(name)
-        self.store = store
-        self.stores = (store,)
-        self.key_serde = key
-        self.state_serde = state
-        self.initial = initial
-        self.adder = adder
+        super().__init__(name, store, key, state, initial, adder)
         self.windows = windows
         self.final = False
         # Per task partition: open windows by end (a heap), and the stream time.
@@ -327,10 +319,8 @@ class WindowAggregate(Node):
             old = store.get(stored)
             if old is None:
                 heapq.heappush(heap, (end, stored))
-            current = self.state_serde.deserialize(old) if old is not None else (
-                self.initial() if self.initial is not None else None)
-            new = self.adder(key, value, current)
-            store.put(stored, self.state_serde.serialize(new))
+            new = self.fold(old, key, value)
+            store.put(stored, self.value_serde.serialize(new))
             if not self.final:
                 self.forward(ctx, Windowed(key, start, end), new, ts)
         while heap and heap[0][0] + grace <= now:
@@ -340,5 +330,5 @@ class WindowAggregate(Node):
                 if raw is not None:
                     start, key_bytes = split_window_key(stored)
                     self.forward(ctx, Windowed(self.key_serde.deserialize(key_bytes), start,
-                                               end), self.state_serde.deserialize(raw), end - 1)
+                                               end), self.value_serde.deserialize(raw), end - 1)
             store.put(stored, None)

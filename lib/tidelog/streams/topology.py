@@ -89,7 +89,7 @@ class Topology:
                     union(id(node), by_store[store])
                 by_store[store] = id(node)
         for node in nodes.values():
-            if isinstance(node, graph.Source | graph.Sink) and node.internal:
+            if isinstance(node, graph.Endpoint) and node.internal:
                 node.topic = self.internal(node.topic)
                 node.internal = False
                 self.repartitions.add(node.topic)
