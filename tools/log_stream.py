@@ -98,7 +98,7 @@ def stream(
     ] = False,
     final: Annotated[
         bool, typer.Option("--final", help="window: write each window once, when it closes "
-                           "(suppression), instead of on every change."),
+                           "(suppression), instead of at each commit."),
     ] = False,
     application_id: Annotated[
         str | None,
@@ -160,7 +160,8 @@ def stream(
 _COMMON = ("topic", "to", "application_id", "state_dir", "guarantee", "commit_interval",
            "session_timeout")
 ACTIONS = {
-    "count": ActionHelp("", "Count the records of each group (--by), writing every new count.",
+    "count": ActionHelp("", "Count the records of each group (--by); at each commit, write "
+                        "the new counts.",
                         (*_COMMON, "by")),
     "window": ActionHelp("", "Count the records of each group per time window.",
                          (*_COMMON, "by", "tumbling", "hopping", "advance", "grace", "count",

@@ -40,6 +40,8 @@ class Context(Protocol):
     partition: int
     #: Late records dropped by windowed aggregates (a task-wide figure).
     dropped: int
+    #: Whether aggregates hold their changes until the commit (the record cache).
+    caching: bool
 
     def store(self, name: str) -> KeyValueStore: ...
 
@@ -66,6 +68,9 @@ class Node:
     def init(self, ctx: Context) -> None:
         """Called once the task's stores are restored (rebuild what lives in memory)."""
 
+    def flush(self, ctx: Context) -> None:
+        """Called at each commit point, before the outputs are written."""
+
     def edges(self) -> list[Node]:
         """Every node this one hands records to (the graph's edges)."""
         return self.children
@@ -84,7 +89,10 @@ class Stateful(Node):
 
 class Folding(Stateful):
     """An aggregation: ``adder(key, value, current)`` per record, ``current`` starting at
-    ``initial()`` (None without one: reduce starts from the first value)."""
+    ``initial()`` (None without one: reduce starts from the first value). With caching
+    (Kafka Streams' record cache, on by default in an application) the table's changes are
+    forwarded at each commit, one per key (its latest), instead of one per record: far fewer
+    output records, the same table."""
 
     def __init__(self, name: str, store: str, key: Serde[Any], state: Serde[Any],
                  initial: Callable[[], Any] | None,
@@ -92,6 +100,24 @@ class Folding(Stateful):
         super().__init__(name, store, key, state)
         self.initial = initial
         self.adder = adder
+
+        #: Per task partition: changes held until the commit, in the order of their keys'
+        #: last change (the record cache).
+        self._held: dict[int, dict[Any, tuple[Any, int]]] = {}
+
+    def changed(self, ctx: Context, key: Any, value: Any, ts: int) -> None:
+        """Forward a change now, or with caching at the commit (the key's last one)."""
+        if not ctx.caching:
+            self.forward(ctx, key, value, ts)
+            return
+        held = self._held.setdefault(ctx.partition, {})
+        held.pop(key, None)
+        held[key] = (value, ts)
+
+    def flush(self, ctx: Context) -> None:
+        held = self._held.pop(ctx.partition, None)
+        for key, (value, ts) in (held or {}).items():
+            self.forward(ctx, key, value, ts)
 
     def fold(self, old: bytes | None, key: Any, value: Any) -> Any:
         if old is not None:
@@ -204,7 +230,7 @@ class Aggregate(Folding):
         assert kb is not None
         new = self.fold(store.get(kb), key, value)
         store.put(kb, self.value_serde.serialize(new))
-        self.forward(ctx, key, new, ts)
+        self.changed(ctx, key, new, ts)
 
 
 class TableSource(Stateful):
@@ -274,7 +300,8 @@ class TableJoinSide(Stateful):
 class WindowAggregate(Folding):
     """A windowed count/reduce/aggregate (see :mod:`tidelog.streams.windows`). With
     ``final`` (suppression until the window closes) a window's value is forwarded once, when
-    it closes; otherwise every update is. Closed windows leave the store."""
+    it closes; otherwise every update is (held until the commit with caching). Closed windows
+    leave the store."""
 
     def __init__(self, name: str, store: str, key: Serde[Any], state: Serde[Any],
                  initial: Callable[[], Any] | None, adder: Callable[[Any, Any, Any], Any],
@@ -322,7 +349,7 @@ class WindowAggregate(Folding):
             new = self.fold(old, key, value)
             store.put(stored, self.value_serde.serialize(new))
             if not self.final:
-                self.forward(ctx, Windowed(key, start, end), new, ts)
+                self.changed(ctx, Windowed(key, start, end), new, ts)
         while heap and heap[0][0] + grace <= now:
             end, stored = heapq.heappop(heap)
             if self.final:

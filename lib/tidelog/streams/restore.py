@@ -26,14 +26,11 @@ if TYPE_CHECKING:
 
 def apply_changelog(store: KeyValueStore,
                     records: Iterable[tuple[bytes | None, bytes | None]]) -> int:
-    """Replay ``records`` into ``store``; returns how many were applied."""
-    n = 0
-    for key, value in records:
-        if key is None:
-            continue  # not written by a store: nothing to restore
-        store.put(key, value)
-        n += 1
-    return n
+    """Replay ``records`` into ``store`` (one write batch); returns how many were applied.
+    Records without a key were not written by a store: they are skipped."""
+    batch = [(key, value) for key, value in records if key is not None]
+    store.put_all(batch)
+    return len(batch)
 
 
 @dataclass

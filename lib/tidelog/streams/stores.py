@@ -16,21 +16,26 @@ changelog from there (:mod:`tidelog.streams.restore`); with no checkpoint it is 
 restored from the changelog's start. The checkpoint is replaced atomically (write, fsync,
 rename), so a crash leaves the old one or the new one, never a torn file.
 
-Crash behaviour: RocksDB's write-ahead log survives a killed process, so a store may hold
-writes past its checkpoint; restoring from the checkpoint rewrites those keys with what the
-changelog has, and the input records behind any write the changelog lacks are processed again
-(their offsets were not committed): at-least-once.
+Crash behaviour: RocksDB runs without its write-ahead log (as in Kafka Streams: the changelog
+is the durable copy), so a killed process loses the writes since the last flush, which every
+checkpoint follows; RocksDB may also have flushed some later ones on its own. Restoring from
+the checkpoint rewrites every key the changelog has since then, and the input records behind
+any write the changelog lacks are processed again (their offsets were not committed):
+at-least-once.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import orjson
+
+if TYPE_CHECKING:
+    from rocksdict import Rdict
 
 
 class KeyValueStore(Protocol):
@@ -40,6 +45,9 @@ class KeyValueStore(Protocol):
 
     def put(self, key: bytes, value: bytes | None) -> None:
         """Set ``key``; a None value deletes it."""
+
+    def put_all(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """Many puts at once (a restore: one write batch)."""
 
     def items(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         """Every (key, value) whose key starts with ``prefix``, in key order."""
@@ -67,6 +75,10 @@ class MemoryStore:
         else:
             self.data[key] = value
 
+    def put_all(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
+        for key, value in items:
+            self.put(key, value)
+
     def items(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         for key in sorted(self.data):
             if key.startswith(prefix):
@@ -86,13 +98,25 @@ class RocksStore:
     """A KeyValueStore in a RocksDB database at ``path`` (created when missing)."""
 
     def __init__(self, path: Path) -> None:
-        from rocksdict import Options, Rdict  # imported late: programs start fast
+        from rocksdict import Options  # imported late: programs start fast
 
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._options = Options(raw_mode=True)
         self._options.create_if_missing(True)
-        self._db = Rdict(str(path), options=self._options)
+        self._db = self._open()
+
+    def _open(self) -> Rdict:
+        from rocksdict import Rdict, WriteOptions
+
+        db = Rdict(str(self.path), options=self._options)
+        # No write-ahead log, as Kafka Streams runs RocksDB: the changelog is what makes the
+        # state durable, and flush() (before every checkpoint) writes the memtables out.
+        write = WriteOptions()
+        # A property at run time; rocksdict's stubs call it a method.
+        write.disable_wal = True  # type: ignore[method-assign,assignment]
+        db.set_write_options(write)
+        return db
 
     def get(self, key: bytes) -> bytes | None:
         value = self._db.get(key)
@@ -101,10 +125,20 @@ class RocksStore:
 
     def put(self, key: bytes, value: bytes | None) -> None:
         if value is None:
-            if key in self._db:
-                del self._db[key]
+            self._db.delete(key)
         else:
             self._db[key] = value
+
+    def put_all(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
+        from rocksdict import WriteBatch
+
+        batch = WriteBatch(raw_mode=True)
+        for key, value in items:
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
+        self._db.write(batch)
 
     def items(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         for key, value in self._db.items(from_key=prefix):
@@ -126,7 +160,7 @@ class RocksStore:
         self._db.close()
         Rdict.destroy(str(self.path), self._options)
         shutil.rmtree(self.path, ignore_errors=True)
-        self._db = Rdict(str(self.path), options=self._options)
+        self._db = self._open()
 
 
 def read_checkpoint(path: Path) -> int | None:

@@ -5,10 +5,14 @@ deserializes it with its source's serdes and runs it through the sub-topology's 
 the nodes write comes out in :attr:`Task.outbox`, in order, as :class:`Output` records: sink
 records (partition None: the key's murmur2 hash picks it) and changelog records (partition =
 the task's partition). The driver (the application's runtime, or a test's fake log) sends
-them and, once they are written, commits :attr:`Task.offsets`.
+them, and at each commit point the changelog records (:meth:`Task.take_changelog`) and, once
+both are written, commits :attr:`Task.offsets`.
 
-Invariant: a store write and its changelog record are made together (:class:`LoggedStore`),
-so the changelog, replayed in order, rebuilds the store.
+Invariant: every store write is recorded for the changelog (:class:`LoggedStore`), so the
+changelog, replayed in order, rebuilds the store. Between two commits only the last write of
+each key is kept (Kafka Streams' record cache does the same for its changelogs): a key
+counted a thousand times in a second costs one changelog record, and the state the changelog
+holds at each commit is the same.
 
 Crash behaviour: a record a serde cannot read raises :class:`StreamsError` naming its topic,
 partition and offset, before anything of it is processed; :attr:`Task.offsets` then still
@@ -17,16 +21,18 @@ points at it, so committing never skips it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tidelog.streams.errors import StreamsError
 from tidelog.streams.stores import KeyValueStore
 from tidelog.streams.topology import SubTopology
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
+    """A record to write (a NamedTuple: one is made per output, so it is made cheaply)."""
+
     topic: str
     key: bytes | None
     value: bytes | None
@@ -48,7 +54,15 @@ class LoggedStore:
     def put(self, key: bytes, value: bytes | None) -> None:
         self.inner.put(key, value)
         task = self._task
-        task.outbox.append(Output(self.changelog, key, value, task.timestamp, task.partition))
+        pending = task.changelog
+        entry = (self.changelog, key)
+        # Re-inserted: the changelog keeps the order of each key's last write.
+        pending.pop(entry, None)
+        pending[entry] = (value, task.timestamp)
+
+    def put_all(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
+        for key, value in items:
+            self.put(key, value)
 
     def items(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         return self.inner.items(prefix)
@@ -70,12 +84,16 @@ class Task:
     #: store name -> its local store
     local: dict[str, KeyValueStore]
     outbox: list[Output] = field(default_factory=list)
+    #: (changelog, key) -> (value, timestamp) of the last write since the last commit
+    changelog: dict[tuple[str, bytes], tuple[bytes | None, int]] = field(default_factory=dict)
     #: source topic -> next offset to read (what a commit records)
     offsets: dict[str, int] = field(default_factory=dict)
     #: the timestamp of the record being processed
     timestamp: int = 0
     dropped: int = 0
     processed: int = 0
+    #: Hold aggregates' changes until the commit (see graph.Folding).
+    caching: bool = False
 
     def __post_init__(self) -> None:
         self._logged = {name: LoggedStore(store, self.sub.stores[name], self)
@@ -115,5 +133,18 @@ class Task:
         self.processed += 1
 
     def take(self) -> list[Output]:
+        """The sink records made since the last call."""
         out, self.outbox = self.outbox, []
         return out
+
+    def flush(self) -> None:
+        """A commit point: the nodes forward what they held (the sink records it makes are
+        then in :attr:`outbox`)."""
+        for node in self.sub.nodes:
+            node.flush(self)
+
+    def take_changelog(self) -> list[Output]:
+        """The changelog records since the last commit: each key's last write."""
+        pending, self.changelog = self.changelog, {}
+        return [Output(topic, key, value, ts, self.partition)
+                for (topic, key), (value, ts) in pending.items()]

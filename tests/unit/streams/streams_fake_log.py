@@ -16,8 +16,10 @@ Rec = tuple[bytes | None, bytes | None, int]
 
 
 class FakeLog:
-    def __init__(self, topology: Topology, partitions: dict[str, int]) -> None:
+    def __init__(self, topology: Topology, partitions: dict[str, int], *,
+                 caching: bool = False) -> None:
         self.topology = topology
+        self.caching = caching
         self.topics: dict[str, list[list[Rec]]] = {
             t: [[] for _ in range(n)] for t, n in partitions.items()}
         known = dict(partitions)
@@ -40,7 +42,7 @@ class FakeLog:
                     store = MemoryStore()
                     apply_changelog(store, ((k, v) for k, v, _ in self.topics[changelog][p]))
                     stores[name] = store
-                task = Task(sub, p, stores)  # type: ignore[arg-type]
+                task = Task(sub, p, stores, caching=self.caching)  # type: ignore[arg-type]
                 task.init()
                 self.tasks[(sub.id, p)] = task
         if not hasattr(self, "committed"):
@@ -71,6 +73,11 @@ class FakeLog:
                         pos += 1
                         busy = True
                     self.committed[(topic, p)] = pos
+                # A commit point: what the nodes held, then the changelog records (each
+                # key's last write) go out.
+                task.flush()
+                for out in [*task.take(), *task.take_changelog()]:
+                    self.produce(out.topic, out.key, out.value, out.timestamp, out.partition)
 
     def read(self, topic: str) -> list[Rec]:
         return [r for part in self.topics[topic] for r in part]

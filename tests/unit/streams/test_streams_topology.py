@@ -31,7 +31,7 @@ def lines(rng: random.Random, n: int) -> list[str]:
     return [" ".join(rng.choice(WORDS) for _ in range(rng.randrange(0, 6))) for _ in range(n)]
 
 
-def word_count(app: str = "wc") -> FakeLog:
+def word_count(app: str = "wc", caching: bool = False) -> FakeLog:
     b = StreamsBuilder()
     (b.stream("lines", value=STR)
         .flat_map_values(str.split)
@@ -39,7 +39,7 @@ def word_count(app: str = "wc") -> FakeLog:
         .count("counts")
         .to_stream()
         .to("counts-out", key=STR, value=INT_TEXT))
-    return FakeLog(b.build(app), {"lines": 3, "counts-out": 2})
+    return FakeLog(b.build(app), {"lines": 3, "counts-out": 2}, caching=caching)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -60,9 +60,27 @@ def test_word_count_matches_a_model_through_a_repartition(seed: int) -> None:
     assert sorted(log.topics) == ["counts-out", "lines", "wc-counts-changelog",
                                   "wc-words-repartition"]
     changelog = log.topics["wc-counts-changelog"]
+    # One commit: each word's last count only, not every update (the changelog cache).
+    assert sum(len(part) for part in changelog) == len(model)
     for word, n in model.items():
         p = partition_for_key(word.encode(), 3)
         assert INT64.deserialize(dict((k, v) for k, v, _ in changelog[p])[word.encode()]) == n
+
+
+def test_the_record_cache_writes_each_key_once_per_commit() -> None:
+    rng = random.Random(3)
+    log = word_count(caching=True)
+    text = lines(rng, 300)
+    for half in (text[:150], text[150:]):
+        for i, line in enumerate(half):
+            log.produce("lines", None, line.encode(), i, partition=i % 3)
+        log.run()  # one commit per task per run
+    model = Counter(w for line in text for w in line.split())
+    out = log.read("counts-out")
+    assert {k.decode(): int(v) for k, v in log.latest("counts-out").items()
+            if k is not None and v is not None} == dict(model)
+    # At most one output per word per commit, the latest count.
+    assert len(model) <= len(out) <= 2 * len(model)
 
 
 def test_a_restart_restores_the_stores_from_their_changelogs() -> None:

@@ -1,10 +1,11 @@
 """The topologies behind log-stream's jobs, built from its options (sans-I/O).
 
-* ``count``: records per group, the running count written on every change: key = the group
-  (bytes as they are), value = the count as decimal text.
+* ``count``: records per group; at each commit the latest count of every group that changed
+  (the record cache): key = the group (bytes as they are), value = the count as decimal text.
 * ``window``: records per group per time window (tumbling or hopping, with grace; ``final``
-  writes each window once when it closes): key = the group, value = JSON
-  ``{"key", "start", "end", "count"}`` (start and end in epoch milliseconds; key as text).
+  writes each window once when it closes, else the windows that changed at each commit):
+  key = the group, value = JSON ``{"key", "start", "end", "count"}`` (start and end in
+  epoch milliseconds; key as text).
 * ``join``: each record of the stream with the row of the table topic for its key (inner; or
   left, keeping records without a row): key = the record key, value = JSON ``{"value",
   "table"}``, each the JSON the bytes hold when they are JSON, else their text (base64 text
