@@ -2,7 +2,7 @@
 over random lines that stops, loses its local state and restores it from the changelog, then
 continues to the model's counts; two instances that share the tasks and hand them over when
 one leaves; and log-stream killed with SIGKILL mid-stream and started again, which loses no
-input (at-least-once)."""
+input (at-least-once) and, with exactly-once, counts nothing twice."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from logd_harness import TEST_BROKER_ENV, Logd, serving
-from tidelog.client import BEGINNING, Admin, Cluster, Consumer, Producer
+from tidelog.client import BEGINNING, Admin, Cluster, Consumer, ConsumerConfig, Producer
 from tidelog.streams import INT_TEXT, STR, StreamsApp, StreamsBuilder, StreamsConfig
 
 WORDS = ["ant", "bee", "cat", "dog", "eel", "fox", "gnu"]
@@ -52,19 +52,26 @@ async def produce(broker: Logd, topic: str, records: list[tuple[bytes | None, by
         assert producer.stats.failed == 0, producer.stats.errors
 
 
-async def table(broker: Logd, topic: str) -> dict[str, int]:
-    """``topic`` read to its end as a table of decimal counts."""
+async def history(broker: Logd, topic: str, read_committed: bool = False
+                  ) -> dict[str, list[int]]:
+    """Every count ``topic`` holds, per key, in order (to its end, or its last stable offset
+    with ``read_committed``)."""
     async with cluster(broker) as c:
         info = await c.topic(topic)
-        consumer = Consumer(c)
+        consumer = Consumer(c, ConsumerConfig(isolation_level=int(read_committed)))
         await consumer.assign([(topic, p, BEGINNING) for p in info.partitions])
-        rows: dict[str, int] = {}
+        rows: dict[str, list[int]] = {}
         while not consumer.all_at_end:
             for fetched in await consumer.poll(max_wait_ms=50):
                 for r in fetched.records:
                     assert r.key is not None and r.value is not None
-                    rows[r.key.decode()] = int(r.value)
+                    rows.setdefault(r.key.decode(), []).append(int(r.value))
         return rows
+
+
+async def table(broker: Logd, topic: str, read_committed: bool = False) -> dict[str, int]:
+    """``topic`` read as a table of decimal counts."""
+    return {k: v[-1] for k, v in (await history(broker, topic, read_committed)).items()}
 
 
 async def until(what: str, probe: Callable[[], Awaitable[bool] | bool]) -> None:
@@ -176,39 +183,49 @@ def test_two_instances_share_the_tasks_and_hand_them_over(broker: Logd, tmp_path
     asyncio.run(scenario())
 
 
-def test_log_stream_killed_and_restarted_loses_nothing(broker: Logd, tmp_path: Path) -> None:
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def test_log_stream_killed_and_restarted(broker: Logd, tmp_path: Path, guarantee: str) -> None:
+    """At-least-once loses nothing; exactly-once, read with read_committed, also counts
+    nothing twice: every key's committed counts only go up, and end at the model's."""
     rng = random.Random(9)
     keys = [f"user{i}" for i in range(30)]
     clicks = rng.choices(keys, k=3000)
     model = Counter(clicks)
-    cmd = [str(Path(sys.executable).parent / "log-stream"), "count", "-t", "clicks",
-           "-T", "clicks-out", "--state-dir", str(tmp_path / "state"), "--commit-interval",
-           "100", "--session-timeout", "1500", "--json"]
+    source, sink = f"clicks-{guarantee}", f"counts-{guarantee}"
+    eos = guarantee == "exactly_once"
+    cmd = [str(Path(sys.executable).parent / "log-stream"), "count", "-t", source,
+           "-T", sink, "--state-dir", str(tmp_path / "state"), "--commit-interval",
+           "100", "--session-timeout", "1500", "--guarantee", guarantee, "--json"]
     env = {**os.environ, "TIDELOG_BOOTSTRAP": broker.bootstrap}
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     async def scenario() -> None:
-        await create(broker, clicks=2, clicks_out=2)
+        await create(broker, **{source.replace("-", "_"): 2, sink.replace("-", "_"): 2})
         job = start()
         try:
-            await produce(broker, "clicks", [(k.encode(), b"") for k in clicks[:1500]])
+            await produce(broker, source, [(k.encode(), b"") for k in clicks[:1500]])
 
             async def some_done() -> bool:
-                return sum((await table(broker, "clicks-out")).values()) > 100
+                return sum((await table(broker, sink, eos)).values()) > 100
 
             await until("some counts", some_done)
             job.send_signal(signal.SIGKILL)  # mid-stream: no commit, no goodbye
             job.wait(WAIT_S)
-            await produce(broker, "clicks", [(k.encode(), b"") for k in clicks[1500:]])
+            await produce(broker, source, [(k.encode(), b"") for k in clicks[1500:]])
             job = start()
 
             async def all_counted() -> bool:
-                rows = await table(broker, "clicks-out")
+                rows = await table(broker, sink, eos)
                 return all(rows.get(k, 0) >= n for k, n in model.items())
 
             await until("every click counted after the restart", all_counted)
+            if eos:
+                counts = await history(broker, sink, read_committed=True)
+                assert {k: v[-1] for k, v in counts.items()} == dict(model)
+                for key, seen in counts.items():
+                    assert seen == sorted(set(seen)), (key, seen)  # never counted twice
             job.send_signal(signal.SIGTERM)
             out, err = job.communicate(timeout=WAIT_S)
             assert job.returncode == 130, err.decode()

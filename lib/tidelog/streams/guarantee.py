@@ -9,10 +9,16 @@ its tasks (:meth:`Guarantee.commit`):
   offsets to the group. A crash before that reprocesses the records after the last commit:
   nothing is lost, some outputs may be written twice. A record the producer failed to write
   stops the application before the commit (:class:`~tidelog.streams.errors.StreamsError`).
-* exactly-once (``exactly_once``): outputs, changelog writes and input offsets in one
-  transaction; read by read_committed consumers (restores too), so a crash aborts the open
-  transaction and its effects are never seen. It needs the transactional producer of
-  ``tidelog.client.transactions``; until the client has it, asking for it is a clear error.
+* :class:`ExactlyOnce` (``exactly_once``, Kafka's exactly_once_v2): one transactional
+  producer per instance; outputs, changelog records and the input offsets
+  (``send_offsets_to_transaction``, naming the member's generation, so a zombie that was
+  dropped from the group cannot commit) go in one transaction per commit. Readers with
+  read_committed (restores too) see all of a commit or nothing of it. A crash leaves the open
+  transaction to be aborted when the instance starts again (its transactional id,
+  ``APP-INSTANCE``, is kept in the state directory, so the new producer fences the old one)
+  or at the transaction timeout. A commit the transaction could not make (the group moved
+  on, a batch failed) is aborted and raises :class:`TaskCorrupted`: the stores hold writes
+  that were never committed, so the runtime rebuilds them from their changelogs.
 
 ``checkpoint_while_running``: whether a store's checkpoint may be written at each commit
 (at-least-once) or only on a clean close (exactly-once, where a store on disk can hold
@@ -55,6 +61,11 @@ class Guarantee(Protocol):
     async def close(self) -> None: ...
 
 
+class TaskCorrupted(StreamsError):
+    """The open transaction was aborted: the local state holds writes nobody will see and
+    must be rebuilt from the changelogs (Kafka Streams' TaskCorruptedException)."""
+
+
 class AtLeastOnce:
     read_committed = False
     checkpoint_while_running = True
@@ -93,13 +104,69 @@ class AtLeastOnce:
         await self.producer.close()
 
 
+class ExactlyOnce:
+    read_committed = True
+    checkpoint_while_running = False
+
+    def __init__(self, cluster: Cluster, member: GroupMember, transactional_id: str) -> None:
+        from tidelog.client.transactions import TransactionalProducer
+
+        self.member = member
+        self.producer = TransactionalProducer(cluster, transactional_id)
+
+    async def start(self) -> None:
+        await self.producer.init_transactions()  # aborts what our last run left open
+        self.producer.begin_transaction()
+
+    async def send(self, out: Output) -> None:
+        from tidelog.client.transactions import AbortableTransactionError
+
+        try:
+            await self.producer.send(out.topic, out.value, out.key, partition=out.partition,
+                                     timestamp=out.timestamp)
+        except AbortableTransactionError as exc:
+            await self._abort(exc)
+
+    async def flush(self) -> None:
+        """Nothing to wait for before the commit: the transaction makes it all visible
+        at once (commit_transaction waits for every batch)."""
+
+    async def commit(self, offsets: Mapping[tuple[str, int], int]) -> bool:
+        from tidelog.client.transactions import AbortableTransactionError
+
+        producer = self.producer
+        try:
+            if offsets:
+                await producer.send_offsets_to_transaction(offsets, self.member.metadata())
+            await producer.commit_transaction()
+        except AbortableTransactionError as exc:
+            await self._abort(exc)
+        producer.begin_transaction()
+        return True
+
+    async def _abort(self, exc: Exception) -> None:
+        await self.producer.abort_transaction()
+        self.producer.begin_transaction()
+        raise TaskCorrupted(f"the transaction was aborted ({exc}): the state is rebuilt "
+                            "from the changelogs")
+
+    async def close(self) -> None:
+        from tidelog.client.transactions import TxnState
+
+        producer = self.producer
+        if producer.state is TxnState.IN_TRANSACTION:
+            # Nothing is left in it after the last commit: end it so the id is free at once.
+            await producer.abort_transaction()
+        await producer.close()
+
+
 def make_guarantee(name: str, cluster: Cluster, member: GroupMember,
-                   application_id: str) -> Guarantee:
+                   transactional_id: str) -> Guarantee:
+    """The guarantee named ``name``; ``transactional_id`` names this instance's
+    transactional producer (exactly-once)."""
     if name == AT_LEAST_ONCE:
         return AtLeastOnce(cluster, member)
     if name == EXACTLY_ONCE:
-        raise StreamsError("exactly-once needs the transactional producer "
-                           "(tidelog.client.transactions), which this version does not have "
-                           "yet: run with at_least_once")
+        return ExactlyOnce(cluster, member, transactional_id)
     raise StreamsError(f"unknown processing guarantee {name!r} (at_least_once or "
                        "exactly_once)")

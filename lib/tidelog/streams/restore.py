@@ -51,7 +51,9 @@ async def restore(cluster: Cluster, store: KeyValueStore, name: str, changelog: 
     from tidelog.client.offsets import EARLIEST, LATEST, OffsetSpec, list_offsets
 
     low = (await list_offsets(cluster, changelog, [partition], EARLIEST))[partition][0]
-    end = (await list_offsets(cluster, changelog, [partition], LATEST))[partition][0]
+    # read_committed: up to the last stable offset (what committed transactions wrote)
+    end = (await list_offsets(cluster, changelog, [partition], LATEST,
+                              isolation_level=int(read_committed)))[partition][0]
     start = read_checkpoint(checkpoint)
     if start is None or start > end or start < low:
         # No checkpoint (a first start or a crash before one was written), a changelog

@@ -16,7 +16,10 @@ Loop, per generation: restore the tasks' stores, start each input partition at t
 committed offset (the log start when there is none, Kafka Streams' default), then poll,
 process (:class:`~tidelog.streams.task.Task`), hand the outputs to the guarantee, and commit
 every ``commit_interval_ms``, on a rebalance and on stop (:mod:`tidelog.streams.guarantee`).
-After a commit the stores are flushed and their checkpoints written (at-least-once).
+After a commit the stores are flushed and their checkpoints written (at-least-once; with
+exactly-once a store's checkpoint is removed once it is restored and written again only after
+the last commit of a clean end, and a commit that had to be aborted closes the tasks, whose
+stores are then rebuilt from their changelogs).
 
 Stop: :meth:`StreamsApp.run` returns when ``stop`` is set, after a last commit, closing the
 stores and leaving the group (the other instances take over at once).
@@ -38,9 +41,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tidelog.streams.errors import MissingTopicError, StreamsError
-from tidelog.streams.guarantee import AT_LEAST_ONCE, Guarantee, make_guarantee
+from tidelog.streams.guarantee import AT_LEAST_ONCE, Guarantee, TaskCorrupted, make_guarantee
 from tidelog.streams.restore import Restored, restore
-from tidelog.streams.stores import KeyValueStore, MemoryStore, RocksStore, write_checkpoint
+from tidelog.streams.stores import (
+    KeyValueStore,
+    MemoryStore,
+    RocksStore,
+    remove_checkpoint,
+    write_checkpoint,
+)
 from tidelog.streams.task import Task
 from tidelog.streams.topology import Topology
 
@@ -166,6 +175,10 @@ class StreamsApp:
                                      self._checkpoint(task_id, name),
                                      read_committed=read_committed)
                 self.stats.restored += done.records
+                if read_committed:
+                    # Exactly-once: from now on the store may hold writes of a transaction
+                    # that will be aborted; only a clean close checkpoints it again.
+                    remove_checkpoint(self._checkpoint(task_id, name))
                 if self.config.on_restore is not None:
                     self.config.on_restore(done)
         except BaseException:
@@ -176,22 +189,42 @@ class StreamsApp:
         task.init()
         return task
 
-    async def _checkpoint_tasks(self, tasks: list[Task]) -> None:
+    async def _checkpoint_tasks(self, tasks: list[Task], read_committed: bool) -> None:
         """Flush the stores and record how far their changelogs go (everything sent has
-        been acknowledged: the task is the one writer of its changelog partitions)."""
+        been acknowledged, or committed: the task is the one writer of its changelog
+        partitions)."""
         from tidelog.client.offsets import LATEST, list_offsets
 
         by_changelog: dict[str, list[int]] = {}
         for task in tasks:
             for changelog in task.sub.stores.values():
                 by_changelog.setdefault(changelog, []).append(task.partition)
-        ends = {changelog: await list_offsets(self.cluster, changelog, parts, LATEST)
+        ends = {changelog: await list_offsets(self.cluster, changelog, parts, LATEST,
+                                              isolation_level=int(read_committed))
                 for changelog, parts in by_changelog.items()}
         for task in tasks:
             for name, store in task.local.items():
                 store.flush()
                 end = ends[task.sub.stores[name]][task.partition][0]
                 write_checkpoint(self._checkpoint(task.id, name), end)
+
+    def _instance_id(self) -> str:
+        """This instance's id, kept in its state directory: a restarted instance has the
+        same transactional id, so its producer fences the one that died (Kafka Streams'
+        process id)."""
+        import uuid
+
+        path = self.config.state_dir / self.application_id / "instance.id"
+        try:
+            found = path.read_text().strip()
+        except OSError:
+            found = ""
+        if found:
+            return found
+        path.parent.mkdir(parents=True, exist_ok=True)
+        found = uuid.uuid4().hex[:12]
+        path.write_text(found + "\n")
+        return found
 
     def _close_tasks(self) -> None:
         for task in self.tasks.values():
@@ -211,7 +244,7 @@ class StreamsApp:
                                          assignors=("range",),
                                          join_timeout_s=self.config.join_timeout_s))
         guarantee = make_guarantee(self.config.guarantee, self.cluster, member,
-                                   self.application_id)
+                                   f"{self.application_id}-{self._instance_id()}")
         await guarantee.start()
         try:
             while not stop.is_set():
@@ -261,16 +294,25 @@ class StreamsApp:
              else OffsetSpec("beginning", EARLIEST)) for t, p in parts])
         interval = self.config.commit_interval_ms / 1000
         next_commit = time.monotonic() + interval
-        while True:
-            if stop.is_set() or member.rebalance_needed.is_set():
-                await self._commit(guarantee)
-                return not stop.is_set()
-            await self._poll_once(consumer, guarantee)
-            if time.monotonic() >= next_commit:
-                ok = await self._commit(guarantee)
-                next_commit = time.monotonic() + interval
-                if not ok:
-                    return True
+        try:
+            while True:
+                if stop.is_set() or member.rebalance_needed.is_set():
+                    if await self._commit(guarantee) and not guarantee.checkpoint_while_running:
+                        # Exactly-once: a clean end, everything committed: checkpoint now.
+                        await self._checkpoint_tasks(list(self.tasks.values()), True)
+                    return not stop.is_set()
+                await self._poll_once(consumer, guarantee)
+                if time.monotonic() >= next_commit:
+                    ok = await self._commit(guarantee)
+                    next_commit = time.monotonic() + interval
+                    if not ok:
+                        return True
+        except TaskCorrupted as exc:
+            # The stores hold writes of the aborted transaction and have no checkpoint
+            # (exactly-once removes it while running): reopened, they are rebuilt.
+            log.warning("%s: %s", self.application_id, exc)
+            self._close_tasks()
+            return not stop.is_set()
 
     async def _poll_once(self, consumer: Consumer, guarantee: Guarantee) -> None:
         for fetched in await consumer.poll():
@@ -302,7 +344,7 @@ class StreamsApp:
                 await guarantee.send(out)
         await guarantee.flush()
         if guarantee.checkpoint_while_running and self.tasks:
-            await self._checkpoint_tasks(list(self.tasks.values()))
+            await self._checkpoint_tasks(list(self.tasks.values()), False)
         ok = await guarantee.commit(offsets)
         if ok:
             self.stats.commits += 1

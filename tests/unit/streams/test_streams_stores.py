@@ -87,3 +87,10 @@ def test_window_starts() -> None:
     assert TimeWindows.hopping(10, 5).starts(25) == [20, 25]
     assert TimeWindows.hopping(10, 5).starts(3) == [0]
     assert TimeWindows.hopping(30, 10).starts(35) == [10, 20, 30]
+
+
+def test_an_unknown_guarantee_is_named() -> None:
+    from tidelog.streams.guarantee import make_guarantee
+
+    with pytest.raises(StreamsError, match="unknown processing guarantee 'twice'"):
+        make_guarantee("twice", None, None, "app-1")  # type: ignore[arg-type]
