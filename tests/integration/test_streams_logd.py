@@ -191,7 +191,7 @@ def test_log_stream_killed_and_restarted(broker: Logd, tmp_path: Path, guarantee
     keys = [f"user{i}" for i in range(30)]
     clicks = rng.choices(keys, k=3000)
     model = Counter(clicks)
-    source, sink = f"clicks-{guarantee}", f"counts-{guarantee}"
+    source, sink = (f"{what}-{guarantee.replace('_', '-')}" for what in ("clicks", "counts"))
     eos = guarantee == "exactly_once"
     cmd = [str(Path(sys.executable).parent / "log-stream"), "count", "-t", source,
            "-T", sink, "--state-dir", str(tmp_path / "state"), "--commit-interval",
