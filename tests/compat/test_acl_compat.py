@@ -4,7 +4,9 @@ hiding what a user may not describe, and CreateAcls/DescribeAcls/DeleteAcls from
 confluent-kafka's and kafka-python's admin clients.
 
 One broker for the module: a SASL_PLAINTEXT listener with the authorizer, ``super_users =
-User:admin``; users are made on the (trusted) PLAINTEXT listener.
+User:admin;User:ANONYMOUS``: users are made on the PLAINTEXT listener, whose clients are
+User:ANONYMOUS (a super user here, as Kafka's docs tell for a PLAINTEXT inter-broker listener;
+tests/integration/test_plain_listener_security.py checks the default, ANONYMOUS refused).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
     broker = Logd(tmp_path_factory.mktemp("acl"), "--listeners", "SASL_PLAINTEXT://127.0.0.1:0",
                   env={"TIDELOG_AUTHORIZER": "standard",
-                       "TIDELOG_SUPER_USERS": "User:admin"}).start()
+                       "TIDELOG_SUPER_USERS": "User:admin;User:ANONYMOUS"}).start()
     try:
         admin = AdminClient({"bootstrap.servers": broker.bootstrap})
         futures = admin.alter_user_scram_credentials([

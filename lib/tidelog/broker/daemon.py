@@ -7,7 +7,10 @@ a node the quorum refuses as misconfigured stops with status 1), then accept.
 When ``listen`` has port 0 the kernel picks one and it is also the advertised port. The extra
 ``listeners`` are bound right after (same rule for port 0), each logged as ``listener NAME
 (PROTOCOL) on HOST:PORT``; a TLS listener's certificate is loaded before anything else starts.
-The line ``listening on HOST:PORT`` on stderr, last, tells scripts and tests the broker is ready.
+Before it, a warning per way the PLAINTEXT ``listen`` address undoes the security settings
+(:func:`~tidelog.broker.listeners.plain_listener_warnings`: SASL listeners without an
+authorizer, User:ANONYMOUS a super user, followers that will be refused). The line
+``listening on HOST:PORT`` on stderr, last, tells scripts and tests the broker is ready.
 
 The log cleaner (:class:`~tidelog.storage.cleaner.LogCleaner`, ``log_cleaner_*`` settings)
 is its own subsystem on its own worker thread: started once the logs are open, stopped (a
@@ -35,6 +38,7 @@ import asyncio
 import dataclasses
 import faulthandler
 import io
+import ipaddress
 import logging
 import resource
 import signal
@@ -45,7 +49,13 @@ from collections.abc import Awaitable, Callable
 
 from tidelog.broker.config import BrokerConfig, HostPort
 from tidelog.broker.core import BrokerCore
-from tidelog.broker.listeners import ListenerError, ListenerSpec, ssl_context, with_port
+from tidelog.broker.listeners import (
+    ListenerError,
+    ListenerSpec,
+    plain_listener_warnings,
+    ssl_context,
+    with_port,
+)
 from tidelog.broker.metrics.notify import notify
 from tidelog.broker.metrics.service import Served, start_observability
 from tidelog.broker.quorum import ops
@@ -205,6 +215,12 @@ async def _main(config: BrokerConfig) -> int:
     # SIGUSR2 logs every task's stack: where a stuck shutdown or request is waiting (the
     # threads' stacks of SIGUSR1 show only the loop's select).
     loop.add_signal_handler(signal.SIGUSR2, _log_tasks)
+    for warning in plain_listener_warnings(
+            str(config.listen), _is_loopback(config.listen.host), core.listeners,
+            core.authorizer is not None,
+            core.authorizer.super_users if core.authorizer is not None else frozenset(),
+            config.is_cluster):
+        log.warning("%s", warning)
     for spec in core.listeners:
         log.info("listener %s (%s) on %s:%d, advertised as %s:%d", spec.name, spec.protocol,
                  spec.host, spec.port, spec.advertised_host, spec.advertised_port)
@@ -242,6 +258,16 @@ async def _main(config: BrokerConfig) -> int:
         return 1
     log.info("stopped cleanly")
     return 0
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether only this machine reaches ``host`` (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: assume others resolve it too
 
 
 _Bound = tuple[ListenerSpec, socket.socket, ssl.SSLContext | None]

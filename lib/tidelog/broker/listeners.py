@@ -1,14 +1,19 @@
 """Named listeners, Kafka's way: ``NAME://HOST:PORT`` and a map from name to security protocol.
 
 A broker always has its primary listener, ``listen``, named ``PLAINTEXT`` and speaking plain
-TCP: replica fetchers, the controller links and the project's defaults use it, so a cluster
-keeps working whatever the client listeners ask for. ``listeners`` adds more, each named and
-bound on its own address; ``listener_security_protocol_map`` (Kafka's
-``listener.security.protocol.map``) says what each name speaks: PLAINTEXT, SSL (TLS through the
-standard library's :mod:`ssl`), SASL_PLAINTEXT or SASL_SSL (SASL authentication first, see
-:mod:`tidelog.broker.sasl`). ``advertised_listeners`` gives a listener the address clients are
-told (default: where it is bound). A Metadata answer lists, for every broker, the endpoint of
-the listener the request came in on, as Kafka does.
+TCP: replica fetchers, transaction markers and the project's defaults use it, so a cluster
+keeps working whatever the client listeners ask for. It follows Kafka's rule for a PLAINTEXT
+listener: no authentication, every client is ``User:ANONYMOUS`` from its address, and with an
+authorizer it is checked like any listener (no ACL for ANONYMOUS, no access), so the plain
+address is no way around SASL and ACLs. :func:`plain_listener_warnings` names, at start, the
+configurations where it still is (or where followers will be refused).
+
+``listeners`` adds more, each named and bound on its own address;
+``listener_security_protocol_map`` (Kafka's ``listener.security.protocol.map``) says what each
+name speaks: PLAINTEXT, SSL (TLS through the standard library's :mod:`ssl`), SASL_PLAINTEXT or
+SASL_SSL (SASL authentication first, see :mod:`tidelog.broker.sasl`). ``advertised_listeners``
+gives a listener the address clients are told (default: where it is bound). A Metadata answer
+lists, for every broker, the endpoint of the listener the request came in on, as Kafka does.
 
 Parsing is pure (no socket, no file); :func:`ssl_context` reads the certificate files and raises
 :class:`ListenerError` naming the file when one is unusable, so a misconfigured broker stops at
@@ -176,6 +181,31 @@ def principal_of(cert: Mapping[str, object] | None) -> str:
 
 
 ANONYMOUS = "User:ANONYMOUS"
+
+
+def plain_listener_warnings(
+    listen: str, loopback: bool, specs: tuple[ListenerSpec, ...], authorizer: bool,
+    super_users: frozenset[str], cluster: bool,
+) -> list[str]:
+    """What logd warns about the primary (PLAINTEXT) listener at start, given its address
+    (``loopback``: only this host reaches it), the extra listeners and the security settings."""
+    warnings = []
+    sasl = [s.name for s in specs if s.uses_sasl]
+    if sasl and not authorizer and not loopback:
+        warnings.append(
+            f"listen address {listen} is PLAINTEXT: its clients are not authenticated and, "
+            f"without an authorizer, may do everything, whatever SASL on {', '.join(sasl)} "
+            "asks for (set authorizer = \"standard\", or listen on a loopback address)")
+    if authorizer and ANONYMOUS in super_users and not loopback:
+        warnings.append(
+            f"{ANONYMOUS} is a super user: every client reaching the PLAINTEXT listen address "
+            f"{listen} may do everything (listen on an address only the brokers reach)")
+    if authorizer and cluster and ANONYMOUS not in super_users:
+        warnings.append(
+            f"followers fetch from the PLAINTEXT listen address {listen} as {ANONYMOUS}: "
+            "they are refused unless an ACL allows it CLUSTER_ACTION on the cluster from the "
+            "brokers' hosts")
+    return warnings
 
 
 #: Kafka's SecurityProtocol ids, as metadata endpoints carry them.

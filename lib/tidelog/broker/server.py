@@ -14,8 +14,10 @@ for each of ``listeners``. A TLS listener gives each connection a
 :class:`~tidelog.broker.tls.TlsChannel` over its context; a SASL listener serves with an
 :class:`~tidelog.broker.sasl.dispatch.SecureDispatcher`, which refuses every request
 but ApiVersions and the SASL exchange until the connection has authenticated, and which also
-checks ACLs on every named listener when an authorizer is configured. The primary listener
-keeps the plain :class:`Dispatcher` and no per-request check at all: it is trusted.
+checks ACLs on every listener when an authorizer is configured. The primary (PLAINTEXT)
+listener serves every client as ``User:ANONYMOUS`` from its address (Kafka's rule): without an
+authorizer it keeps the plain :class:`Dispatcher` and no per-request check at all; with one
+its requests are checked like any other listener's.
 """
 
 from __future__ import annotations
@@ -68,11 +70,12 @@ class Server:
         self.listener = listener
         self.context = context
         self.dispatcher = Dispatcher(core)
-        if listener is not None and (listener.uses_sasl or core.authorizer is not None):
+        sasl = listener is not None and listener.uses_sasl
+        if sasl or core.authorizer is not None:
             from tidelog.broker.sasl.dispatch import SecureDispatcher
 
             self.dispatcher = SecureDispatcher(
-                core, sasl=listener.uses_sasl, authorizer=core.authorizer)
+                core, sasl=sasl, authorizer=core.authorizer)
         self._connections: dict[Connection, asyncio.Task[None]] = {}
         self._per_ip: dict[str, int] = {}
         # One pool for every listener: queued_max_request_bytes is broker-wide.
@@ -139,10 +142,13 @@ class Server:
             self._connections[conn] = task
 
     def _session(self, host: str) -> Session | None:
-        """A fresh session on a named listener (None on the primary: the default one)."""
+        """A fresh session on a named listener, or on the primary one when ACLs name hosts
+        (None: the default session, ANONYMOUS from anywhere, costs nothing per connection)."""
         spec = self.listener
         if spec is None or spec.name == PRIMARY:
-            return None
+            if self.core.authorizer is None:
+                return None
+            return Session(PRIMARY, "PLAINTEXT", ANONYMOUS, authenticated=True, host=host)
         return Session(spec.name, spec.protocol, ANONYMOUS, authenticated=not spec.uses_sasl,
                        host=host)
 

@@ -1,9 +1,11 @@
 """Named listeners: parsing ``listeners``/``advertised_listeners`` and the protocol map, the
-config checks around them, and the SSL principal."""
+config checks around them, the SSL principal, and the start-up warnings about the plain
+listen address."""
 
 from __future__ import annotations
 
 import pytest
+from tidelog.broker import listeners as L
 from tidelog.broker.config import BrokerConfig, ConfigError
 from tidelog.broker.listeners import (
     ListenerSpec,
@@ -67,3 +69,25 @@ def test_principal_from_a_certificate() -> None:
                         (("commonName", "alice"),))}
     assert principal_of(cert) == "User:CN=alice,O=example,C=NO"
     assert principal_of(None) == "User:ANONYMOUS"
+
+
+def _sasl_spec() -> L.ListenerSpec:
+    return L.ListenerSpec("SASL_SSL", "SASL_SSL", "0.0.0.0", 9094, "b1", 9094)
+
+
+def test_plain_listener_warnings_name_what_undoes_the_security_settings() -> None:
+    warn = L.plain_listener_warnings
+    anonymous = frozenset({L.ANONYMOUS})
+    # SASL without an authorizer: only when others can reach the plain address
+    assert warn("10.0.0.1:9092", False, (_sasl_spec(),), False, frozenset(), False)[0].startswith(
+        "listen address 10.0.0.1:9092 is PLAINTEXT")
+    assert warn("127.0.0.1:9092", True, (_sasl_spec(),), False, frozenset(), False) == []
+    # ANONYMOUS a super user on a reachable address
+    (only,) = warn("10.0.0.1:9092", False, (), True, anonymous, True)
+    assert "User:ANONYMOUS is a super user" in only
+    assert warn("127.0.0.1:9092", True, (), True, anonymous, False) == []
+    # a cluster with an authorizer: followers fetch as ANONYMOUS
+    (only,) = warn("127.0.0.1:9092", True, (), True, frozenset({"User:admin"}), True)
+    assert "CLUSTER_ACTION" in only
+    assert warn("127.0.0.1:9092", True, (), True, frozenset({"User:admin"}), False) == []
+    assert warn("10.0.0.1:9092", False, (), False, frozenset(), True) == []

@@ -1,4 +1,4 @@
-"""The dispatcher of the named listeners: SASL first where the listener asks for it, then
+"""The dispatcher of the secure listeners: SASL first where the listener asks for it, then
 ACL checks where an authorizer is configured.
 
 SASL (Kafka's rule): until SaslAuthenticate succeeds, a request of any API but ApiVersions,
@@ -16,7 +16,8 @@ lists only the topics the principal may DESCRIBE (one it named and may not gets
 TOPIC_AUTHORIZATION_FAILED, and auto-creation needs CREATE); ListGroups lists the groups it
 may DESCRIBE, DescribeTopicPartitions the topics.
 
-The primary PLAINTEXT listener never uses this class: its requests cost nothing extra.
+The primary PLAINTEXT listener uses this class only with an authorizer (its clients are
+``User:ANONYMOUS``, checked like any principal); without one its requests cost nothing extra.
 """
 
 from __future__ import annotations
