@@ -22,8 +22,10 @@ _SIZE = struct.Struct(">i")
 
 
 class WireClient:
-    def __init__(self, bootstrap: str, timeout: float = 10.0) -> None:
+    def __init__(self, bootstrap: str, timeout: float = 10.0,
+                 client_id: str = "tidelog-tests") -> None:
         host, port = bootstrap.rsplit(":", 1)
+        self.client_id = client_id
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         self._ids = itertools.count(1)
         self.pending: list[tuple[int, int, int]] = []
@@ -40,7 +42,7 @@ class WireClient:
 
     def send(self, api_key: int, version: int, body: dict[str, Any] | Struct) -> int:
         cid = next(self._ids)
-        header = RequestHeader(api_key, version, cid, "tidelog-tests")
+        header = RequestHeader(api_key, version, cid, self.client_id)
         payload = join_parts(encode_request(header, body))
         self.send_raw(_SIZE.pack(len(payload)) + payload)
         self.pending.append((api_key, version, cid))

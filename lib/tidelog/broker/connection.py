@@ -16,6 +16,10 @@ Sending: bytes parts are joined and written with ``sock_sendall``; record region
 ``sendfile`` from the segment files. TCP_CORK holds a response's pieces together so they leave
 in full packets.
 
+A request over its client's quota mutes the connection (a
+:class:`~tidelog.broker.quota.throttle.Mute`): the reader waits out the throttle time before
+it serves the next request (Kafka's KIP-219); what arrives meanwhile waits in the socket.
+
 A connection that sends nothing for ``idle_timeout`` seconds while no answer is pending is
 closed (Kafka's connections.max.idle.ms).
 
@@ -45,6 +49,7 @@ from tidelog.broker.dispatch import CloseConnection, Dispatcher
 from tidelog.broker.groups.coordinator import CLIENT_PEER
 from tidelog.broker.listeners import principal_of
 from tidelog.broker.memory_pool import RequestMemoryPool
+from tidelog.broker.quota.throttle import MUTE, Mute
 from tidelog.broker.ratelimit import RateLimitedLog
 from tidelog.broker.regions import RegionPart, close_parts
 from tidelog.broker.session import SESSION, Session
@@ -96,6 +101,8 @@ class Connection:
         self._closed = False
         self._inflight = 0  # requests read whose answers are not sent yet
         self._pool = pool if pool is not None else RequestMemoryPool(-1)
+        #: Set by a throttled request (client quotas): nothing is read before it ends.
+        self.mute = Mute()
 
     @property
     def inflight(self) -> int:
@@ -106,6 +113,7 @@ class Connection:
         """Serve the connection until either side ends it."""
         # The request tasks inherit this context: the group coordinator records client hosts.
         CLIENT_PEER.set(self.peer)
+        MUTE.set(self.mute)
         if self.session is not None:
             SESSION.set(self.session)
         if self.tls is not None:
@@ -170,6 +178,9 @@ class Connection:
                     _refusals.warning("closing connection from %s: %s", self.peer, exc)
                     return
                 for payload in frames:
+                    wait = self.mute.until - loop.time()
+                    if wait > 0:  # a throttled client (KIP-219): its channel is muted
+                        await asyncio.sleep(wait)
                     # The first frame completed is the one reserved for, if any; frames that
                     # arrived whole in this receive are counted now. All are released when
                     # their handler is done.
@@ -180,6 +191,8 @@ class Connection:
                         pool.take(size)
                     task = asyncio.create_task(self.dispatcher.dispatch(payload))
                     task.add_done_callback(functools.partial(_release, pool, size))
+                    if self.mute.watched:
+                        await asyncio.sleep(0)  # let it count itself against its quota
                     self._inflight += 1
                     try:
                         await self._queue.put(task)

@@ -40,6 +40,7 @@ from tidelog.broker.listeners import (
 from tidelog.broker.metrics.counters import BrokerMetrics
 from tidelog.broker.quorum import MetadataQuorum
 from tidelog.broker.quorum.cluster import ClusterNode
+from tidelog.broker.quota.manager import QuotaManager
 from tidelog.broker.replication.manager import ReplicaManager
 from tidelog.broker.services import ProducerIdPool
 from tidelog.broker.txn.coordinator import TransactionCoordinator
@@ -98,6 +99,8 @@ class BrokerCore:
         self.metrics: BrokerMetrics | None = None
         #: The listeners beyond the primary one, once bound (set by the daemon before start).
         self.listeners: tuple[ListenerSpec, ...] = ()
+        #: The rates of the clients with quotas (the quotas themselves are in the image).
+        self.quotas = QuotaManager()
         #: ACL checks on the named listeners (None: no authorizer, ACL APIs disabled).
         self.authorizer: Authorizer | None = None
         if config.authorizer == "standard":

@@ -14,6 +14,10 @@ A handler that raises is a bug: it is logged with its traceback and the request 
 with the handler's fallback body carrying UNKNOWN_SERVER_ERROR (or the error the exception maps
 to), so the client sees an error and never waits for an answer that does not come.
 
+With client quotas in the image, each request (but the exempt ones) runs under
+:func:`tidelog.broker.quota.throttle.enforce`: recorded, and throttled when over its quota;
+without any quota this costs one attribute read per request.
+
 With metrics on (``core.metrics``), every decoded request is counted by API and version and
 timed from decoding to its encoded answer (Kafka's RequestMetrics; ApiVersions downgrade
 answers and undecodable frames are not counted).
@@ -28,6 +32,7 @@ from collections.abc import Sized
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers import HANDLERS
 from tidelog.broker.handlers.base import Handler, error_of
+from tidelog.broker.quota.throttle import EXEMPT, enforce
 from tidelog.broker.regions import close_parts
 from tidelog.errors import TidelogError
 from tidelog.protocol.apis import ApiKey
@@ -71,18 +76,23 @@ class Dispatcher:
         version = header.api_version
         metrics = self.core.metrics
         if metrics is None:
-            return await self._answer(handler, header, body)
+            return await self._answer(handler, header, body, len(frame))
         started = time.perf_counter()
         try:
-            return await self._answer(handler, header, body)
+            return await self._answer(handler, header, body, len(frame))
         finally:
             metrics.request(header.api_key, version, started)
 
-    async def _answer(self, handler: Handler, header: RequestHeader, body: Struct
+    async def _answer(self, handler: Handler, header: RequestHeader, body: Struct, size: int
                       ) -> list[Sized] | None:
         version = header.api_version
         try:
-            result = await self.call(handler, header, body)
+            quotas = self.core.image.client_quotas
+            if quotas and header.api_key not in EXEMPT:
+                result = await enforce(self.core.quotas, quotas,
+                                       self.call(handler, header, body), header, body, size)
+            else:
+                result = await self.call(handler, header, body)
             if result is None:
                 return None
             try:

@@ -38,6 +38,7 @@ from tidelog.metadata.records import (
     AccessControlEntryRecord,
     BeginTransactionRecord,
     BrokerRegistrationChangeRecord,
+    ClientQuotaRecord,
     ClusterIdRecord,
     ConfigRecord,
     Endpoint,
@@ -49,6 +50,7 @@ from tidelog.metadata.records import (
     PartitionChangeRecord,
     PartitionRecord,
     ProducerIdsRecord,
+    QuotaEntity,
     RegisterBrokerRecord,
     RegisterControllerRecord,
     RemoveAccessControlEntryRecord,
@@ -136,6 +138,8 @@ class MetadataImage:
     scram_credentials: Mapping[tuple[str, int], UserScramCredentialRecord] = _empty()
     #: ACL id -> the ACL (Kafka's StandardAuthorizer reads them from here).
     acls: Mapping[uuid.UUID, AccessControlEntryRecord] = _empty()
+    #: Client quota entity -> {quota key: value} (only entities with a quota set).
+    client_quotas: Mapping[QuotaEntity, Mapping[str, float]] = _empty()
 
     def apply(self, record: MetadataRecord) -> MetadataImage:
         """The image after ``record``; raises MetadataError if it does not fit."""
@@ -195,6 +199,7 @@ class MetadataDelta:
         self._features: dict[str, int] | None = None
         self._scram: dict[tuple[str, int], UserScramCredentialRecord] | None = None
         self._acls: dict[uuid.UUID, AccessControlEntryRecord] | None = None
+        self._quotas: dict[QuotaEntity, Mapping[str, float]] | None = None
         # Partition maps of topics touched by this delta, copied from the topic's image.
         self._partitions: dict[uuid.UUID, dict[int, PartitionImage]] = {}
 
@@ -427,6 +432,19 @@ class MetadataDelta:
         if self._w_acls().pop(record.acl_id, None) is None:
             raise MetadataError(f"remove of unknown ACL {record.acl_id}")
 
+    def _client_quota_record(self, record: ClientQuotaRecord) -> None:
+        if self._quotas is None:
+            self._quotas = dict(self._base.client_quotas)
+        values = dict(self._quotas.get(record.entity, _EMPTY))
+        if record.remove:
+            values.pop(record.key, None)  # removing an unset quota is no error (Kafka's)
+        else:
+            values[record.key] = record.value
+        if values:
+            self._quotas[record.entity] = _frozen(values)
+        else:
+            self._quotas.pop(record.entity, None)
+
     def _user_scram_credential_record(self, record: UserScramCredentialRecord) -> None:
         self._w_scram()[(record.name, record.mechanism)] = record
 
@@ -466,6 +484,8 @@ class MetadataDelta:
             scram_credentials=base.scram_credentials if self._scram is None
             else _frozen(self._scram),
             acls=base.acls if self._acls is None else _frozen(self._acls),
+            client_quotas=base.client_quotas if self._quotas is None
+            else _frozen(self._quotas),
         )
         # The maps now belong to the image: further replays must copy again.
         self._reset(image)
@@ -496,6 +516,7 @@ _HANDLERS: dict[type[MetadataRecord], Any] = {
     BeginTransactionRecord: MetadataDelta._no_op_record,
     EndTransactionRecord: MetadataDelta._no_op_record,
     AbortTransactionRecord: MetadataDelta._abort_transaction_record,
+    ClientQuotaRecord: MetadataDelta._client_quota_record,
 }
 
 __all__ = [

@@ -236,6 +236,58 @@ class _Endpoints(_Kind):
             raise MetadataError(f"{where} has duplicate listener names: {names}")
 
 
+class _Float(_Kind):
+    def _load(self, value: object, where: str) -> float:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # JSON writes 1024.0 as it likes
+        self._check(value, where)
+        return float(value)  # type: ignore[arg-type]
+
+    def _check(self, value: object, where: str) -> None:
+        if not isinstance(value, float) or value != value:
+            raise MetadataError(f"{where} must be a number, not {type(value).__name__}")
+
+
+#: Client quota entity types (Kafka's ClientQuotaEntity), in their canonical order.
+QUOTA_ENTITY_TYPES = ("client-id", "ip", "user")
+
+#: A client quota entity: (type, name) pairs sorted by type; a None name is the default.
+QuotaEntity = tuple[tuple[str, str | None], ...]
+
+
+class _QuotaEntity(_Kind):
+    """A quota entity: JSON ``[[type, name-or-null], ...]``, Kafka's ``[{entity_type,
+    entity_name}]``."""
+
+    def _load(self, value: object, where: str) -> QuotaEntity:
+        if not isinstance(value, list) or not all(
+                isinstance(p, list) and len(p) == 2 for p in value):
+            raise MetadataError(f"{where} must be a list of [type, name] pairs")
+        entity = tuple((p[0], p[1]) for p in value)
+        self._check(entity, where)
+        return entity
+
+    def dump(self, value: Any) -> object:
+        return [list(p) for p in value]
+
+    def to_kafka(self, value: Any) -> Any:
+        return [{"entity_type": t, "entity_name": n} for t, n in value]
+
+    def from_kafka(self, value: Any) -> Any:
+        # Kafka's writers list the types in any order; tidelog's entity is sorted by type.
+        return tuple(sorted((e.entity_type, e.entity_name) for e in value))
+
+    def _check(self, value: object, where: str) -> None:
+        if not isinstance(value, tuple) or not value:
+            raise MetadataError(f"{where} must be a non-empty tuple of (type, name) pairs")
+        types = [p[0] for p in value]
+        if types != sorted(set(types)) or not set(types) <= set(QUOTA_ENTITY_TYPES):
+            raise MetadataError(f"{where}: entity types {types} are not distinct known types "
+                                "in order")
+        for _, name in value:
+            _Str(nullable=True, non_empty=True).check(name, where)
+
+
 INT8, INT16, INT32, INT64 = _Int(8), _Int(16), _Int(32), _Int(64)
 BROKER_ID = _Int(32, minimum=0)
 PARTITION_ID = _Int(32, minimum=0)
@@ -249,6 +301,8 @@ BROKER_IDS = _IntList()
 NULLABLE_BROKER_IDS = _IntList(nullable=True)
 ENDPOINTS = _Endpoints()
 BYTES = _Bytes()
+FLOAT64 = _Float()
+QUOTA_ENTITY = _QuotaEntity()
 
 # ---------------------------------------------------------------------------------------------
 # Records.
@@ -705,6 +759,21 @@ class AbortTransactionRecord(MetadataRecord):
     reason: str | None = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClientQuotaRecord(MetadataRecord):
+    """A client quota of ``entity`` is set to ``value`` (Kafka's ClientQuotaRecord), or removed
+    with ``remove``. Keys are Kafka's: producer_byte_rate, consumer_byte_rate (bytes per
+    second), request_percentage (percent of one request handler)."""
+
+    TYPE = "client_quota"
+    KAFKA_RECORD = "ClientQuotaRecord"
+    SCHEMA = {"entity": QUOTA_ENTITY, "key": NAME, "value": FLOAT64, "remove": BOOL}
+    entity: QuotaEntity
+    key: str
+    value: float = 0.0
+    remove: bool = False
+
+
 RECORD_TYPES: Mapping[str, type[MetadataRecord]] = {
     cls.TYPE: cls
     for cls in (
@@ -731,6 +800,7 @@ RECORD_TYPES: Mapping[str, type[MetadataRecord]] = {
         BeginTransactionRecord,
         EndTransactionRecord,
         AbortTransactionRecord,
+        ClientQuotaRecord,
     )
 }
 

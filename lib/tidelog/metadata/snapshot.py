@@ -6,7 +6,8 @@ SnapshotHeader (version 0, the timestamp of the last record it contains), then b
 metadata records (at most :data:`RECORDS_PER_BATCH` each, Kafka's binary records, null keys),
 then a control batch holding one SnapshotFooter. The records rebuild the image from nothing
 (:func:`image_records`): the cluster id, features, brokers, topics each followed by their
-partitions and configs, producer ids, SCRAM credentials and ACLs. Pure functions, no I/O.
+partitions and configs, producer ids, SCRAM credentials, ACLs and client quotas. Pure
+functions, no I/O.
 
 Invariant: ``EMPTY_IMAGE.apply_all(image_records(image)) == image`` for every image a log
 can build (tested); a snapshot therefore stands for the log prefix it replaces.
@@ -24,6 +25,7 @@ from tidelog.metadata import frames
 from tidelog.metadata.errors import MetadataError
 from tidelog.metadata.image import EMPTY_IMAGE, MetadataDelta, MetadataImage
 from tidelog.metadata.records import (
+    ClientQuotaRecord,
     ClusterIdRecord,
     ConfigRecord,
     FeatureLevelRecord,
@@ -78,6 +80,9 @@ def image_records(image: MetadataImage) -> Iterator[MetadataRecord]:
         yield cred
     for _, acl in sorted(image.acls.items()):
         yield acl
+    for entity, values in sorted(image.client_quotas.items(), key=lambda e: repr(e[0])):
+        for key, quota in sorted(values.items()):
+            yield ClientQuotaRecord(entity, key, quota)
 
 
 def encode_checkpoint(records: Sequence[MetadataRecord] | Iterator[MetadataRecord], *,

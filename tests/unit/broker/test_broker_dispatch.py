@@ -111,6 +111,11 @@ SAMPLES: dict[ApiKey, dict[str, Any]] = {
     K.DESCRIBE_USER_SCRAM_CREDENTIALS: {"users": [{"name": "u"}]},
     K.ALTER_USER_SCRAM_CREDENTIALS: {"deletions": [{"name": "u", "mechanism": 1}],
                                      "upsertions": []},
+    K.DESCRIBE_CLIENT_QUOTAS: {"components": [{"entity_type": "user", "match_type": 1,
+                                               "match": None}], "strict": False},
+    K.ALTER_CLIENT_QUOTAS: {"entries": [{"entity": [{"entity_type": "user", "entity_name": "u"}],
+                                         "ops": [{"key": "producer_byte_rate", "value": 1.0,
+                                                  "remove": False}]}], "validate_only": True},
 }
 
 

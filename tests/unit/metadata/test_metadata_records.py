@@ -53,7 +53,7 @@ def test_every_type_is_registered() -> None:
         "user_scram_credential", "remove_user_scram_credential", "access_control_entry",
         "remove_access_control_entry", "fence_broker", "unfence_broker",
         "broker_registration_change", "register_controller", "zk_migration_state",
-        "begin_transaction", "end_transaction", "abort_transaction",
+        "begin_transaction", "end_transaction", "abort_transaction", "client_quota",
     }  # fmt: skip
 
 

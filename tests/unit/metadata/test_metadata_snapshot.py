@@ -15,6 +15,7 @@ from tidelog.metadata.errors import MetadataError
 from tidelog.metadata.image import EMPTY_IMAGE, MetadataDelta
 from tidelog.metadata.records import (
     AccessControlEntryRecord,
+    ClientQuotaRecord,
     ClusterIdRecord,
     ConfigRecord,
     FeatureLevelRecord,
@@ -44,6 +45,8 @@ def test_a_snapshot_rebuilds_the_image(plan: list[tuple[str, str, int, int]]) ->
         ConfigRecord(4, "", "log.retention.ms", "5"),
         UserScramCredentialRecord("u", 1, b"s", b"k", b"v", 4096),
         AccessControlEntryRecord(uuid.UUID(int=9), 2, "t", 3, "User:u", "*", 3, 3),
+        ClientQuotaRecord((("client-id", None), ("user", "u")), "producer_byte_rate", 1024.0),
+        ClientQuotaRecord((("user", None),), "request_percentage", 50.0),
     ])
     data = encode_checkpoint(image_records(image), epoch=3, last_timestamp=5, timestamp_ms=7)
     assert load_image(data) == image

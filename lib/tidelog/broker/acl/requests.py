@@ -182,6 +182,8 @@ CHECKS: dict[ApiKey, Callable[[Struct, int, NameOf], list[Check]]] = {
     K.CREATE_PARTITIONS: _topics(ALTER),
     K.DELETE_GROUPS: _groups(DELETE, "groups_names"),
     K.OFFSET_DELETE: _offset_delete,
+    K.DESCRIBE_CLIENT_QUOTAS: _cluster(DESCRIBE_CONFIGS),
+    K.ALTER_CLIENT_QUOTAS: _cluster(ALTER_CONFIGS),
     K.DESCRIBE_USER_SCRAM_CREDENTIALS: _cluster(DESCRIBE),
     K.ALTER_USER_SCRAM_CREDENTIALS: _cluster(ALTER),
     K.DESCRIBE_QUORUM: _cluster(DESCRIBE),

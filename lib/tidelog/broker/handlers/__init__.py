@@ -17,6 +17,7 @@ from tidelog.broker.handlers import (
     offsets,
     produce,
     quorum,
+    quotas,
     reassign,
     sasl,
 )
@@ -38,6 +39,7 @@ HANDLERS: dict[ApiKey, Handler] = {
     **txn.HANDLERS,
     **reassign.HANDLERS,
     **sasl.HANDLERS,
+    **quotas.HANDLERS,
 }
 
 assert set(HANDLERS) == cluster.SERVED, "every advertised API needs a handler"

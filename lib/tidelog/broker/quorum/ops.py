@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tidelog.broker.acl import changes as acl_changes
+from tidelog.broker.quota import changes as quota_changes
 from tidelog.broker.sasl import credentials
 from tidelog.broker.services import Broker
 from tidelog.metadata import controller_ops, elections, reassignment
@@ -155,6 +156,10 @@ def _create_acls(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built
     return records, errors
 
 
+def _alter_client_quotas(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
+    return quota_changes.alter(image, a)
+
+
 def _delete_acls(core: Broker, image: MetadataImage, a: dict[str, Any]) -> Built:
     records, found = acl_changes.delete(image, list(a["filters"]))
     return records, found
@@ -173,6 +178,7 @@ BUILDERS = {
     "alter_scram": _alter_scram,
     "create_acls": _create_acls,
     "delete_acls": _delete_acls,
+    "alter_client_quotas": _alter_client_quotas,
 }
 
 
@@ -295,6 +301,12 @@ async def alter_scram(core: Broker, args: dict[str, Any]) -> dict[str, tuple[str
         return refused
     result = await core.cluster.submit("alter_scram", args)
     return {str(u): (str(why[0]), str(why[1])) for u, why in dict(result or {}).items()}
+
+
+async def alter_client_quotas(core: Broker, args: dict[str, Any]) -> list[str | None]:
+    """AlterClientQuotas (see :mod:`tidelog.broker.quota.changes`): per entry, why it was
+    refused or None; the others' quotas are committed."""
+    return [None if e is None else str(e) for e in await _run(core, "alter_client_quotas", args)]
 
 
 async def change_acls(core: Broker, op: str, args: dict[str, Any]) -> Any:

@@ -14,6 +14,7 @@ from tidelog.protocol.messages import (
     metadata,
     produce,
     quorum,
+    quotas,
     reassign,
     security,
     txn,
@@ -31,4 +32,5 @@ ALL: tuple[ApiSchema, ...] = (
     *txn.APIS,
     *reassign.APIS,
     *security.APIS,
+    *quotas.APIS,
 )
