@@ -220,3 +220,26 @@ def test_acl_apis_from_kafka_python(cluster: Cluster) -> None:
     failed = alice.create_acls([acl])["failed"]
     assert "ClusterAuthorizationFailed" in repr(failed), failed
     alice.close()
+
+
+def test_authorized_operations_are_the_principals(cluster: Cluster) -> None:
+    """confluent-kafka asks for authorized operations: with an authorizer they are what the
+    ACLs allow the asking principal (READ implies DESCRIBE), a super user gets them all."""
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AclOperation, ResourceType
+
+    _create_topics(cluster, "ops-t")
+    _allow(cluster, "alice", ResourceType.TOPIC, "ops-t", AclOperation.READ)
+
+    def topic_ops(user: str) -> set[Any]:
+        admin = _admin(cluster, user)
+        described = admin.describe_topics(TopicCollection(["ops-t"]),
+                                          include_authorized_operations=True)
+        return set(described["ops-t"].result(timeout=TIMEOUT).authorized_operations)
+
+    assert topic_ops("alice") == {AclOperation.READ, AclOperation.DESCRIBE}
+    assert len(topic_ops("admin")) == 8
+    alice = _admin(cluster, "alice")  # kept alive until the future is done
+    cluster_ops = alice.describe_cluster(
+        include_authorized_operations=True).result(timeout=TIMEOUT).authorized_operations
+    assert not cluster_ops  # alice has no ACL on the cluster

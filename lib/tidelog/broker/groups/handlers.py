@@ -18,7 +18,7 @@ from tidelog.broker.core import BrokerCore
 from tidelog.broker.groups.coordinator import CommitEntry
 from tidelog.broker.groups.group import GroupState
 from tidelog.broker.groups.store import OffsetsStore
-from tidelog.broker.handlers.acls import GROUP_OPERATIONS
+from tidelog.broker.handlers.acls import authorized_operations
 from tidelog.broker.handlers.base import Handler
 from tidelog.errors import TidelogError
 from tidelog.protocol.apis import ApiKey
@@ -303,9 +303,9 @@ async def describe_groups(core: BrokerCore, header: RequestHeader, req: Struct) 
             ],
         ))
     if req.include_authorized_operations:
-        for g in answer:  # no authorizer: every group operation is allowed, as in Kafka
+        for g in answer:  # per principal with an authorizer, else every group operation
             if g.error_code == 0:
-                g.authorized_operations = GROUP_OPERATIONS
+                g.authorized_operations = authorized_operations(core, 3, g.group_id)
     return Struct(throttle_time_ms=0, groups=answer)
 
 

@@ -7,14 +7,16 @@ others), DeleteAcls removes what each filter selects and lists it, DescribeAcls 
 selected ACLs grouped by resource pattern. Without an authorizer tidelog answers as Kafka does
 without one: every ACL request gets SECURITY_DISABLED (on the response for DescribeAcls, on
 every creation and every filter for the other two) and changes nothing. Asked for authorized
-operations, a broker reports every operation the resource type supports as allowed (also
-with an authorizer: the bit fields are not computed per principal yet). The bit fields are Kafka's
+operations, a broker without an authorizer reports every operation the resource type supports
+as allowed; with one, the operations the ACLs allow the request's principal from its host
+(:func:`authorized_operations`, super users: all). The bit fields are Kafka's
 (``1 << AclOperation code``) over ``AclEntry.supportedOperations``: 8 operations for a topic,
 7 for the cluster, 3 for a group (what librdkafka's admin tests count).
 """
 
 from __future__ import annotations
 
+from tidelog.broker import session
 from tidelog.broker.acl import changes as acl_changes
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.base import Handler
@@ -44,6 +46,25 @@ CLUSTER_OPERATIONS = _bits(_CREATE, _ALTER, _DESCRIBE, _CLUSTER_ACTION, _DESCRIB
 GROUP_OPERATIONS = _bits(_READ, _DELETE, _DESCRIBE)
 #: What the field carries when the client did not ask (Kafka's Integer.MIN_VALUE).
 NOT_ASKED = -(1 << 31)
+_TOPIC, _GROUP, _CLUSTER = 2, 3, 4
+
+
+def authorized_operations(core: BrokerCore, resource_type: int, name: str) -> int:
+    """The bit field of what the request's principal may do on a resource: every operation
+    the type supports without an authorizer (Kafka's answer), else those the ACLs allow."""
+    supported = {_TOPIC: TOPIC_OPERATIONS, _GROUP: GROUP_OPERATIONS,
+                 _CLUSTER: CLUSTER_OPERATIONS}[resource_type]
+    authorizer = core.authorizer
+    if authorizer is None:
+        return supported
+    who = session.current()
+    acls = core.image.acls.values()
+    allowed = 0
+    for op in range(supported.bit_length()):
+        if supported >> op & 1 and authorizer.authorize(acls, who.principal, who.host, op,
+                                                        resource_type, name):
+            allowed |= 1 << op
+    return allowed
 
 _DISABLED = ErrorCode.SECURITY_DISABLED
 _WHY = "no authorizer is configured: ACLs are not supported"

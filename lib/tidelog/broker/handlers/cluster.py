@@ -22,8 +22,9 @@ from __future__ import annotations
 import uuid
 
 from tidelog.broker import session
+from tidelog.broker.acl.authorizer import CLUSTER_NAME
 from tidelog.broker.core import BrokerCore
-from tidelog.broker.handlers.acls import CLUSTER_OPERATIONS, NOT_ASKED, TOPIC_OPERATIONS
+from tidelog.broker.handlers.acls import NOT_ASKED, authorized_operations
 from tidelog.broker.handlers.base import Handler, error_of
 from tidelog.broker.quorum import ops
 from tidelog.metadata.controller_ops import INTERNAL_TOPICS
@@ -209,14 +210,14 @@ async def metadata(core: BrokerCore, header: RequestHeader, req: Struct) -> Stru
     if req.include_topic_authorized_operations:
         for t in topics:
             if t.error_code == 0:
-                t.topic_authorized_operations = TOPIC_OPERATIONS
+                t.topic_authorized_operations = authorized_operations(core, 2, t.name)
     return Struct(
         throttle_time_ms=0,
         brokers=_brokers(core),
         cluster_id=core.cluster_id,
         controller_id=core.node_id,
         topics=topics,
-        cluster_authorized_operations=CLUSTER_OPERATIONS
+        cluster_authorized_operations=authorized_operations(core, 4, CLUSTER_NAME)
         if req.include_cluster_authorized_operations else NOT_ASKED,
         error_code=0,
     )
@@ -246,7 +247,7 @@ async def describe_cluster(core: BrokerCore, header: RequestHeader, req: Struct)
             Struct(broker_id=b.broker_id, host=a[0], port=a[1], rack=b.rack, is_fenced=b.fenced)
             for b, a in others if a is not None
         ],
-        cluster_authorized_operations=CLUSTER_OPERATIONS
+        cluster_authorized_operations=authorized_operations(core, 4, CLUSTER_NAME)
         if req.include_cluster_authorized_operations else NOT_ASKED,
     )
 
@@ -281,7 +282,7 @@ async def describe_topic_partitions(
             next_cursor = Struct(topic_name=name, partition_index=first)
             break
         described = _describe_topic(core, topic, live)
-        described.topic_authorized_operations = TOPIC_OPERATIONS  # no authorizer
+        described.topic_authorized_operations = authorized_operations(core, 2, name)
         parts = [p for p in described.partitions if p.partition_index >= first]
         if len(parts) > budget:
             next_cursor = Struct(topic_name=name, partition_index=parts[budget].partition_index)
