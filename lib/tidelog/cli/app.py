@@ -19,7 +19,9 @@ A program module defines ``app = make_app(...)``, one ``@app.command()`` and
   parsing (``rewrite``: ``--from-beginning`` is ``-o beginning``, ``--describe --group G`` is
   ``describe G``), so they need no option of their own;
 * a Kafka or kcat spelling we do not take gets a usage error naming ours (``hints``), e.g.
-  ``--zookeeper``, instead of a bare "No such option".
+  ``--zookeeper``, instead of a bare "No such option";
+* ``-X KEY=VALUE`` and ``--command-config FILE`` (taken before parsing) are named at the end
+  of ``--help`` (:data:`CLIENT_EPILOG`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ import typer
 from tidelog.cli.actions import Action, action_help
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+#: The end of every client program's --help: the options run_app takes before typer parses
+#: (:mod:`tidelog.cli.client_security`), so they are in no command's option list.
+CLIENT_EPILOG = (
+    "Secured listeners: -X KEY=VALUE sets a client property as kcat does (security.protocol, "
+    "sasl.mechanism, sasl.username, sasl.password, ssl.ca.location, ssl.certificate.location, "
+    "ssl.key.location, ssl.endpoint.identification.algorithm); --command-config FILE reads "
+    "them from a Java properties file, as Kafka's tools do (CLIENT in tidelog(7)).")
 
 
 def make_app(help: str) -> typer.Typer:
@@ -84,6 +94,8 @@ def run_app(
         print(f"Usage: {prog} [OPTIONS] ...\nTry '{prog} --help' for help.\n\n{message}",
               file=sys.stderr)
         raise SystemExit(2)
+    for command in app.registered_commands:
+        command.epilog = command.epilog or CLIENT_EPILOG
     if actions is not None:
         text = action_help(app, prog, args, actions)
         if text is not None:

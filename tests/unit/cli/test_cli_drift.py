@@ -148,3 +148,37 @@ def test_renderers_quote_help_text() -> None:
     assert "-f|--format) COMPREPLY=($(compgen -W 'a b' -- \"$cur\")); return 0 ;;" in bash
     assert "--out) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d" in bash
     subprocess.run(["bash", "-n"], input=bash, text=True, check=True)
+
+
+def _client_programs() -> list[str]:
+    """The programs that talk to brokers: their main goes through run_app, which takes -X and
+    --command-config before typer parses."""
+    import importlib
+    import inspect
+
+    return sorted(p for p, entry in SCRIPTS.items()
+                  if "run_app(" in inspect.getsource(importlib.import_module(entry.split(":")[0])))
+
+
+def test_the_client_programs_are_found() -> None:
+    assert {"log-topics", "log-access", "log-consume"} <= set(_client_programs())
+    assert "logd" not in _client_programs()
+
+
+@pytest.mark.parametrize("prog", _client_programs())
+def test_client_programs_document_the_security_options(
+        prog: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib
+
+    from tidelog.cli.app import run_app
+
+    options_section = _man_text(prog).split(".SH OPTIONS", 1)[1].split("\n.SH ", 1)[0]
+    for name in ("-X", "--command-config"):
+        assert re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", options_section), (
+            f"{_man_page(prog).name} does not document {name} in OPTIONS")
+    app = importlib.import_module(SCRIPTS[prog].split(":")[0]).app
+    with pytest.raises(SystemExit) as done:
+        run_app(app, prog, argv=["--help"])
+    assert done.value.code in (0, None)
+    text = " ".join(capsys.readouterr().out.split())
+    assert "-X KEY=VALUE" in text and "--command-config FILE" in text, text[-400:]
