@@ -27,8 +27,10 @@ Model:
   ``PartitionLog`` does. The high watermark is checkpointed now and then; a log without a
   checkpointed value starts with it at its log end, as storage does.
 * Flush policy ``durable`` (the default, ``log.flush=always``): the leader's share of the high
-  watermark is its recovery point, a follower flushes before its next fetch, a crash loses
-  unsynced writes. Otherwise (Kafka's policy) crashes are process kills that lose nothing.
+  watermark is its recovery point; a follower flushes after each append and fetches on
+  meanwhile (without waiting at the leader while a flush runs), each fetch reporting its
+  recovery point as ``durable_offset``; a crash loses unsynced writes. Otherwise (Kafka's
+  policy) crashes are process kills that lose nothing.
 * Faults: crashes and restarts, pauses (a stopped VM: the broker wakes believing what it
   believed), controlled shutdowns (fence first, stop once the metadata shows no leadership),
   partitions, message loss. The controller fences a broker after the session timeout without
@@ -136,12 +138,17 @@ class SimLog:
         self.durable: list[Batch] = []
         #: writes not yet synced: ("append", batch) or ("truncate", offset)
         self.pending: list[tuple[str, Any]] = []
+        #: writes ever made (the last pending one is number ``writes``)
+        self.writes = 0
+        #: truncations ever made (a flush that overlaps one does not move the recovery point)
+        self.cuts = 0
         self.epochs = MemoryEpochCache()
         self.recovery_point = 0
         self._hw: int | None = None
         self.hw_checkpoint: int | None = None
-        #: the flush running (target, pending writes it covers, callbacks) and the next one
-        self.flush_running: tuple[int, int, list[Callable[[], None]]] | None = None
+        #: the flush running (target, last write it covers, cuts at its start, callbacks)
+        #: and the next one
+        self.flush_running: tuple[int, int, int, list[Callable[[], None]]] | None = None
         self.flush_next: list[Callable[[], None]] | None = None
 
     @property
@@ -170,14 +177,14 @@ class SimLog:
     def append_as_leader(self, epoch: int, values: tuple[int, ...]) -> Batch:
         batch = Batch(self.leo, epoch, values)
         self.batches.append(batch)
-        self.pending.append(("append", batch))
+        self._write("append", batch)
         self.epochs.assign(epoch, batch.base, persist=False)
         return batch
 
     def append_as_follower(self, batches: list[Batch]) -> None:
         for b in batches:
             self.batches.append(b)
-            self.pending.append(("append", b))
+            self._write("append", b)
             self.epochs.assign(b.epoch, b.base, persist=False)
 
     def truncate_to(self, offset: int) -> None:
@@ -187,7 +194,8 @@ class SimLog:
             self.epochs.truncate_from_end(self.leo, persist=False)
             return
         self.batches = _truncated(self.batches, offset)
-        self.pending.append(("truncate", offset))
+        self._write("truncate", offset)
+        self.cuts += 1
         # storage makes the cut durable at once (the epoch cache, written through, must never
         # describe records a crash could bring back)
         self.sync_all()
@@ -219,11 +227,15 @@ class SimLog:
 
     # -- flushing (group commit) and crashes ---------------------------------------------
 
+    def _write(self, op: str, arg: Any) -> None:
+        self.pending.append((op, arg))
+        self.writes += 1
+
     def flush_start(self, callback: Callable[[], None]) -> bool:
         """Ask for a flush covering everything written so far; True if one must be started
         now (the caller schedules :meth:`flush_done`)."""
         if self.flush_running is None:
-            self.flush_running = (self.leo, len(self.pending), [callback])
+            self.flush_running = (self.leo, self.writes, self.cuts, [callback])
             return True
         if self.flush_next is None:
             self.flush_next = []
@@ -233,13 +245,17 @@ class SimLog:
     def flush_done(self) -> tuple[list[Callable[[], None]], bool]:
         """The running flush completed: (its callbacks, whether the next one starts now)."""
         assert self.flush_running is not None
-        target, covered, callbacks = self.flush_running
-        self._sync(covered)
-        self.recovery_point = max(self.recovery_point, min(target, self.leo))
+        target, last_write, cuts, callbacks = self.flush_running
+        # only the writes made before it started (a truncation meanwhile synced them all)
+        self._sync(max(0, len(self.pending) - (self.writes - last_write)))
+        if cuts == self.cuts:
+            # as storage does: a truncation during the flush leaves the recovery point where
+            # the truncation put it (what the flush synced may be gone, its offsets reused)
+            self.recovery_point = max(self.recovery_point, min(target, self.leo))
         self.flush_running = None
         nxt, self.flush_next = self.flush_next, None
         if nxt is not None:
-            self.flush_running = (self.leo, len(self.pending), nxt)
+            self.flush_running = (self.leo, self.writes, self.cuts, nxt)
         return callbacks, nxt is not None
 
     def _sync(self, n: int) -> None:
@@ -305,7 +321,10 @@ class Fetcher:
     inflight: int = 0  # request id, 0 for none
     deadline: int = 0
     paused_until: int = 0
-    flushing: bool = False
+    #: flushes this fetcher asked for that have not completed (ReplicaFetcher._syncs)
+    syncs: int = 0
+    #: an immediate fetch came back empty while syncing: the next one waits for the syncs
+    wait_sync: bool = False
 
 
 @dataclasses.dataclass(slots=True)
@@ -754,7 +773,8 @@ class Simulation:
                 answer(error=None, diverging=(epoch, end), hw=plog.high_watermark)
                 return
         if first and fetch_offset <= plog.leo and \
-                state.record_fetch(msg.src, fetch_offset, plog.leo, self.now):
+                state.record_fetch(msg.src, fetch_offset, plog.leo, self.now,
+                                   body["durable_offset"]):
             self.maybe_advance_hw(b)
             if msg.src not in state.isr:
                 self.maybe_alter_isr(b)
@@ -765,7 +785,7 @@ class Simulation:
             answer(error="OFFSET_OUT_OF_RANGE", hw=plog.high_watermark)
             return
         batches = plog.read(fetch_offset, plog.leo, self.p.max_fetch_batches)
-        if not batches and first:
+        if not batches and first and not body["no_wait"]:
             self.seq += 1
             b.parked.append((self.now + self.p.fetch_wait_ms, msg, self.seq))
             return
@@ -843,7 +863,7 @@ class Simulation:
 
     def fetcher_step(self, b: SimBroker) -> None:
         f = b.fetcher
-        if f is None or f.inflight or f.flushing or f.paused_until > self.now:
+        if f is None or f.inflight or f.paused_until > self.now or (f.wait_sync and f.syncs):
             return
         plog = b.log
         self.next_req += 1
@@ -856,22 +876,29 @@ class Simulation:
                 self.send(b.id, f.leader, "epoch_req", req=f.inflight,
                           current_leader_epoch=f.epoch, leader_epoch=plog.latest_epoch)
                 return
-        if self.p.durable and plog.recovery_point < plog.leo:
-            # as the fetcher does: a fetch offset promises durability, so records left
-            # unsynced (written as leader) are flushed before the fetch reports them
-            f.flushing = True
-            incarnation = b.incarnation
-
-            def flushed() -> None:
-                if b.incarnation == incarnation and b.fetcher is f:
-                    f.flushing = False
-                    self.fetcher_step(b)
-            self.flush(b, flushed)
-            return
+        if self.p.durable and plog.recovery_point < plog.leo and not f.syncs:
+            # as the fetcher does: records left unsynced (written as leader) are flushed;
+            # the fetch reports only what the disk has (durable_offset)
+            self.follower_sync(b, f)
         f.inflight = self.next_req
         f.deadline = self.now + self.p.fetch_wait_ms + self.p.request_timeout_ms
         self.send(b.id, f.leader, "fetch", req=f.inflight, current_leader_epoch=f.epoch,
-                  fetch_offset=plog.leo, last_fetched_epoch=plog.latest_epoch)
+                  fetch_offset=plog.leo, last_fetched_epoch=plog.latest_epoch,
+                  durable_offset=plog.recovery_point if self.p.durable else -1,
+                  no_wait=f.syncs > 0)
+
+    def follower_sync(self, b: SimBroker, f: Fetcher) -> None:
+        """ReplicaFetcher._sync: a flush after an append; the fetcher goes on meanwhile."""
+        f.syncs += 1
+        incarnation = b.incarnation
+
+        def flushed() -> None:
+            if b.incarnation == incarnation and b.fetcher is f:
+                f.syncs -= 1
+                if not f.syncs:
+                    f.wait_sync = False
+                    self.fetcher_step(b)
+        self.flush(b, flushed)
 
     def truncate(self, b: SimBroker, offset: int, why: str) -> None:
         plog = b.log
@@ -928,15 +955,9 @@ class Simulation:
             plog.append_as_follower(fresh)
             plog.high_watermark = min(body["hw"], plog.leo)
             if fresh and self.p.durable:
-                f.flushing = True
-                incarnation = b.incarnation
-
-                def flushed() -> None:
-                    if b.incarnation == incarnation and b.fetcher is f:
-                        f.flushing = False
-                        self.fetcher_step(b)
-                self.flush(b, flushed)
-                return
+                self.follower_sync(b, f)
+            elif not fresh and f.syncs:
+                f.wait_sync = True  # nothing new: report the sync when it is done
         self.fetcher_step(b)
 
     # ------------------------------------------------------------------------------ events

@@ -6,13 +6,14 @@ the follower fetches the leader serves (:meth:`LeaderState.record_fetch`) and an
 * the **high watermark**: the smallest offset every member of the *maximal ISR* has reached
   (:meth:`advance_high_watermark`). The leader's own share is what the caller passes: its log
   end offset, or with the default flush policy the offset its log has made durable. A
-  follower's share is the ``fetch_offset`` of its last fetch; a follower fetches again only
-  after it has appended (and, with the default flush policy, fdatasync'd) what it got, so that
-  offset is what it holds durably. The high watermark never moves back.
+  follower's share is what it holds durably: the ``durable_offset`` its fetch reports (a
+  tidelog follower with the default flush policy fetches on while its last append is being
+  fdatasync'd, and says how far its disk has got), else the ``fetch_offset`` (a follower that
+  acknowledges from its page cache). The high watermark never moves back.
 * **ISR changes** to propose to the controller (:meth:`isr_proposal`): an in-sync follower
   that has not caught up with the leader's log end for ``lag_ms`` leaves; an out-of-sync
-  follower whose log reaches the high watermark and the start of this leader epoch, and that
-  caught up within ``lag_ms``, joins.
+  follower whose durable log reaches the high watermark and the start of this leader epoch,
+  and that caught up within ``lag_ms``, joins.
   Only one proposal is in flight at a time; until the controller's answer is replayed
   (:meth:`update_isr`) the maximal ISR (committed ISR plus the members being added) counts for
   the high watermark, so neither a shrink nor an expansion can let it run ahead of a replica
@@ -37,6 +38,8 @@ class FollowerState:
     broker_id: int
     #: The follower's log end offset: the ``fetch_offset`` of its last fetch.
     log_end_offset: int = -1
+    #: What it holds durably (its share of the high watermark), at most its log end offset.
+    durable_offset: int = -1
     last_fetch_ms: int = -1
     #: The last time the follower had everything the leader had (Kafka's lastCaughtUpTimeMs).
     last_caught_up_ms: int = -1
@@ -108,8 +111,9 @@ class LeaderState:
     # -- follower fetches ----------------------------------------------------------------------
 
     def record_fetch(self, broker: int, fetch_offset: int, leader_end_offset: int,
-                     now_ms: int) -> bool:
-        """A fetch from follower ``broker`` at ``fetch_offset``; False if it is no replica."""
+                     now_ms: int, durable_offset: int = -1) -> bool:
+        """A fetch from follower ``broker`` at ``fetch_offset``, holding ``durable_offset``
+        on disk (-1: not reported, all of it); False if it is no replica."""
         f = self.followers.get(broker)
         if f is None:
             return False
@@ -119,6 +123,8 @@ class LeaderState:
             # it now has what the leader had when it answered the previous fetch
             f.last_caught_up_ms = max(f.last_caught_up_ms, f.last_fetch_ms)
         f.log_end_offset = fetch_offset
+        f.durable_offset = fetch_offset if durable_offset < 0 else min(durable_offset,
+                                                                       fetch_offset)
         f.last_fetch_ms = now_ms
         f.leader_end_at_last_fetch = leader_end_offset
         return True
@@ -130,7 +136,7 @@ class LeaderState:
             if b == self.me:
                 continue
             f = self.followers.get(b)
-            offset = f.log_end_offset if f is not None else -1
+            offset = f.durable_offset if f is not None else -1
             candidate = min(candidate, offset)
         if candidate > self.high_watermark:
             self.high_watermark = candidate
@@ -158,8 +164,10 @@ class LeaderState:
             # It joins on what it fetched lately: a follower that stopped fetching keeps its
             # last offset, which may still reach a high watermark that has not moved since.
             recent = now_ms - f.last_caught_up_ms <= lag_ms
-            if recent and f.log_end_offset >= self.high_watermark and \
-                    f.log_end_offset >= self.epoch_start_offset:
+            # What it holds *durably* must reach it: an ISR member may become leader, and
+            # every committed record must survive its crash.
+            if recent and f.durable_offset >= self.high_watermark and \
+                    f.durable_offset >= self.epoch_start_offset:
                 keep.add(b)
         proposal = tuple(b for b in self.replicas if b in keep)
         if proposal == self.isr:

@@ -30,7 +30,9 @@ regions already handed out keep their own descriptors, so no delay is needed
 (``file.delete.delay.ms`` is not used here).
 
 Thread safety: every method takes the log's lock; only :meth:`flush` fsyncs outside it, so
-flushes can run on a worker thread while appends continue.
+flushes can run on a worker thread while appends continue. A flush that a truncation overlaps
+does not move the recovery point: the offsets above the cut may hold new records it never
+synced (the recovery point is what a follower reports as durable).
 """
 
 from __future__ import annotations
@@ -182,6 +184,8 @@ class PartitionLog:
         self._loaded = False
         self._closed = False
         self._dir_dirty = False
+        #: Truncations so far: a flush that overlaps one leaves the recovery point alone.
+        self._cuts = 0
         self._epochs = LeaderEpochCache(self._dir / LEADER_EPOCH_CHECKPOINT)
         self._last_flush_ms = self._clock()
         self._flush_state = threading.Lock()
@@ -815,6 +819,7 @@ class PartitionLog:
         self._segments[-1].flush(indexes=False)  # the cut itself, also with nothing unsynced
 
     def _after_truncation(self) -> None:
+        self._cuts += 1
         self._epochs.truncate_from_end(self._leo)
         self._recovery_point = min(self._recovery_point, self._leo)
         if self._hw is not None:
@@ -937,6 +942,7 @@ class PartitionLog:
         self._ensure_loaded()
         with self._lock:
             target = self._leo if up_to_offset is None else min(up_to_offset, self._leo)
+            cuts = self._cuts
             dir_dirty, self._dir_dirty = self._dir_dirty, False
             if target <= self._recovery_point and not dir_dirty:
                 return self._recovery_point
@@ -959,6 +965,11 @@ class PartitionLog:
             for observer in flush_observers:
                 observer(took)
         with self._lock:
+            if cuts != self._cuts:
+                # A truncation ran meanwhile: it synced what it kept and set the recovery
+                # point; offsets above its cut may now be new, unsynced records (a follower
+                # appends on while this flush runs), which this flush does not cover.
+                return self._recovery_point
             new_point = min(target, self._leo)
             if active in segs and self._segments[-1] is not active:
                 # It rolled during the flush, its indexes unsynced: keep the recovery point

@@ -30,7 +30,7 @@ def test_stop_ends_a_loop_whose_fetch_swallows_the_cancellation(tmp_path: Path) 
     fetcher = ReplicaFetcher(config, 2, lambda _: ("127.0.0.1", 9))
     fetches = 0
 
-    async def fetch(_link: Any, _todo: list[Any]) -> list[Partition]:
+    async def fetch(_link: Any, _todo: list[Any], wait: bool) -> list[Partition]:
         nonlocal fetches
         fetches += 1
         # a long poll, whose cancellation is dropped as wait_for drops it when the answer

@@ -428,6 +428,33 @@ def test_a_cancelled_flush_does_not_stall_later_ones(tmp_path: Path) -> None:
         plog.close()
 
 
+def test_a_flush_overlapping_a_truncation_does_not_claim_what_came_after(
+        tmp_path: Path) -> None:
+    """A follower truncates and appends while its last flush runs (it fetches on meanwhile):
+    that flush synced none of the new records, so the recovery point (what the follower
+    reports as durable) must stay at the cut."""
+    from tidelog.storage import log as log_module
+
+    plog = open_log(tmp_path)
+    fill(plog, 6)
+    plog.flush()
+    fill(plog, 4)  # offsets 6..9, unsynced
+    seen = []
+
+    def meanwhile(_took: float) -> None:  # after the fsyncs, before the recovery point moves
+        if not seen:
+            seen.append(1)
+            plog.truncate_to(8)  # a diverging answer: cut to 8 (synced by the truncation)
+            fill(plog, 3)  # 8..10 from the new leader, not synced by anything yet
+    log_module.flush_observers.append(meanwhile)
+    try:
+        assert plog.flush() == 8
+    finally:
+        log_module.flush_observers.remove(meanwhile)
+    assert plog.recovery_point == 8 and plog.log_end_offset == 11
+    assert plog.flush() == 11  # the next flush covers them
+
+
 def test_open_kafka_fixture_partition(tmp_path: Path) -> None:
     src = FIXTURES / "TestTopicPatient-0"
     dst = tmp_path / "TestTopicPatient-0"

@@ -88,6 +88,7 @@ def _read_all(core: BrokerCore, version: int, req: Struct, first: bool
                     replica=replica, max_bytes=min(p.partition_max_bytes, budget - total),
                     min_one_batch=total == 0, record=first,
                     read_committed=req.isolation_level == 1,
+                    durable_offset=p.durable_offset if version >= 12 else -1,
                 )
             except (StorageError, OSError) as exc:
                 parts.append(_partition(int(error_of(exc)), p.partition))

@@ -10,11 +10,16 @@ Answers are appended as the leader wrote them (offsets and epochs kept); a
 ``diverging_epoch`` answer cuts the log and the fetch goes on from there; the leader's high
 watermark and log start offset are taken over.
 
-Durability (default flush policy ``always``): appended records are fdatasync'd *before* the
-next fetch, whose ``fetch_offset`` tells the leader what this replica holds — so the leader's
-high watermark, and every acks=all answer, count only what followers have on disk. With
-``interval`` or ``never`` the next fetch goes out at once (Kafka's behaviour: acknowledged from
-the followers' page cache).
+Durability (default flush policy ``always``): each append starts an fdatasync (storage's group
+commit) and the fetcher fetches on meanwhile; every fetch reports, beside its ``fetch_offset``
+(what this replica holds), its ``durable_offset`` (its recovery point: what it has on disk; a
+tidelog tagged field), and the leader's high watermark, hence every acks=all answer, counts
+only the latter — so followers copy the next records while the last ones are being synced,
+instead of one after the other. While a sync runs, fetches ask the leader not to wait for data
+(``max_wait_ms`` 0); when such a fetch brings nothing, the next one waits for the syncs to end,
+so the leader hears of them at once (it would otherwise learn at the next append). With
+``interval`` or ``never`` nothing is reported (Kafka's behaviour: acknowledged from the
+followers' page cache).
 
 Failure behaviour: a connection error or timeout backs off (at most :data:`MAX_BACKOFF_S`)
 and retries; a partition whose leader answers that it no longer leads (or a newer epoch) is
@@ -102,6 +107,11 @@ class ReplicaFetcher:
         self._task: asyncio.Task[None] | None = None
         self._link: BrokerLink | None = None
         self._stopping = False
+        #: The latest flush started per partition after an append (group commit: it covers
+        #: the earlier ones); done ones are dropped by :meth:`_syncing`.
+        self._syncs: dict[TopicPartition, asyncio.Future[int]] = {}
+        #: A fetch sent while syncing came back empty: wait for the syncs before the next.
+        self._wait_for_syncs = False
 
     def add(self, part: Partition) -> None:
         self.parts[part.tp] = _Fetching(part)
@@ -165,20 +175,20 @@ class ReplicaFetcher:
                 fetching = [f for f in ready if not f.truncate and self.parts.get(f.part.tp) is f
                             and not self._throttled(f)]
                 if fetching and self.durable:
-                    # A fetch offset says "I hold this durably". Records this replica wrote as
-                    # leader may still be unsynced when it becomes a follower: sync them first.
-                    unsynced = [f.part for f in fetching
-                                if f.part.log.recovery_point < f.part.log.log_end_offset]
-                    if unsynced:
-                        await asyncio.gather(*(
-                            asyncio.wrap_future(p.log.flush_async()) for p in unsynced
-                        ))
+                    if self._syncing() and self._wait_for_syncs:
+                        await asyncio.wait(self._syncs.values(), timeout=MAX_BACKOFF_S)
+                        continue
+                    # Records this replica wrote as leader may still be unsynced when it
+                    # becomes a follower: sync them too (the fetches report what is on disk).
+                    self._sync([f.part for f in fetching if f.part.tp not in self._syncs
+                                and f.part.log.recovery_point < f.part.log.log_end_offset])
+                self._wait_for_syncs = False
                 if fetching:
-                    appended = await self._fetch(link, fetching)
-                    if appended and self.durable:
-                        await asyncio.gather(*(
-                            asyncio.wrap_future(p.log.flush_async()) for p in appended
-                        ))
+                    syncing = bool(self._syncs)
+                    appended = await self._fetch(link, fetching, wait=not syncing)
+                    if self.durable:
+                        self._sync(appended)
+                        self._wait_for_syncs = syncing and not appended
                 backoff = 0.05
             except LinkError as exc:
                 log.debug("fetcher for broker %d: %s", self.leader, exc)
@@ -189,6 +199,27 @@ class ReplicaFetcher:
             except Exception:
                 log.exception("fetcher for broker %d failed; retrying", self.leader)
                 await asyncio.sleep(MAX_BACKOFF_S)
+
+    # -- syncs ---------------------------------------------------------------------------
+
+    def _sync(self, parts: list[Partition]) -> None:
+        """Start an fdatasync of each of ``parts``; the fetcher does not wait for it."""
+        for part in parts:
+            self._syncs[part.tp] = asyncio.wrap_future(part.log.flush_async())
+
+    def _syncing(self) -> bool:
+        """Whether a sync is still running; a failed one pauses its partition."""
+        for tp, fut in list(self._syncs.items()):
+            if not fut.done():
+                continue
+            del self._syncs[tp]
+            exc = None if fut.cancelled() else fut.exception()
+            if exc is not None:
+                log.error("%s: cannot sync the log: %s", tp, exc)
+                f = self.parts.get(tp)
+                if f is not None:
+                    self._pause(f, str(exc))
+        return bool(self._syncs)
 
     def _follower_limit(self, f: _Fetching) -> RateLimit | None:
         if self.throttles is None:
@@ -258,14 +289,16 @@ class ReplicaFetcher:
 
     # -- fetching --------------------------------------------------------------------------
 
-    async def _fetch(self, link: BrokerLink, todo: list[_Fetching]) -> list[Partition]:
+    async def _fetch(self, link: BrokerLink, todo: list[_Fetching], wait: bool
+                     ) -> list[Partition]:
+        """One Fetch for ``todo`` (long-polling when ``wait``); the partitions appended to."""
         config = self.config
         by_topic: dict[str, list[_Fetching]] = {}
         for f in todo:
             by_topic.setdefault(f.part.tp.topic, []).append(f)
         req = Struct(
             cluster_id=None, replica_id=self.node_id,
-            max_wait_ms=config.replica_fetch_wait_max_ms, min_bytes=1,
+            max_wait_ms=config.replica_fetch_wait_max_ms if wait else 0, min_bytes=1,
             max_bytes=config.replica_fetch_response_max_bytes, isolation_level=0,
             session_id=0, session_epoch=-1,
             topics=[Struct(topic=topic, partitions=[
@@ -273,7 +306,9 @@ class ReplicaFetcher:
                        fetch_offset=f.part.log.log_end_offset,
                        last_fetched_epoch=f.part.log.latest_epoch,
                        log_start_offset=f.part.log.log_start_offset,
-                       partition_max_bytes=config.replica_fetch_max_bytes)
+                       partition_max_bytes=config.replica_fetch_max_bytes,
+                       durable_offset=min(f.part.log.recovery_point,
+                                          f.part.log.log_end_offset) if self.durable else -1)
                 for f in fs
             ]) for topic, fs in by_topic.items()],
             forgotten_topics_data=[], rack_id="",

@@ -491,12 +491,14 @@ class ReplicaManager:
 
     def read(self, topic: str, p: int, fetch_offset: int, *, current_leader_epoch: int,
              last_fetched_epoch: int, replica: int, max_bytes: int, min_one_batch: bool,
-             record: bool, read_committed: bool = False) -> ReadResult:
+             record: bool, read_committed: bool = False, durable_offset: int = -1
+             ) -> ReadResult:
         """Kafka's fetchMessages for one partition, on its leader.
 
         A consumer (``replica`` -1) reads below the high watermark; a follower up to the log
-        end, and when ``record`` its ``fetch_offset`` moves the high watermark (once per
-        request: a long poll reads again without recording). A follower whose
+        end, and when ``record`` its ``fetch_offset`` (and ``durable_offset``, what it has
+        on disk, when it says) moves the high watermark (once per request: a long poll reads
+        again without recording). A follower whose
         ``last_fetched_epoch`` does not end where it thinks gets ``diverging`` instead of
         records. ``max_bytes`` 0 reads nothing unless ``min_one_batch``."""
         part = self.partition(topic, p)
@@ -513,7 +515,7 @@ class ReplicaManager:
                     return ReadResult(ErrorCode.NONE, plog.high_watermark,
                                       plog.log_start_offset, diverging=(epoch, end))
             if record and fetch_offset <= plog.log_end_offset:
-                self.record_follower_fetch(part, replica, fetch_offset)
+                self.record_follower_fetch(part, replica, fetch_offset, durable_offset)
             limit = plog.log_end_offset
         else:
             limit = plog.high_watermark
@@ -557,12 +559,15 @@ class ReplicaManager:
 
     # -- follower fetches (leader side) ----------------------------------------------------------
 
-    def record_follower_fetch(self, part: Partition, replica: int, fetch_offset: int) -> None:
-        """A follower fetched at ``fetch_offset``: it holds everything below it."""
+    def record_follower_fetch(self, part: Partition, replica: int, fetch_offset: int,
+                              durable_offset: int = -1) -> None:
+        """A follower fetched at ``fetch_offset``: it holds everything below it, durably
+        below ``durable_offset`` when it says (-1: all of it)."""
         state = part.leader_state
         if state is None:
             return
-        if not state.record_fetch(replica, fetch_offset, part.log.log_end_offset, now_ms()):
+        if not state.record_fetch(replica, fetch_offset, part.log.log_end_offset, now_ms(),
+                                  durable_offset):
             return
         part.maybe_advance_high_watermark()
         if replica not in state.isr:

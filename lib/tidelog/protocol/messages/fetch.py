@@ -2,6 +2,12 @@
 
 from tidelog.protocol.schema import api, f
 
+#: Tag of tidelog's own tagged field in replica fetches: the offset below which the follower
+#: has fdatasync'd its log (Kafka has no such field: its followers are acknowledged from the
+#: page cache). Readers skip tags they do not know; a tag this high leaves Kafka's future
+#: tags free.
+DURABLE_OFFSET_TAG = 10100
+
 FETCH = api(
     1, "Fetch", flexible="12+",
     request=[
@@ -29,6 +35,7 @@ FETCH = api(
                 f("partition_max_bytes", "int32"),
                 f("replica_directory_id", "uuid", "17+", tag=0),
                 f("high_watermark", "int64", "18+", tag=1, default=(1 << 63) - 1),
+                f("durable_offset", "int64", "12+", tag=DURABLE_OFFSET_TAG, default=-1),
             ]),
         ]),
         f("forgotten_topics_data", [
