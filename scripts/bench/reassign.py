@@ -2,7 +2,7 @@
 """Benchmark: MB/s a reassignment moves, against a plain copy of the same segment bytes.
 
 Three combined ``logd`` nodes on this machine, default settings (a follower fdatasyncs what it
-fetched before it fetches again). A one-partition topic with replication factor 1 is filled
+fetched, fetching on meanwhile, and joins the ISR once it is on disk). A one-partition topic with replication factor 1 is filled
 with ``--mb`` MiB through ``kcat -P``; then, alternating, (a) its segment files are copied with
 ``shutil.copyfile`` and fdatasync'd into a scratch directory (the baseline: the same bytes,
 the same disk, no network or broker in between) and (b) ``log-reassign execute`` moves the
