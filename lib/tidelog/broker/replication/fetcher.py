@@ -21,6 +21,11 @@ so the leader hears of them at once (it would otherwise learn at the next append
 ``interval`` or ``never`` nothing is reported (Kafka's behaviour: acknowledged from the
 followers' page cache).
 
+A partition that joins while a fetch long-polls for the others ends that poll (the request is
+dropped with its connection and the next fetch asks for all of them): a new leader's acks=all
+answers wait for this replica, which would otherwise join only after up to
+``replica_fetch_wait_max_ms``.
+
 Failure behaviour: a connection error or timeout backs off (at most :data:`MAX_BACKOFF_S`)
 and retries; a partition whose leader answers that it no longer leads (or a newer epoch) is
 paused until the metadata gives it a new leader — the replica manager then moves it to the
@@ -112,10 +117,15 @@ class ReplicaFetcher:
         self._syncs: dict[TopicPartition, asyncio.Future[int]] = {}
         #: A fetch sent while syncing came back empty: wait for the syncs before the next.
         self._wait_for_syncs = False
+        #: Set by :meth:`add`: the fetch in flight no longer asks for every partition.
+        self._joined = asyncio.Event()
+        #: When the link to the leader last failed (monotonic), None once a fetch succeeds.
+        self.lost_at: float | None = None
 
     def add(self, part: Partition) -> None:
         self.parts[part.tp] = _Fetching(part)
         self._changed.set()
+        self._joined.set()
 
     def remove(self, tp: TopicPartition) -> None:
         if self.parts.pop(tp, None) is not None:
@@ -190,8 +200,11 @@ class ReplicaFetcher:
                         self._sync(appended)
                         self._wait_for_syncs = syncing and not appended
                 backoff = 0.05
+                self.lost_at = None
             except LinkError as exc:
                 log.debug("fetcher for broker %d: %s", self.leader, exc)
+                if self.lost_at is None:
+                    self.lost_at = time.monotonic()
                 await asyncio.sleep(backoff)
                 backoff = min(MAX_BACKOFF_S, backoff * 2)
             except asyncio.CancelledError:
@@ -314,7 +327,9 @@ class ReplicaFetcher:
             forgotten_topics_data=[], rack_id="",
         )
         timeout = config.replica_fetch_wait_max_ms / 1000 + 10.0
-        resp = await link.request(ApiKey.FETCH, FETCH_VERSION, req, timeout)
+        resp = await self._request_unless_joined(link, req, timeout)
+        if resp is None:
+            return []
         if resp.error_code != 0:
             raise LinkError(f"fetch refused: {_name(resp.error_code)}")
         appended = []
@@ -331,6 +346,29 @@ class ReplicaFetcher:
                     log.error("%s: cannot take the leader's records: %s", f.part.tp, exc)
                     self._pause(f, str(exc))
         return appended
+
+    async def _request_unless_joined(self, link: BrokerLink, req: Struct, timeout: float
+                                     ) -> Struct | None:
+        """The fetch's answer, or None if a partition joined before it came (the request is
+        dropped, with its connection: an answer to it could still arrive)."""
+        self._joined.clear()
+        pending = asyncio.ensure_future(link.request(ApiKey.FETCH, FETCH_VERSION, req, timeout))
+        joined = asyncio.ensure_future(self._joined.wait())
+        try:
+            await asyncio.wait({pending, joined}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            joined.cancel()
+            if not pending.done():
+                pending.cancel()
+                link.close()
+                if self._link is link:
+                    self._link = None
+        if pending.done():
+            return pending.result()
+        await asyncio.wait({pending})  # the dropped request ends at once: its link is closed
+        if not pending.cancelled():
+            pending.exception()  # retrieved: whatever it was, it no longer matters
+        return None
 
     def _take(self, f: _Fetching, p: Struct) -> bool:
         """Apply one partition's answer; True if records were appended."""
