@@ -37,6 +37,7 @@ from tidelog.broker.listeners import (
     endpoint_for,
     endpoints_from,
 )
+from tidelog.broker.liveness import BrokerLiveness
 from tidelog.broker.metrics.counters import BrokerMetrics
 from tidelog.broker.quorum import MetadataQuorum
 from tidelog.broker.quorum.cluster import ClusterNode
@@ -76,6 +77,8 @@ class BrokerCore:
             config.data_dir, self.default_log_config, node_id=config.node_id
         )
         self.metadata: MetadataQuorum | None = None
+        #: What Metadata answers say of brokers the metadata has not caught up with yet.
+        self.liveness = BrokerLiveness(config.node_id)
         #: The partitions this broker hosts: roles, appends, reads, waits, replica fetchers.
         self.replicas = ReplicaManager(
             config, self.logs, lambda: self.image, self.topic_log_config

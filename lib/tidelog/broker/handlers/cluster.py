@@ -3,10 +3,11 @@
 ApiVersions advertises exactly the APIs this broker serves (:data:`SERVED`), with the version
 ranges of the protocol's table. Metadata describes the single broker, or in a cluster every
 unfenced broker (a partition whose leader is fenced is answered LEADER_NOT_AVAILABLE with
-leader -1; leader, replicas and ISR of every partition) and creates unknown topics on first
-use when both the request and the broker allow it (``auto_create_topics``, with
-``num_partitions``), as Kafka does; an internal topic is never created that way
-(``__consumer_offsets`` is created as the group coordinator creates it, with
+leader -1; leader, replicas and ISR of every partition; in the moments around a broker's
+death a little ahead of the metadata, see :mod:`tidelog.broker.liveness`) and creates
+unknown topics on first use when both the request and the broker allow it
+(``auto_create_topics``, with ``num_partitions``), as Kafka does; an internal topic is never
+created that way (``__consumer_offsets`` is created as the group coordinator creates it, with
 ``offsets_topic_num_partitions``). Asked for authorized operations (Metadata v8+,
 DescribeCluster), they report every operation as allowed: there is no authorizer (see
 :mod:`tidelog.broker.handlers.acls`).
@@ -19,6 +20,7 @@ named topic is UNKNOWN_TOPIC_OR_PARTITION; topics are never created by it.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from tidelog.broker import session
@@ -26,6 +28,7 @@ from tidelog.broker.acl.authorizer import CLUSTER_NAME
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.acls import NOT_ASKED, authorized_operations
 from tidelog.broker.handlers.base import Handler, error_of
+from tidelog.broker.liveness import SUSPECT_WINDOW_S
 from tidelog.broker.quorum import ops
 from tidelog.metadata.controller_ops import INTERNAL_TOPICS
 from tidelog.metadata.errors import ControllerError
@@ -104,26 +107,39 @@ def api_versions_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
 
 
 def _brokers(core: BrokerCore) -> list[Struct]:
-    """This broker alone, or in a cluster every registered unfenced broker (as Kafka), each at
-    its endpoint on the listener the request came in on (a broker without one is left out)."""
+    """This broker alone, or in a cluster every registered unfenced broker (as Kafka) and those
+    fenced moments ago (tidelog.broker.liveness: FencedGrace), each at its endpoint on the
+    listener the request came in on (a broker without one is left out)."""
     listener = session.current().listener
     if not core.config.is_cluster:
         addr = core.address_on(core.node_id, listener)
         return [] if addr is None else [
             Struct(node_id=core.node_id, host=addr[0], port=addr[1], rack=None)]
+    grace = core.liveness.grace
+    brokers = core.image.brokers
+    grace.forget_except((b.broker_id, b.incarnation_id) for b in brokers.values())
     out = []
-    for _, b in sorted(core.image.brokers.items()):
-        addr = None if b.fenced else core.address_on(b.broker_id, listener)
+    for _, b in sorted(brokers.items()):
+        listed = grace.listed(b.broker_id, b.incarnation_id, b.fenced)
+        addr = core.address_on(b.broker_id, listener) if listed else None
         if addr is not None:
             out.append(Struct(node_id=b.broker_id, host=addr[0], port=addr[1], rack=b.rack))
     return out
 
 
-def _live(core: BrokerCore) -> set[int] | None:
-    """Unfenced brokers in a cluster (None on a single node: it is always live)."""
+async def _live(core: BrokerCore) -> set[int] | None:
+    """Brokers that lead and count in ISRs in answers (None on a single node: it is always
+    live): the unfenced ones, less those this node has just seen die
+    (tidelog.broker.liveness: suspects)."""
     if not core.config.is_cluster:
         return None
-    return {i for i, b in core.image.brokers.items() if not b.fenced}
+    now = time.monotonic()
+    lost = core.replicas.lost_leaders(now, SUSPECT_WINDOW_S)
+    if core.cluster is not None:
+        lost |= core.cluster.lost_peers(now, SUSPECT_WINDOW_S)
+    image = core.image
+    dead = await core.liveness.suspects(image, lost) if lost else set()
+    return {i for i, b in image.brokers.items() if not b.fenced and i not in dead}
 
 
 def _describe_topic(core: BrokerCore, topic: TopicImage, live: set[int] | None = None) -> Struct:
@@ -172,7 +188,7 @@ async def _create_internal(core: BrokerCore, name: str) -> TopicImage | None:
 async def metadata(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
     version = header.api_version
     image = core.image
-    live = _live(core)
+    live = await _live(core)
     wanted = req.topics
     if wanted is None or (version == 0 and not wanted):
         topics = [_describe_topic(core, image.topics_by_id[image.topic_ids_by_name[n]], live)
@@ -264,7 +280,7 @@ async def describe_topic_partitions(
     core: BrokerCore, header: RequestHeader, req: Struct
 ) -> Struct:
     image = core.image
-    live = _live(core)
+    live = await _live(core)
     names = sorted({t.name for t in req.topics}) if req.topics else image.topic_names()
     budget = max(1, min(req.response_partition_limit, MAX_PARTITIONS_PER_ANSWER))
     cursor = req.cursor

@@ -47,6 +47,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tidelog.broker.listeners import endpoint_args, endpoints_from
+from tidelog.broker.liveness import ListenerProbe
 from tidelog.broker.quorum.metadata_quorum import (
     TICK_S,
     LeaderNotReadyError,
@@ -131,6 +132,8 @@ class ClusterNode:
         self._lost: dict[int, float] = {}
         #: When each broker's last heartbeat reached this node (not reset by a new epoch).
         self._beats: dict[int, float] = {}
+        #: Fresh answers each time: the fence loop looks again PROBE_AGAIN_S later.
+        self._probe = ListenerProbe(PROBE_S, cache_s=0.0)
         self._check_now = asyncio.Event()
         self._broker_task: asyncio.Task[None] | None = None
 
@@ -282,15 +285,13 @@ class ClusterNode:
         timeout or any other error proves nothing)."""
         if not endpoints:
             return False
-        try:
-            _, writer = await asyncio.wait_for(
-                asyncio.open_connection(endpoints[0].host, endpoints[0].port), PROBE_S)
-        except ConnectionRefusedError:
-            return True
-        except (OSError, TimeoutError):
-            return False
-        writer.close()
-        return False
+        return await self._probe.refuses(endpoints[0].host, endpoints[0].port)
+
+    def lost_peers(self, now: float, window_s: float) -> set[int]:
+        """Nodes whose quorum connection closed less than ``window_s`` ago and that have not
+        sent a heartbeat since (what Metadata answers take as a hint: tidelog.broker.liveness)."""
+        return {b for b, t in self._lost.items()
+                if now - t < window_s and t > self._beats.get(b, 0.0)}
 
     def _fence(self, bid: int) -> list[MetadataRecord]:
         """Records that fence broker ``bid`` and move its leaderships to in-sync replicas."""

@@ -667,6 +667,12 @@ class ReplicaManager:
         for fetcher in self._fetchers.values():
             fetcher.remove(tp)
 
+    def lost_leaders(self, now: float, window_s: float) -> set[int]:
+        """Brokers this broker's replica fetcher lost its link to less than ``window_s`` ago
+        and has not fetched from since."""
+        return {b for b, f in self._fetchers.items()
+                if f.lost_at is not None and now - f.lost_at < window_s}
+
     def broker_address(self, broker: int) -> tuple[str, int] | None:
         b = self._image().brokers.get(broker)
         if b is None or not b.endpoints:
