@@ -1,7 +1,8 @@
 """Replication across a real 3-node cluster: acks=all through a leader's kill -9 loses and
 duplicates nothing (confluent-kafka's idempotent producer, default settings), a stopped follower
-leaves the ISR and min.insync.replicas refuses writes, it rejoins once back, and SIGTERM moves
-leadership away before the broker stops."""
+leaves the ISR and min.insync.replicas refuses writes, it rejoins once back, SIGTERM moves
+leadership away before the broker stops, and a follower's refusals name the leader
+(KIP-951)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 from cluster_harness import LogdCluster, create_topic, wait_for
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from kafka_wire import WireClient, batch, fetch_body, produce_body
 from test_cluster import live_brokers
+from tidelog.protocol.apis import ApiKey
 
 LAG_MS = 1500
 
@@ -201,3 +204,28 @@ def test_committed_offsets_survive_a_coordinator_kill(cluster: LogdCluster) -> N
         assert rest == list(range(60, 100)), "the new coordinator has the committed offset"
     finally:
         cluster.nodes[coordinator].start()
+
+
+def test_not_the_leader_answers_name_the_leader(cluster: LogdCluster) -> None:
+    """KIP-951: Produce v10 and Fetch v16 refused by a follower name the partition's leader
+    and where it listens, so a client moves there without a metadata round."""
+    create(cluster, "named")
+    leader, replicas, _ = partition(cluster, "named")
+    follower = next(r for r in replicas if r != leader)
+    where = cluster.nodes[leader].bootstrap
+    with WireClient(cluster.nodes[follower].bootstrap) as wire:
+        produced = wire.request(ApiKey.PRODUCE, 10, produce_body("named", batch([b"v"])))
+        p = produced.responses[0].partition_responses[0]
+        assert p.error_code == 6  # NOT_LEADER_OR_FOLLOWER
+        assert p.current_leader.leader_id == leader and p.current_leader.leader_epoch >= 0
+        assert [(e.node_id, f"{e.host}:{e.port}") for e in produced.node_endpoints] == \
+            [(leader, where)]
+        topic_id = next(t.topic_id for t in wire.request(ApiKey.METADATA, 12, {
+            "topics": [{"name": "named", "topic_id": None}],
+            "allow_auto_topic_creation": False}).topics)
+        body = fetch_body("named", 0)
+        body["topics"][0]["topic_id"] = topic_id
+        fetched = wire.request(ApiKey.FETCH, 16, body)
+        f = fetched.responses[0].partitions[0]
+        assert f.error_code == 6 and f.current_leader.leader_id == leader
+        assert [e.node_id for e in fetched.node_endpoints] == [leader]

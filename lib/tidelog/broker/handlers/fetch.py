@@ -13,7 +13,8 @@ Long polling: when fewer than ``min_bytes`` are available, the handler waits, up
 ``max_wait_ms``, for an append or a high watermark move on one of the requested partitions
 (:meth:`ReplicaManager.wait_for_data`) and reads again. Only the leader answers; a
 ``current_leader_epoch`` older than its epoch gets FENCED_LEADER_EPOCH, a newer one
-UNKNOWN_LEADER_EPOCH. An error on any partition answers at once.
+UNKNOWN_LEADER_EPOCH. An error on any partition answers at once; from v16 a partition this
+broker does not lead names its leader (KIP-951: :mod:`tidelog.broker.handlers.leader_hints`).
 
 With metrics on, the bytes of each answer are counted per topic when it is sent (consumers'
 as bytes out, followers' as replication bytes out).
@@ -28,6 +29,7 @@ import asyncio
 
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.base import Handler, error_of
+from tidelog.broker.handlers.leader_hints import name_leaders
 from tidelog.broker.metrics.counters import BrokerMetrics
 from tidelog.broker.regions import RegionPart, close_parts
 from tidelog.protocol.apis import ApiKey
@@ -132,7 +134,13 @@ async def fetch(core: BrokerCore, header: RequestHeader, req: Struct) -> Struct:
         if urgent or total >= min_bytes or remaining <= 0 or core.stopping:
             if core.metrics is not None and total:
                 _count_out(core, core.metrics, version, req, answers)
-            return Struct(throttle_time_ms=0, error_code=0, session_id=0, responses=answers)
+            answer = Struct(throttle_time_ms=0, error_code=0, session_id=0, responses=answers)
+            if urgent and version >= 16:
+                answer.node_endpoints = name_leaders(core, (
+                    (_resolve(core, version, t)[0], p)
+                    for t, a in zip(req.topics, answers, strict=True) for p in a.partitions),
+                    "partition_index")
+            return answer
         close_parts(_parts_of(answers))
         tps = []
         for t in req.topics:

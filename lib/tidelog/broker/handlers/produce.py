@@ -29,7 +29,8 @@ future, Kafka 4.0's message.timestamp.after.max.ms), INVALID_RECORD (control bat
 client), OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH (idempotence),
 NOT_ENOUGH_REPLICAS (acks=all while the ISR is smaller than min.insync.replicas),
 NOT_ENOUGH_REPLICAS_AFTER_APPEND (it shrank below that while the write waited),
-NOT_LEADER_OR_FOLLOWER (this broker does not lead the partition),
+NOT_LEADER_OR_FOLLOWER (this broker does not lead the partition; from v10 the answer names
+the leader, KIP-951: :mod:`tidelog.broker.handlers.leader_hints`),
 KAFKA_STORAGE_ERROR (the disk failed), INVALID_REQUIRED_ACKS.
 
 InitProducerId hands out producer ids from blocks the metadata log reserves; with a
@@ -44,6 +45,7 @@ import logging
 
 from tidelog.broker.core import BrokerCore
 from tidelog.broker.handlers.base import Handler
+from tidelog.broker.handlers.leader_hints import name_leaders
 from tidelog.broker.quorum import ops
 from tidelog.metadata.controller_ops import INTERNAL_TOPICS
 from tidelog.protocol.apis import ApiKey
@@ -87,7 +89,12 @@ async def produce(core: BrokerCore, header: RequestHeader, req: Struct) -> Struc
                 record_errors=[], error_message=r.message if r.error else None,
             ))
         responses.append(Struct(name=t.name, topic_id=t.topic_id, partition_responses=parts))
-    return Struct(responses=responses, throttle_time_ms=0)
+    answer = Struct(responses=responses, throttle_time_ms=0)
+    if header.api_version >= 10:
+        answer.node_endpoints = name_leaders(core, (
+            (name, p) for r, name in zip(responses, names, strict=True)
+            for p in r.partition_responses), "index")
+    return answer
 
 
 def produce_fallback(req: Struct, version: int, code: ErrorCode) -> Struct:
