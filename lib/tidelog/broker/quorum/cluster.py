@@ -77,6 +77,8 @@ PROBE_WINDOW_S = 1.0
 #: REQUEST_TIMED_OUT.
 OP_TIMEOUT_S = 10.0
 LEADER_WAIT_S = 5.0
+#: How long a forwarded change waits before asking again after NOT_CONTROLLER.
+RETRY_S = 0.1
 
 
 class NotControllerError(ControllerError):
@@ -432,12 +434,25 @@ class ClusterNode:
             await asyncio.sleep(interval)
 
     async def submit(self, op: str, args: dict[str, Any]) -> Any:
-        """Run an admin change on the active controller; return once applied here too."""
+        """Run an admin change on the active controller; return once applied here too.
+
+        NOT_CONTROLLER (the node asked does not lead, is not ready yet, or none is known: a
+        metadata election is under way) is retried until :data:`OP_TIMEOUT_S`, as Kafka's
+        forwarding manager does: librdkafka's admin client passes it to the application
+        (found when a loaded machine's quorum changed leader under an ElectLeaders)."""
+        deadline = time.monotonic() + OP_TIMEOUT_S
+        while True:
+            try:
+                reply = await self._call("op", {"op": op, "args": args},
+                                         max(deadline - time.monotonic(), TICK_S))
+                break
+            except RpcError as exc:
+                if exc.code != "NOT_CONTROLLER" or time.monotonic() + RETRY_S >= deadline:
+                    raise _error_from(exc) from None
+                log.debug("%s: %s; asking again", op, exc)
+                await asyncio.sleep(RETRY_S)
         try:
-            reply = await self._call("op", {"op": op, "args": args}, OP_TIMEOUT_S)
             await self.quorum.wait_applied(int(reply["offset"]), OP_TIMEOUT_S)
-        except RpcError as exc:
-            raise _error_from(exc) from None
         except TimeoutError:
             raise NotControllerError("the change was not applied in time",
                                      "REQUEST_TIMED_OUT", 7) from None
