@@ -52,9 +52,11 @@ def admin(cluster: LogdCluster) -> KafkaAdminClient:
 def create(cluster: LogdCluster, topic: str, rf: int, brokers: frozenset[int] = frozenset(
         {1, 2, 3, 4})) -> list[int]:
     """Create ``topic`` (one partition) once exactly ``brokers`` are live (its replicas go
-    there); its replicas once in sync."""
+    there); its replicas once in sync. Every node must list exactly those: kafka-python's
+    admin client sends to any broker a Metadata answer lists and gives up on one that
+    refuses (a just-fenced broker stays listed a moment: tidelog.broker.liveness)."""
     wait_for(f"live brokers {sorted(brokers)}",
-             lambda: live_brokers(cluster.running()[0].bootstrap) == brokers, 60)
+             lambda: all(live_brokers(n.bootstrap) == brokers for n in cluster.running()), 60)
     a = admin(cluster)
     try:
         a.create_topics([NewTopic(topic, 1, rf)])
