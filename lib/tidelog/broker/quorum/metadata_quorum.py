@@ -296,8 +296,7 @@ class MetadataQuorum:
         self._since_snapshot = 0
         log.info("metadata quorum: loaded the leader's snapshot up to offset %d",
                  snapshot.end_offset)
-        for fn in self._listeners:
-            fn(self._image)
+        self._notify()
 
     def _take_snapshot(self) -> None:
         node = self.node
@@ -369,6 +368,10 @@ class MetadataQuorum:
         self.applied = entries[-1].offset + 1
         self._applied_epoch = entries[-1].epoch
         self._since_snapshot += sum(len(e.data) for e in entries)
+        self._notify()
+
+    def _notify(self) -> None:
+        """The image moved: tell the listeners and wake the waits it satisfies."""
         for fn in self._listeners:
             fn(self._image)
         for offset, fut in self._waiters:
