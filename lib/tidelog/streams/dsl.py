@@ -31,6 +31,7 @@ from typing import Any, Generic, TypeVar
 from tidelog.streams import graph
 from tidelog.streams.errors import StreamsError
 from tidelog.streams.serde import BYTES, INT64, JSON, Serde
+from tidelog.streams.topology import Topology
 from tidelog.streams.windows import TimeWindows, Windowed
 
 K = TypeVar("K")
@@ -80,11 +81,9 @@ class StreamsBuilder:
         self.stores[store] = node
         return KTable(self, node, key, value, store)
 
-    def build(self, application_id: str) -> Any:
+    def build(self, application_id: str) -> Topology:
         """The :class:`~tidelog.streams.topology.Topology` of application ``application_id``."""
-        from tidelog.streams.topology import Topology
-
-        return Topology(self, application_id)
+        return Topology(self.sources, self.stores, application_id)
 
 
 class KStream(Generic[K, V]):

@@ -15,14 +15,11 @@ topics, for a repartition), unless they exist already.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from tidelog.streams import graph
 from tidelog.streams.errors import StreamsError
-
-if TYPE_CHECKING:
-    from tidelog.streams.dsl import StreamsBuilder
 
 
 @dataclass
@@ -44,7 +41,9 @@ class SubTopology:
 class Topology:
     """The runnable form of what a :class:`~tidelog.streams.dsl.StreamsBuilder` collected."""
 
-    def __init__(self, builder: StreamsBuilder, application_id: str) -> None:
+    def __init__(self, sources: Sequence[graph.Source], stores: Collection[str],
+                 application_id: str) -> None:
+        """From a builder's graph: its ``sources`` (in build order) and ``stores`` names."""
         if not application_id:
             raise StreamsError("an application needs an id (its group and topic prefix)")
         self.application_id = application_id
@@ -53,12 +52,12 @@ class Topology:
         self.repartitions: set[str] = set()
         #: changelog topic -> store name
         self.changelogs: dict[str, str] = {}
-        self._build(builder)
+        self._build(sources, stores)
 
     def internal(self, suffix: str) -> str:
         return f"{self.application_id}-{suffix}"
 
-    def _build(self, builder: StreamsBuilder) -> None:
+    def _build(self, sources: Sequence[graph.Source], stores: Collection[str]) -> None:
         parent: dict[int, int] = {}
         nodes: dict[int, graph.Node] = {}
 
@@ -71,7 +70,7 @@ class Topology:
         def union(a: int, b: int) -> None:
             parent[find(a)] = find(b)
 
-        stack: list[graph.Node] = list(builder.sources)
+        stack: list[graph.Node] = list(sources)
         while stack:
             node = stack.pop()
             if id(node) in nodes:
@@ -94,7 +93,7 @@ class Topology:
                 node.internal = False
                 self.repartitions.add(node.topic)
         groups: dict[int, SubTopology] = {}
-        for source in builder.sources:  # in build order: sub-topology ids are stable
+        for source in sources:  # in build order: sub-topology ids are stable
             root = find(id(source))
             if root not in groups:
                 groups[root] = SubTopology(len(groups))
@@ -118,7 +117,7 @@ class Topology:
         self.subs = sorted(groups.values(), key=lambda s: s.id)
         for sub in self.subs:
             for store in sub.stores:
-                if store not in builder.stores:
+                if store not in stores:
                     raise StreamsError(f"store {store!r} is read but nothing writes it")
 
     @property
