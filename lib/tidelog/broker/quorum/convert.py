@@ -43,20 +43,13 @@ from tidelog.records.builder import build_batch
 from tidelog.records.errors import CorruptRecordError
 from tidelog.records.reader import iter_decoded_batches
 from tidelog.records.record import NewRecord
+from tidelog.storage.checkpoint import fsync_dir
 from tidelog.storage.log import PartitionLog
 
 log = logging.getLogger("tidelog.quorum")
 
 CONVERTING_SUFFIX = ".converting"
 READ_CHUNK_BYTES = 1 << 20
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _first_byte(live: Path) -> bytes | None:
@@ -138,7 +131,7 @@ def convert_if_needed(data_dir: str | Path) -> bool:
             shutil.rmtree(pending)
         else:  # cut short between the renames: the converted copy is complete
             os.rename(pending, live)
-            _fsync_dir(data)
+            fsync_dir(data)
             log.warning("%s: finished the conversion to Kafka's format begun before", live)
             return True
     if not live.is_dir() or _first_byte(live) != b"{":
@@ -163,11 +156,11 @@ def convert_if_needed(data_dir: str | Path) -> bool:
             shutil.copy2(live / name, pending / name)
             with open(pending / name, "rb") as fh:
                 os.fsync(fh.fileno())
-    _fsync_dir(pending)
+    fsync_dir(pending)
     backup = data / f"{METADATA_LOG_DIR}.json-{uuid.uuid4().hex[:8]}-stray"
     os.rename(live, backup)
     os.rename(pending, live)
-    _fsync_dir(data)
+    fsync_dir(data)
     log.warning("%s: converted %d batches of an earlier tidelog's metadata log to Kafka's "
                 "format; the old log is kept in %s (delete it once the node runs)",
                 live, batches, backup)
