@@ -895,7 +895,7 @@ class Simulation:
         def flushed() -> None:
             if b.incarnation == incarnation and b.fetcher is f:
                 f.syncs -= 1
-                if not f.syncs:
+                if f.wait_sync:  # the first sync done is news: the next fetch reports it
                     f.wait_sync = False
                     self.fetcher_step(b)
         self.flush(b, flushed)

@@ -186,7 +186,10 @@ class ReplicaFetcher:
                             and not self._throttled(f)]
                 if fetching and self.durable:
                     if self._syncing() and self._wait_for_syncs:
-                        await asyncio.wait(self._syncs.values(), timeout=MAX_BACKOFF_S)
+                        # the first to finish is news for the leader: the next fetch tells it
+                        await asyncio.wait(self._syncs.values(), timeout=MAX_BACKOFF_S,
+                                           return_when=asyncio.FIRST_COMPLETED)
+                        self._wait_for_syncs = False
                         continue
                     # Records this replica wrote as leader may still be unsynced when it
                     # becomes a follower: sync them too (the fetches report what is on disk).
@@ -216,9 +219,17 @@ class ReplicaFetcher:
     # -- syncs ---------------------------------------------------------------------------
 
     def _sync(self, parts: list[Partition]) -> None:
-        """Start an fdatasync of each of ``parts``; the fetcher does not wait for it."""
+        """Start an fdatasync of each of ``parts``; the fetcher does not wait for it.
+
+        The first unfinished flush of a partition is the one watched: storage queues later
+        appends for the next one (group commit), and a fetch that waits for the syncs should
+        report the first as soon as it is done, not only once the queued one is too. When it
+        is done, the loop asks again for what is still unsynced."""
         for part in parts:
-            self._syncs[part.tp] = asyncio.wrap_future(part.log.flush_async())
+            known = self._syncs.get(part.tp)
+            future = part.log.flush_async()  # always asked: the new records must be covered
+            if known is None or known.done():
+                self._syncs[part.tp] = asyncio.wrap_future(future)
 
     def _syncing(self) -> bool:
         """Whether a sync is still running; a failed one pauses its partition."""
