@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-from tidelog.streams import graph
+import tidelog.streams.graph as graph
 from tidelog.streams.errors import StreamsError
 from tidelog.streams.serde import BYTES, INT64, JSON, Serde
 from tidelog.streams.topology import Topology

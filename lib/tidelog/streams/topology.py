@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from tidelog.streams import graph
+import tidelog.streams.graph as graph
 from tidelog.streams.errors import StreamsError
 
 
