@@ -304,11 +304,13 @@ def test_kafka_python_through_a_leader_kill(cluster: LogdCluster) -> None:
 # -- aiokafka ------------------------------------------------------------------------------
 
 
-def test_aiokafka_through_a_leader_kill(cluster: LogdCluster) -> None:
-    """Producer and consumer on one event loop in a thread of their own; the scenario's
-    calls reach them through it."""
+def aiokafka_on_a_thread(cluster: LogdCluster, name: str) -> tuple[
+        asyncio.AbstractEventLoop, threading.Thread, Callable[[object], object],
+        AIOKafkaProducer]:
+    """An event loop running in a thread of its own, a function that runs a coroutine on it
+    (bounded by TIMEOUT), and an aiokafka producer started there."""
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="aiokafka", daemon=True)
+    thread = threading.Thread(target=loop.run_forever, name=name, daemon=True)
     thread.start()
 
     def call(coro: object) -> object:
@@ -320,6 +322,13 @@ def test_aiokafka_through_a_leader_kill(cluster: LogdCluster) -> None:
         return p
 
     producer: AIOKafkaProducer = call(start())  # type: ignore[assignment]
+    return loop, thread, call, producer
+
+
+def test_aiokafka_through_a_leader_kill(cluster: LogdCluster) -> None:
+    """Producer and consumer on one event loop in a thread of their own; the scenario's
+    calls reach them through it."""
+    loop, thread, call, producer = aiokafka_on_a_thread(cluster, "aiokafka")
 
     def produce(n: range) -> None:
         async def send() -> None:
@@ -421,19 +430,7 @@ def test_kafka_python_group_consumer_through_a_leader_and_coordinator_kill(
 
 def test_aiokafka_group_consumer_through_a_leader_and_coordinator_kill(
         cluster: LogdCluster) -> None:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="aiokafka-group", daemon=True)
-    thread.start()
-
-    def call(coro: object) -> object:
-        return asyncio.run_coroutine_threadsafe(coro, loop).result(TIMEOUT)  # type: ignore[arg-type]
-
-    async def start() -> AIOKafkaProducer:
-        p = AIOKafkaProducer(bootstrap_servers=bootstrap(cluster))
-        await p.start()
-        return p
-
-    producer: AIOKafkaProducer = call(start())  # type: ignore[assignment]
+    loop, thread, call, producer = aiokafka_on_a_thread(cluster, "aiokafka-group")
 
     def produce(n: range) -> None:
         async def send() -> None:
