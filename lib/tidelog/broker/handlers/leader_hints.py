@@ -32,12 +32,14 @@ def name_leaders(core: BrokerCore, answers: Iterable[tuple[str | None, Struct]],
     """Set ``current_leader`` on each (topic, partition answer) refused as not the leader's;
     returns the ``node_endpoints`` to send with them. ``index_field`` names the partition
     answer's index: ``index`` (Produce) or ``partition_index`` (Fetch)."""
+    refused = [(topic, answer) for topic, answer in answers
+               if topic is not None and answer.error_code in NOT_LEADER]
+    if not refused:
+        return []  # the common case, on every Produce: no lookups
     listener = session.current().listener
     image = core.image
     endpoints: dict[int, Struct] = {}
-    for topic, answer in answers:
-        if topic is None or answer.error_code not in NOT_LEADER:
-            continue
+    for topic, answer in refused:
         t = image.topic(topic)
         part = t.partitions.get(getattr(answer, index_field)) if t is not None else None
         if part is None or part.leader < 0 or part.leader == core.node_id:
